@@ -23,7 +23,7 @@ class Mandate(Record):
 
 class User(Record):
     username: str = indexed()
-    mandate_id: str
+    mandate_id: str = ""
     email: str | None = None
     full_name: str | None = None
     language: str = "en"
@@ -36,7 +36,7 @@ class UserConnection(Record):
     """An external account linked to a user (e.g. a Jira or Google login)."""
 
     user_id: str
-    mandate_id: str
+    mandate_id: str = ""
     authority: str
     external_username: str | None = None
     status: str = "active"

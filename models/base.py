@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticUndefined
 
 __all__ = ["AUDIT_FIELDS", "Record", "indexed", "new_id", "table_name"]
 
@@ -23,7 +24,7 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def indexed(default: Any = None, **kwargs: Any) -> Any:
+def indexed(default: Any = PydanticUndefined, **kwargs: Any) -> Any:
     """A field marked `index=True`: a btree index (GIN for JSON fields) and a cache index."""
     extra = dict(kwargs.pop("json_schema_extra", None) or {})
     extra["index"] = True

@@ -12,7 +12,7 @@ __all__ = ["ChatLog", "ChatMessage", "ChatWorkflow"]
 
 
 class ChatWorkflow(Record):
-    mandate_id: str
+    mandate_id: str = ""
     name: str
     status: str = "running"
     current_round: int = 0
@@ -21,7 +21,7 @@ class ChatWorkflow(Record):
 
 
 class ChatMessage(Record):
-    mandate_id: str
+    mandate_id: str = ""
     workflow_id: str
     role: str
     message: str
@@ -30,7 +30,7 @@ class ChatMessage(Record):
 
 
 class ChatLog(Record):
-    mandate_id: str
+    mandate_id: str = ""
     workflow_id: str
     message: str
     level: str = "info"

@@ -14,7 +14,7 @@ __all__ = ["TicketSyncDefinition", "TicketSyncState", "VoiceSettings"]
 class TicketSyncDefinition(Record):
     """A stored sync definition (see `integrations.tickets`)."""
 
-    mandate_id: str
+    mandate_id: str = ""
     name: str
     connector_type: str
     definition: dict[str, Any] = Field(default_factory=dict)
@@ -23,7 +23,7 @@ class TicketSyncDefinition(Record):
 class TicketSyncState(Record):
     """The last synced value of each field of one external ticket."""
 
-    mandate_id: str
+    mandate_id: str = ""
     definition_id: str
     external_id: str
     local_id: str | None = None
@@ -33,7 +33,7 @@ class TicketSyncState(Record):
 
 
 class VoiceSettings(Record):
-    mandate_id: str
+    mandate_id: str = ""
     user_id: str
     source_language: str = "de-DE"
     target_language: str = "en-US"

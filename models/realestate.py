@@ -12,7 +12,7 @@ __all__ = ["Property"]
 
 
 class Property(Record):
-    mandate_id: str
+    mandate_id: str = ""
     title: str
     city: str | None = None
     zip_code: str | None = None

@@ -1,0 +1,67 @@
+"""The repository contract and its backends.
+
+`connect(url, context=...)` opens a `Database` for ``postgresql://…``, ``sqlite://…``
+or ``jsonfile://<dir>``; ``db.repository(Model)`` gives a `Repository`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from repositories.base import Database, Repository
+from repositories.context import Context
+from repositories.errors import (
+    AccessDenied,
+    BackendUnavailable,
+    ConcurrentModification,
+    DuplicateRecord,
+    InvalidQuery,
+    LockTimeout,
+    RecordNotFound,
+    RepositoryError,
+    SchemaError,
+    StoreCorrupted,
+)
+
+__all__ = [
+    "AccessDenied",
+    "BackendUnavailable",
+    "ConcurrentModification",
+    "Context",
+    "Database",
+    "DuplicateRecord",
+    "InvalidQuery",
+    "LockTimeout",
+    "RecordNotFound",
+    "Repository",
+    "RepositoryError",
+    "SchemaError",
+    "StoreCorrupted",
+    "connect",
+]
+
+
+def connect(url: str, context: Context | None = None, **options: Any) -> Database:
+    """Open the database at `url` as `context` (default: `Context.system()`).
+
+    Args:
+        url: ``postgresql[+psycopg2|+psycopg]://…``, ``sqlite:///path`` (or ``sqlite://``
+            in memory) or ``jsonfile://<dir>``.
+        context: who is calling; scopes reads and writes and stamps audit fields.
+        **options: backend options (SQL: ``create_tables``, ``pool_size``; JSON:
+            ``durability``, ``lock_timeout``).
+    """
+    if not isinstance(url, str) or "://" not in url:
+        raise InvalidQuery(f"not a database URL: {url!r}")
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
+    if scheme in ("postgresql", "postgres", "sqlite"):
+        from repositories.sql import SqlDatabase
+
+        if scheme == "postgres":
+            url = "postgresql" + url[len("postgres") :]
+        return SqlDatabase(url, context, **options)
+    if scheme == "jsonfile":
+        from repositories.jsonfile import JsonDatabase  # type: ignore[import-not-found,unused-ignore]
+
+        return JsonDatabase(url, context, **options)  # type: ignore[no-any-return,unused-ignore]
+    raise InvalidQuery(f"unsupported database URL scheme {scheme!r} in {url!r}")

@@ -1,0 +1,69 @@
+"""Access scoping (the original component's "UAM filters") shared by every backend.
+
+On tenant-scoped models (those with a ``mandate_id`` field) a non-sysadmin context sees,
+counts, changes and deletes only records of its own mandate; records of another mandate
+behave as if they did not exist. A ``user`` may change only records it created, an
+``admin`` any record of its mandate, a ``sysadmin`` anything. The scope is expressed as
+extra `Condition`s ANDed to every query, so each backend enforces it with the same
+machinery that evaluates the caller's own filter: no filter can widen it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from models.schema import ModelInfo
+from repositories.context import Context
+from repositories.errors import AccessDenied, InvalidQuery
+from repositories.lookups import Condition
+
+__all__ = ["Scope", "scope_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    info: ModelInfo
+    context: Context
+    read: tuple[Condition, ...]
+    write: tuple[Condition, ...]
+
+    def stamp_mandate(self, row: dict[str, Any]) -> None:
+        """Fill or check the mandate of a record about to be created."""
+        tenant = self.info.tenant
+        if tenant is None:
+            return
+        mandate = row.get(tenant.storage) or ""
+        if not mandate:
+            if not self.context.mandate_id:
+                raise InvalidQuery(
+                    f"{self.info.table}: a tenant-scoped record needs a mandate_id "
+                    "(the context has none to stamp)"
+                )
+            row[tenant.storage] = self.context.mandate_id
+        elif not self.context.is_sysadmin and mandate != self.context.mandate_id:
+            raise AccessDenied(
+                f"{self.info.table}: context of mandate {self.context.mandate_id!r} "
+                f"cannot create records in mandate {mandate!r}"
+            )
+
+    def check_changes(self, values: dict[str, Any]) -> None:
+        """Refuse moving a record to another mandate (sysadmins excepted)."""
+        tenant = self.info.tenant
+        if tenant is None or tenant.storage not in values or self.context.is_sysadmin:
+            return
+        if values[tenant.storage] != self.context.mandate_id:
+            raise AccessDenied(
+                f"{self.info.table}: a record cannot be moved to mandate {values[tenant.storage]!r}"
+            )
+
+
+def scope_for(info: ModelInfo, context: Context) -> Scope:
+    """The read and write conditions a context adds to every query on a model."""
+    read: list[Condition] = []
+    if info.tenant is not None and not context.is_sysadmin:
+        read.append(Condition(info.tenant, "eq", context.mandate_id))
+    write = list(read)
+    if context.privilege == "user":
+        write.append(Condition(info.by_name["created_by"], "eq", context.user_id))
+    return Scope(info, context, tuple(read), tuple(write))

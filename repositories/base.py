@@ -1,0 +1,383 @@
+"""The repository contract (`Repository`, `Database` protocols) and the shared core.
+
+`RepositoryBase` carries everything that must behave identically on every backend:
+validation of input, audit stamping, access scoping, the lookup language and the error
+rules. A backend supplies a handful of storage primitives (`_insert_rows`, `_select_rows`,
+`_update_row`, ...) over rows keyed by storage names.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+
+from pydantic import ValidationError
+
+from models.base import AUDIT_FIELDS, Record
+from models.schema import ModelInfo, model_info
+from repositories.access import Scope, scope_for
+from repositories.context import Context
+from repositories.errors import (
+    AccessDenied,
+    ConcurrentModification,
+    DuplicateRecord,
+    InvalidQuery,
+    RecordNotFound,
+    StoreCorrupted,
+)
+from repositories.lookups import Condition, Order, parse_order, parse_where
+
+__all__ = ["Database", "DatabaseBase", "Repository", "RepositoryBase", "Where"]
+
+T = TypeVar("T", bound=Record)
+Where = Mapping[str, Any] | None
+OrderBy = Sequence[str] | str | None
+_AUDIT_STORAGE = ("_createdAt", "_createdBy", "_modifiedAt", "_modifiedBy")
+#: `_modifiedAt` grows by at least this much per update, so equal clocks hide no change.
+MODIFIED_AT_STEP = 1e-6
+
+
+@runtime_checkable
+class Repository(Protocol[T]):
+    """CRUD and queries on one model's table, scoped to the database's context."""
+
+    model: type[T]
+
+    def create(self, obj: T) -> T: ...
+    def create_many(self, objs: Iterable[T], batch_size: int = 1000) -> list[T]: ...
+    def get(self, record_id: str) -> T | None: ...
+    def find(
+        self,
+        where: Where = None,
+        order_by: OrderBy = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[T]: ...
+    def iter(self, where: Where = None, batch_size: int = 1000) -> Iterator[T]: ...
+    def count(self, where: Where = None) -> int: ...
+    def update(
+        self,
+        record_id: str,
+        changes: Mapping[str, Any],
+        expected_modified_at: float | None = None,
+    ) -> T: ...
+    def upsert(self, obj: T) -> T: ...
+    def delete(self, record_id: str, expected_modified_at: float | None = None) -> bool: ...
+    def delete_many(self, where: Where) -> int: ...
+
+
+@runtime_checkable
+class Database(Protocol):
+    """One logical database (app, chat, management, realestate) seen by one context."""
+
+    url: str
+    context: Context
+
+    def repository(self, model: type[T]) -> Repository[T]: ...
+    def ensure_schema(self, *models: type[Record]) -> None: ...
+    def initial_id(self, model: type[Record]) -> str | None: ...
+    def set_initial_id(self, model: type[Record], record_id: str) -> None: ...
+    def with_context(self, context: Context) -> Database: ...
+    def transaction(self) -> AbstractContextManager[None]: ...
+    def close(self) -> None: ...
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a JSON-like value holds a NUL character anywhere (keys included)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in k or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
+
+
+class DatabaseBase(abc.ABC):
+    """Shared parts of a `Database`: the context and the per-model repository cache."""
+
+    url: str
+    context: Context
+
+    def __init__(self, url: str, context: Context) -> None:
+        self.url = url
+        self.context = context
+        self._repositories: dict[type[Record], RepositoryBase[Any]] = {}
+
+    def repository(self, model: type[T]) -> RepositoryBase[T]:
+        repo = self._repositories.get(model)
+        if repo is None:
+            if not (isinstance(model, type) and issubclass(model, Record)):
+                raise InvalidQuery(f"{model!r} is not a Record model")
+            repo = self._make_repository(model)
+            self._repositories[model] = repo
+        return repo
+
+    @abc.abstractmethod
+    def _make_repository(self, model: type[T]) -> RepositoryBase[T]: ...
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def __enter__(self) -> DatabaseBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url} as {self.context.user_id}>"
+
+
+class RepositoryBase(Generic[T], abc.ABC):
+    """The contract's semantics on top of a backend's storage primitives."""
+
+    def __init__(self, model: type[T], database: DatabaseBase) -> None:
+        self.model = model
+        self.info: ModelInfo = model_info(model)
+        self.database = database
+        self.scope: Scope = scope_for(self.info, database.context)
+        self._id_spec = self.info.by_name["id"]
+        self._modified_spec = self.info.by_name["modified_at"]
+
+    # --- backend primitives -----------------------------------------------------------
+
+    @abc.abstractmethod
+    def _insert_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Insert new rows atomically; `DuplicateRecord` if an id exists."""
+
+    @abc.abstractmethod
+    def _select_rows(
+        self,
+        conditions: Sequence[Condition],
+        orders: Sequence[Order],
+        limit: int | None,
+        offset: int,
+    ) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def _iter_rows(
+        self, conditions: Sequence[Condition], orders: Sequence[Order], batch_size: int
+    ) -> Iterator[list[dict[str, Any]]]: ...
+
+    @abc.abstractmethod
+    def _count_rows(self, conditions: Sequence[Condition]) -> int: ...
+
+    @abc.abstractmethod
+    def _update_row(
+        self,
+        record_id: str,
+        conditions: Sequence[Condition],
+        values: dict[str, Any],
+        now: float,
+    ) -> dict[str, Any] | None:
+        """Compare-and-set: apply `values` to the row `record_id` if it meets `conditions`.
+
+        Sets ``_modifiedAt`` to ``max(now, old + MODIFIED_AT_STEP)`` in the same step and
+        returns the new row, or None when no row matched.
+        """
+
+    @abc.abstractmethod
+    def _delete_rows(self, conditions: Sequence[Condition]) -> int: ...
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _where(self, where: Where, write: bool = False) -> list[Condition]:
+        scope = self.scope.write if write else self.scope.read
+        return [*parse_where(self.info, where), *scope]
+
+    def _by_id(self, record_id: str) -> Condition:
+        if not isinstance(record_id, str) or not record_id:
+            raise InvalidQuery(f"{self.info.table}: record id must be a non-empty string")
+        if "\x00" in record_id:
+            raise InvalidQuery(f"{self.info.table}: record id may not contain NUL")
+        return Condition(self._id_spec, "eq", record_id)
+
+    def _load(self, row: Mapping[str, Any]) -> T:
+        try:
+            return self.model.model_validate(row)
+        except ValidationError as exc:
+            raise StoreCorrupted(
+                f"{self.info.table}: stored record {row.get('id')!r} does not validate: {exc}"
+            ) from exc
+
+    def _new_row(self, obj: T, now: float) -> dict[str, Any]:
+        if not isinstance(obj, self.model):
+            raise InvalidQuery(
+                f"{self.info.table}: expected a {self.model.__name__}, got {type(obj).__name__}"
+            )
+        row = obj.model_dump(mode="json", by_alias=True)
+        self._check_row(row)
+        self.scope.stamp_mandate(row)
+        user = self.database.context.user_id
+        row["_createdAt"] = now
+        row["_createdBy"] = user
+        row["_modifiedAt"] = now
+        row["_modifiedBy"] = user
+        return row
+
+    def _check_row(self, row: Mapping[str, Any]) -> None:
+        record_id = row.get("id")
+        self._by_id(record_id)  # type: ignore[arg-type]
+        for key, value in row.items():
+            if has_nul(value):
+                raise InvalidQuery(
+                    f"{self.info.table}.{key}: text may not contain a NUL character "
+                    "(PostgreSQL cannot store it, so no backend does)"
+                )
+
+    def _changes(self, record_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(changes, Mapping):
+            raise InvalidQuery(f"{self.info.table}: changes must be a mapping")
+        values: dict[str, Any] = {}
+        for key, value in changes.items():
+            spec = self.info.resolve(key) if isinstance(key, str) else None
+            if spec is None:
+                raise InvalidQuery(f"{self.info.table}: unknown field {key!r} in changes")
+            if spec.name in AUDIT_FIELDS:
+                continue  # audit fields are set by the repository, never from input
+            if spec.name == "id":
+                if value != record_id:
+                    raise InvalidQuery(f"{self.info.table}: the id of a record cannot change")
+                continue
+            if value is None:
+                if not spec.nullable:
+                    raise InvalidQuery(f"{self.info.table}.{spec.name}: may not be None")
+                values[spec.storage] = None
+                continue
+            try:
+                validated = spec.adapter.validate_python(value)
+            except ValidationError as exc:
+                raise InvalidQuery(
+                    f"{self.info.table}.{spec.name}: bad value {value!r}: {exc.errors()[0]['msg']}"
+                ) from exc
+            stored = spec.adapter.dump_python(validated, mode="json")
+            if has_nul(stored):
+                raise InvalidQuery(f"{self.info.table}.{spec.name}: text may not contain NUL")
+            values[spec.storage] = stored
+        self.scope.check_changes(values)
+        user = self.database.context.user_id
+        values["_modifiedBy"] = user
+        return values
+
+    @staticmethod
+    def _check_page(limit: int | None, offset: int) -> None:
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise InvalidQuery(f"limit must be a non-negative integer, not {limit!r}")
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidQuery(f"offset must be a non-negative integer, not {offset!r}")
+
+    def _explain_miss(self, record_id: str, expected: float | None) -> Exception:
+        """Why a compare-and-set matched nothing: absent, not allowed or changed."""
+        ident = self._by_id(record_id)
+        visible = self._select_rows([ident, *self.scope.read], [], 1, 0)
+        if not visible:
+            return RecordNotFound(self.info.table, record_id)
+        writable = self._count_rows([ident, *self.scope.write])
+        if not writable:
+            return AccessDenied(
+                f"{self.info.table}: {self.database.context.user_id!r} may not change "
+                f"record {record_id!r} (a user changes only records it created)"
+            )
+        return ConcurrentModification(self.info.table, record_id, expected)
+
+    # --- the contract -----------------------------------------------------------------
+
+    def create(self, obj: T) -> T:
+        row = self._new_row(obj, time.time())
+        self._insert_rows([row])
+        return self._load(row)
+
+    def create_many(self, objs: Iterable[T], batch_size: int = 1000) -> list[T]:
+        if batch_size < 1:
+            raise InvalidQuery("batch_size must be at least 1")
+        now = time.time()
+        rows = [self._new_row(obj, now) for obj in objs]
+        ids = [r["id"] for r in rows]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise DuplicateRecord(self.info.table, dup)
+        if rows:
+            self._insert_many(rows, batch_size)
+        return [self._load(row) for row in rows]
+
+    def _insert_many(self, rows: list[dict[str, Any]], batch_size: int) -> None:
+        with self.database.transaction():
+            for start in range(0, len(rows), batch_size):
+                self._insert_rows(rows[start : start + batch_size])
+
+    def get(self, record_id: str) -> T | None:
+        rows = self._select_rows([self._by_id(record_id), *self.scope.read], [], 1, 0)
+        return self._load(rows[0]) if rows else None
+
+    def find(
+        self,
+        where: Where = None,
+        order_by: OrderBy = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[T]:
+        self._check_page(limit, offset)
+        conditions = self._where(where)
+        orders = parse_order(self.info, order_by)
+        return [self._load(r) for r in self._select_rows(conditions, orders, limit, offset)]
+
+    def iter(
+        self, where: Where = None, batch_size: int = 1000, order_by: OrderBy = None
+    ) -> Iterator[T]:
+        if batch_size < 1:
+            raise InvalidQuery("batch_size must be at least 1")
+        conditions = self._where(where)
+        orders = parse_order(self.info, order_by)
+        for batch in self._iter_rows(conditions, orders, batch_size):
+            yield from (self._load(r) for r in batch)
+
+    def count(self, where: Where = None) -> int:
+        return self._count_rows(self._where(where))
+
+    def update(
+        self,
+        record_id: str,
+        changes: Mapping[str, Any],
+        expected_modified_at: float | None = None,
+    ) -> T:
+        conditions = [self._by_id(record_id), *self.scope.write]
+        if expected_modified_at is not None:
+            conditions.append(Condition(self._modified_spec, "eq", float(expected_modified_at)))
+        values = self._changes(record_id, changes)
+        row = self._update_row(record_id, conditions, values, time.time())
+        if row is None:
+            raise self._explain_miss(record_id, expected_modified_at)
+        return self._load(row)
+
+    def upsert(self, obj: T) -> T:
+        with self.database.transaction():
+            existing = self._select_rows([self._by_id(obj.id), *self.scope.read], [], 1, 0)
+            if not existing:
+                return self.create(obj)
+            data = obj.model_dump(mode="json", by_alias=True)
+            for key in (*_AUDIT_STORAGE, "id"):
+                data.pop(key, None)
+            return self.update(obj.id, data)
+
+    def delete(self, record_id: str, expected_modified_at: float | None = None) -> bool:
+        conditions = [self._by_id(record_id), *self.scope.write]
+        if expected_modified_at is not None:
+            conditions.append(Condition(self._modified_spec, "eq", float(expected_modified_at)))
+        if self._delete_rows(conditions):
+            return True
+        error = self._explain_miss(record_id, expected_modified_at)
+        if isinstance(error, RecordNotFound):
+            return False
+        raise error
+
+    def delete_many(self, where: Where) -> int:
+        if where is None:
+            raise InvalidQuery("delete_many needs a where mapping ({} deletes everything)")
+        return self._delete_rows(self._where(where, write=True))

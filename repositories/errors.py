@@ -1,0 +1,89 @@
+"""Errors raised by every repository backend.
+
+Driver errors are translated at the backend boundary (``raise … from exc``); nothing
+backend-specific leaks to callers::
+
+    RepositoryError
+    ├── RecordNotFound          the id does not exist (or is not visible to the context)
+    ├── DuplicateRecord         create with an id that already exists
+    ├── ConcurrentModification  the record changed since `expected_modified_at`
+    ├── InvalidQuery            unknown field or op, bad value, bad id or table name
+    ├── AccessDenied            the context may not do this
+    ├── SchemaError             the stored schema does not match the models
+    ├── StoreCorrupted          a stored file or row cannot be read
+    ├── LockTimeout             an inter-process lock was not acquired in time
+    └── BackendUnavailable      the database cannot be reached
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccessDenied",
+    "BackendUnavailable",
+    "ConcurrentModification",
+    "DuplicateRecord",
+    "InvalidQuery",
+    "LockTimeout",
+    "RecordNotFound",
+    "RepositoryError",
+    "SchemaError",
+    "StoreCorrupted",
+]
+
+
+class RepositoryError(Exception):
+    """Root of every repository error."""
+
+
+class RecordNotFound(RepositoryError):
+    def __init__(self, table: str, record_id: str) -> None:
+        super().__init__(f"{table}: no record with id {record_id!r}")
+        self.table = table
+        self.record_id = record_id
+
+
+class DuplicateRecord(RepositoryError):
+    def __init__(self, table: str, record_id: str | None = None) -> None:
+        what = f"id {record_id!r}" if record_id is not None else "an id in this batch"
+        super().__init__(f"{table}: a record with {what} already exists")
+        self.table = table
+        self.record_id = record_id
+
+
+class ConcurrentModification(RepositoryError):
+    def __init__(self, table: str, record_id: str, expected: float | None) -> None:
+        super().__init__(
+            f"{table}: record {record_id!r} was modified since {expected!r} (read it again)"
+        )
+        self.table = table
+        self.record_id = record_id
+        self.expected_modified_at = expected
+
+
+class InvalidQuery(RepositoryError):
+    """Unknown field or op, a value of the wrong type, an invalid id or table name."""
+
+
+class AccessDenied(RepositoryError):
+    """The context's privilege or mandate does not allow this operation."""
+
+
+class SchemaError(RepositoryError):
+    """The stored schema does not match the models (or cannot be changed additively)."""
+
+
+class StoreCorrupted(RepositoryError):
+    """A stored file or row cannot be read; names the file or table."""
+
+
+class LockTimeout(RepositoryError):
+    def __init__(self, table: str, timeout: float, holder_pid: int | None = None) -> None:
+        holder = f" (held by pid {holder_pid})" if holder_pid else ""
+        super().__init__(f"{table}: lock not acquired within {timeout:g}s{holder}")
+        self.table = table
+        self.timeout = timeout
+        self.holder_pid = holder_pid
+
+
+class BackendUnavailable(RepositoryError):
+    """The database cannot be reached."""

@@ -1,0 +1,506 @@
+"""The SQL backend: PostgreSQL (production) and SQLite, on SQLAlchemy 2.x Core.
+
+Lookups compile to SQL (``contains`` to ``@>`` on PostgreSQL; on SQLite to a
+deterministic function registered on every connection that runs the same Python
+`jsonb_contains` the JSON store uses). Outside a transaction each thread keeps one
+autocommit connection, so a point read is a single round trip; a dropped connection is
+retried once there. ``create_many`` writes one statement per batch (``COPY`` on
+PostgreSQL). Driver errors become `repositories.errors` at this boundary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import operator
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    MetaData,
+    Table,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    false,
+    func,
+    inspect,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from models.base import Record
+from models.schema import model_info
+from models.tables import metadata_for, new_metadata, system_table, table_for
+from repositories import sqlcopy
+from repositories.base import MODIFIED_AT_STEP, DatabaseBase, RepositoryBase
+from repositories.context import Context
+from repositories.errors import (
+    AccessDenied,
+    BackendUnavailable,
+    DuplicateRecord,
+    InvalidQuery,
+    RepositoryError,
+    SchemaError,
+)
+from repositories.lookups import Condition, Order, jsonb_contains
+
+__all__ = ["SqlDatabase", "SqlRepository"]
+
+T = TypeVar("T", bound=Record)
+R = TypeVar("R")
+_CONTAINS_FN = "connectors_jsonb_contains"
+_IDLE_RECHECK_SECONDS = 30.0
+_COMPARISONS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "eq": operator.eq,
+    "ne": lambda c, v: c.is_distinct_from(v),
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+}
+
+
+def _sqlite_contains(left: str | None, right: str | None) -> int | None:
+    if left is None or right is None:
+        return None
+    return int(jsonb_contains(json.loads(left), json.loads(right)))
+
+
+def _translate(exc: sa_exc.DBAPIError, table: str) -> RepositoryError:
+    """A driver error as a repository error (callers `raise … from exc`)."""
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    code = getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None)
+    lowered = text.lower()
+    if isinstance(exc, sa_exc.IntegrityError) and (
+        code == "23505" or "unique" in lowered or "primary key" in lowered
+    ):
+        return DuplicateRecord(table)
+    if code in ("42P01", "42703") or "no such table" in lowered or "no such column" in lowered:
+        return SchemaError(
+            f"{table}: table or column missing ({text.splitlines()[0]}); run "
+            "`alembic upgrade head` or `db.ensure_schema(...)`"
+        )
+    if isinstance(exc, sa_exc.DataError) or code in ("22003", "22P02", "22021", "54000"):
+        return InvalidQuery(f"{table}: value rejected by the database: {text.splitlines()[0]}")
+    if exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError):
+        return BackendUnavailable(f"{table}: database unavailable: {text.splitlines()[0]}")
+    return RepositoryError(f"{table}: {type(exc.orig).__name__}: {text.splitlines()[0]}")
+
+
+class _Core:
+    """What every context of one SQL database shares: engine, tables, connections."""
+
+    def __init__(self, url: str, create_tables: bool | None, pool_size: int) -> None:
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("postgresql", "sqlite"):
+            raise InvalidQuery(f"unsupported SQL database {self.dialect!r} in {url!r}")
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if self.dialect == "sqlite":
+            memory = parsed.database in (None, "", ":memory:")
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            if memory:
+                kwargs["poolclass"] = StaticPool
+        else:
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = pool_size
+        self.engine: Engine = create_engine(url, **kwargs)
+        if self.dialect == "sqlite":
+            self._sqlite_events(self.engine)
+        self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.metadata: MetaData = new_metadata()
+        self.system = system_table(self.metadata)
+        self.create_tables = self.dialect == "sqlite" if create_tables is None else create_tables
+        self.ensured: set[str] = set()
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.contexts: dict[Context, SqlDatabase] = {}
+
+    @staticmethod
+    def _sqlite_events(engine: Engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            dbapi_connection.create_function(_CONTAINS_FN, 2, _sqlite_contains, deterministic=True)
+            dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def table(self, model: type[Record]) -> Table:
+        with self.lock:
+            return table_for(model, self.metadata)
+
+    # --- connections ------------------------------------------------------------------
+
+    def tx_stack(self) -> list[Connection]:
+        stack: list[Connection] | None = getattr(self.local, "tx", None)
+        if stack is None:
+            stack = self.local.tx = []
+        return stack
+
+    def idle_connection(self) -> Connection:
+        conn: Connection | None = getattr(self.local, "idle", None)
+        now = time.monotonic()
+        if conn is not None and (conn.invalidated or now - self.local.used > _IDLE_RECHECK_SECONDS):
+            self.drop_idle()  # checking out again pre-pings a connection idle for long
+            conn = None
+        if conn is None:
+            conn = self.autocommit.connect()
+            self.local.idle = conn
+        self.local.used = now
+        return conn
+
+    def drop_idle(self) -> None:
+        conn: Connection | None = getattr(self.local, "idle", None)
+        self.local.idle = None
+        if conn is not None:
+            with contextlib.suppress(sa_exc.SQLAlchemyError):
+                conn.close()
+
+    def run(self, table: str, work: Callable[[Connection], R]) -> R:
+        """Run `work` in the current transaction, or autocommit with one retry on a drop."""
+        stack = self.tx_stack()
+        if stack:
+            try:
+                return work(stack[-1])
+            except sa_exc.DBAPIError as exc:
+                raise _translate(exc, table) from exc
+        for attempt in (1, 2):
+            try:
+                conn = self.idle_connection()
+            except sa_exc.DBAPIError as exc:
+                raise BackendUnavailable(f"{table}: cannot connect: {exc.orig}") from exc
+            try:
+                result = work(conn)
+                conn.commit()
+                return result
+            except sa_exc.DBAPIError as exc:
+                if exc.connection_invalidated and attempt == 1:
+                    self.drop_idle()
+                    continue
+                with contextlib.suppress(sa_exc.SQLAlchemyError):
+                    conn.rollback()
+                raise _translate(exc, table) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        stack = self.tx_stack()
+        if stack:
+            nested = stack[-1].begin_nested()
+            try:
+                yield
+            except BaseException:
+                nested.rollback()
+                raise
+            nested.commit()
+            return
+        try:
+            conn = self.engine.connect()
+            trans = conn.begin()
+        except sa_exc.DBAPIError as exc:
+            raise BackendUnavailable(f"cannot begin a transaction: {exc.orig}") from exc
+        stack.append(conn)
+        try:
+            try:
+                yield
+            except BaseException:
+                trans.rollback()
+                raise
+            try:
+                trans.commit()
+            except sa_exc.DBAPIError as exc:
+                raise _translate(exc, "transaction") from exc
+        finally:
+            stack.pop()
+            conn.close()
+
+    def ensure_tables(self, models: Sequence[type[Record]]) -> None:
+        from alembic.migration import MigrationContext
+        from alembic.operations import Operations
+
+        tables = [self.system, *(self.table(m) for m in models)]
+        with self.engine.begin() as conn:
+            inspector = inspect(conn)
+            existing = set(inspector.get_table_names())
+            for table in tables:
+                if table.name not in existing:
+                    table.create(conn)
+                    continue
+                have = {c["name"] for c in inspector.get_columns(table.name)}
+                ops = Operations(MigrationContext.configure(conn))
+                for column in table.columns:
+                    if column.name not in have:
+                        # additive only: a new column is nullable, existing rows keep NULL
+                        ops.add_column(table.name, Column(column.name, column.type, nullable=True))
+                indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+                for index in table.indexes:
+                    if index.name not in indexes:
+                        index.create(conn)
+        self.ensured.update(t.name for t in tables)
+
+
+class SqlRepository(RepositoryBase[T]):
+    """`Repository` on one SQL table."""
+
+    def __init__(self, model: type[T], database: SqlDatabase) -> None:
+        super().__init__(model, database)
+        self._core = database._core
+        self.table = self._core.table(model)
+        self._columns = {c.name: c for c in self.table.columns}
+        self._datetimes = [f.storage for f in self.info.fields if f.kind == "datetime"]
+        if self._core.create_tables and self.table.name not in self._core.ensured:
+            self._core.ensure_tables([model])
+
+    # --- compilation ------------------------------------------------------------------
+
+    def _clause(self, cond: Condition) -> ColumnElement[bool]:
+        col = self._columns[cond.field.storage]
+        op, value = cond.op, cond.value
+        if op in _COMPARISONS:
+            return _COMPARISONS[op](col, value)
+        if op == "isnull":
+            return col.is_(None) if value else col.is_not(None)
+        if op == "in":
+            present = [v for v in value if v is not None]
+            clause = col.in_(present) if present else false()
+            return or_(clause, col.is_(None)) if None in value else clause
+        if self._core.dialect == "postgresql":
+            param = bindparam(None, value, type_=JSONB)
+            return col.op("@>", return_type=Boolean)(param)
+        return func.coalesce(getattr(func, _CONTAINS_FN)(col, json.dumps(value)), 0) == 1
+
+    def _where_clause(self, conditions: Sequence[Condition]) -> ColumnElement[bool] | None:
+        if not conditions:
+            return None
+        return and_(*(self._clause(c) for c in conditions))
+
+    def _select(self, conditions: Sequence[Condition], orders: Sequence[Order]) -> Any:
+        stmt = select(self.table)
+        clause = self._where_clause(conditions)
+        if clause is not None:
+            stmt = stmt.where(clause)
+        for order in orders:
+            col = self._columns[order.field.storage]
+            stmt = stmt.order_by((col.desc() if order.descending else col.asc()).nulls_last())
+        return stmt
+
+    def _rows(self, result: Any, part: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        keys = list(result.keys())
+        rows = [dict(zip(keys, r, strict=True)) for r in (result if part is None else part)]
+        if self._datetimes and self._core.dialect == "sqlite":
+            import datetime as dt
+
+            for row in rows:
+                for key in self._datetimes:
+                    value = row[key]
+                    if value is not None and value.tzinfo is None:
+                        row[key] = value.replace(tzinfo=dt.UTC)
+        return rows
+
+    def _params(self, row: dict[str, Any]) -> dict[str, Any]:
+        if not self._datetimes:
+            return row
+        import datetime as dt
+
+        out = dict(row)
+        for key in self._datetimes:
+            if isinstance(out.get(key), str):
+                out[key] = dt.datetime.fromisoformat(out[key])
+        return out
+
+    # --- primitives -------------------------------------------------------------------
+
+    def _insert_rows(self, rows: list[dict[str, Any]]) -> None:
+        params = [self._params(r) for r in rows]
+
+        def work(conn: Connection) -> None:
+            if self._core.dialect == "postgresql" and len(params) > 1:
+                sqlcopy.copy_rows(conn, self.table, params)
+            else:
+                conn.execute(self.table.insert(), params)
+
+        try:
+            self._core.run(self.info.table, work)
+        except DuplicateRecord as exc:
+            raise DuplicateRecord(
+                self.info.table, rows[0]["id"] if len(rows) == 1 else None
+            ) from exc
+
+    def _select_rows(
+        self,
+        conditions: Sequence[Condition],
+        orders: Sequence[Order],
+        limit: int | None,
+        offset: int,
+    ) -> list[dict[str, Any]]:
+        stmt = self._select(conditions, orders)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        return self._core.run(self.info.table, lambda conn: self._rows(conn.execute(stmt)))
+
+    def _iter_rows(
+        self, conditions: Sequence[Condition], orders: Sequence[Order], batch_size: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        stmt = self._select(conditions, orders)
+        stack = self._core.tx_stack()
+        try:
+            if stack:
+                result = stack[-1].execution_options(yield_per=batch_size).execute(stmt)
+                for part in result.partitions():
+                    yield self._rows(result, part)
+                return
+            with self._core.engine.connect() as conn:
+                result = conn.execution_options(yield_per=batch_size).execute(stmt)
+                for part in result.partitions():
+                    yield self._rows(result, part)
+        except sa_exc.DBAPIError as exc:
+            raise _translate(exc, self.info.table) from exc
+
+    def _count_rows(self, conditions: Sequence[Condition]) -> int:
+        stmt = select(func.count()).select_from(self.table)
+        clause = self._where_clause(conditions)
+        if clause is not None:
+            stmt = stmt.where(clause)
+        return int(self._core.run(self.info.table, lambda conn: conn.execute(stmt).scalar_one()))
+
+    def _update_row(
+        self,
+        record_id: str,
+        conditions: Sequence[Condition],
+        values: dict[str, Any],
+        now: float,
+    ) -> dict[str, Any] | None:
+        modified = self._columns["_modifiedAt"]
+        bump = func.coalesce(modified, 0.0) + MODIFIED_AT_STEP
+        newest = (
+            func.greatest(now, bump) if self._core.dialect == "postgresql" else func.max(now, bump)
+        )
+        stmt = (
+            update(self.table)
+            .where(self._where_clause(conditions))  # type: ignore[arg-type]
+            .values(**self._params(values), _modifiedAt=newest)
+            .returning(*self.table.columns)
+        )
+
+        def work(conn: Connection) -> dict[str, Any] | None:
+            rows = self._rows(conn.execute(stmt))
+            return rows[0] if rows else None
+
+        return self._core.run(self.info.table, work)
+
+    def _delete_rows(self, conditions: Sequence[Condition]) -> int:
+        stmt = delete(self.table)
+        clause = self._where_clause(conditions)
+        if clause is not None:
+            stmt = stmt.where(clause)
+        return int(self._core.run(self.info.table, lambda conn: conn.execute(stmt).rowcount))
+
+
+class SqlDatabase(DatabaseBase):
+    """A `Database` on PostgreSQL or SQLite."""
+
+    def __init__(
+        self,
+        url: str,
+        context: Context | None = None,
+        *,
+        create_tables: bool | None = None,
+        pool_size: int = 5,
+        _core: _Core | None = None,
+    ) -> None:
+        super().__init__(url, context or Context.system())
+        self._core = _core or _Core(url, create_tables, pool_size)
+
+    @property
+    def engine(self) -> Engine:
+        return self._core.engine
+
+    @property
+    def dialect(self) -> str:
+        return self._core.dialect
+
+    def _make_repository(self, model: type[T]) -> SqlRepository[T]:
+        return SqlRepository(model, self)
+
+    def repository(self, model: type[T]) -> SqlRepository[T]:
+        return super().repository(model)  # type: ignore[return-value]
+
+    def with_context(self, context: Context) -> SqlDatabase:
+        with self._core.lock:
+            db = self._core.contexts.get(context)
+            if db is None:
+                if len(self._core.contexts) > 4096:
+                    self._core.contexts.clear()
+                db = SqlDatabase(self.url, context, _core=self._core)
+                self._core.contexts[context] = db
+            return db
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        return self._core.transaction()
+
+    def ensure_schema(self, *models: type[Record]) -> None:
+        try:
+            self._core.ensure_tables(models)
+        except sa_exc.DBAPIError as exc:
+            raise _translate(exc, "ensure_schema") from exc
+
+    def metadata(self, *models: type[Record]) -> MetaData:
+        return metadata_for(models)
+
+    def initial_id(self, model: type[Record]) -> str | None:
+        name = model_info(model).table
+        system = self._core.system
+        self._ensure_system()
+        stmt = select(system.c.initial_id).where(system.c.table_name == name)
+        return self._core.run("_system", lambda conn: conn.execute(stmt).scalar_one_or_none())
+
+    def set_initial_id(self, model: type[Record], record_id: str) -> None:
+        if not self.context.is_sysadmin:
+            raise AccessDenied("only a sysadmin context may set initial ids")
+        if not isinstance(record_id, str) or not record_id or "\x00" in record_id:
+            raise InvalidQuery(f"bad initial id {record_id!r}")
+        name = model_info(model).table
+        system = self._core.system
+        now = time.time()
+        if self._core.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        stmt = insert(system).values(
+            table_name=name, initial_id=record_id, _createdAt=now, _modifiedAt=now
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[system.c.table_name],
+            set_={"initial_id": record_id, "_modifiedAt": now},
+        )
+        self._ensure_system()
+        self._core.run("_system", lambda conn: conn.execute(stmt))
+
+    def _ensure_system(self) -> None:
+        if self._core.create_tables and "_system" not in self._core.ensured:
+            self.ensure_schema()
+
+    def close(self) -> None:
+        self._core.drop_idle()
+        self._core.engine.dispose()

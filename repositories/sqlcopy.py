@@ -1,0 +1,66 @@
+"""Bulk insert into PostgreSQL with ``COPY … FROM STDIN`` (text format).
+
+One COPY per batch is what makes `create_many` faster than multi-row ``INSERT``. Both
+psycopg2 (``copy_expert``) and psycopg 3 (``cursor.copy``) are supported; the rows go
+through the connection's current transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Connection, DateTime, Table
+
+__all__ = ["copy_rows"]
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _text(value: str) -> str:
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_ESCAPES)
+    return value
+
+
+def _encoder(table: Table, name: str) -> Callable[[Any], str]:
+    column_type = table.columns[name].type
+    if isinstance(column_type, Boolean):
+        return lambda v: "t" if v else "f"
+    if isinstance(column_type, JSON) or isinstance(getattr(column_type, "impl", None), JSON):
+        return lambda v: _text(json.dumps(v, ensure_ascii=False, separators=(",", ":")))
+    if isinstance(column_type, DateTime):
+        return lambda v: v.isoformat() if isinstance(v, dt.datetime) else str(v)
+    return lambda v: _text(v) if isinstance(v, str) else repr(v)
+
+
+def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """COPY `rows` (dicts keyed by column name) into `table` in one statement."""
+    names = [c.name for c in table.columns]
+    encoders = [(name, _encoder(table, name)) for name in names]
+    lines = []
+    for row in rows:
+        fields = []
+        for name, encode in encoders:
+            value = row.get(name)
+            fields.append("\\N" if value is None else encode(value))
+        lines.append("\t".join(fields))
+    payload = "\n".join(lines) + "\n"
+    preparer = conn.dialect.identifier_preparer
+    columns = ", ".join(preparer.quote(n) for n in names)
+    sql = f"COPY {preparer.format_table(table)} ({columns}) FROM STDIN"
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is None:  # pragma: no cover - a live connection always has one
+        raise RuntimeError("no DBAPI connection")
+    cursor: Any = dbapi.cursor()
+    try:
+        if hasattr(cursor, "copy_expert"):  # psycopg2
+            cursor.copy_expert(sql, io.StringIO(payload))
+        else:  # psycopg 3
+            with cursor.copy(sql) as copy:
+                copy.write(payload)
+    finally:
+        cursor.close()
