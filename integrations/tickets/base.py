@@ -1,0 +1,186 @@
+"""What every ticket connector shares: the protocol, result models and the write runner.
+
+Write results are values, not log lines: each task gets one :class:`WriteResult`
+(``updated``, ``unchanged``, ``planned`` on a dry run, or ``failed`` with the reason).
+:func:`run_writes` merges tasks addressed to the same ticket (so one run never writes one
+ticket twice) and runs them with bounded concurrency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from integrations.errors import IntegrationError
+
+__all__ = [
+    "FieldChange",
+    "TicketConnector",
+    "TicketField",
+    "WriteResult",
+    "WriteStatus",
+    "merge_by_id",
+    "run_writes",
+    "same_value",
+]
+
+WriteStatus = Literal["updated", "unchanged", "planned", "failed"]
+
+
+class TicketField(BaseModel):
+    """One field a ticket system knows (system or custom)."""
+
+    id: str
+    name: str
+    custom: bool = False
+    type: str | None = None
+    items: str | None = None
+    custom_type: str | None = None
+    rich_text: bool = False
+    options: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class FieldChange(BaseModel):
+    """One field's remote value before and the value sent (as sent on the wire)."""
+
+    old: Any = None
+    new: Any = None
+
+
+class WriteResult(BaseModel):
+    """The outcome of writing one task.
+
+    Attributes:
+        task_id: the ticket addressed.
+        status: ``updated``, ``unchanged``, ``planned`` (dry run) or ``failed``.
+        changes: the fields that differ from the remote values (what was or would be sent).
+        rejected: fields not written, with the reason (unknown field, button field, ...).
+        error: why the task failed.
+    """
+
+    task_id: str
+    status: WriteStatus
+    changes: dict[str, FieldChange] = Field(default_factory=dict)
+    rejected: dict[str, str] = Field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the task was written (or needed nothing) and no field was rejected."""
+        return self.status != "failed" and not self.rejected
+
+
+class TicketConnector(Protocol):
+    """The contract both connectors implement."""
+
+    def read_attributes(self) -> list[TicketField]:
+        """The fields the system knows."""
+        ...
+
+    def read_tasks(
+        self,
+        limit: int | None = None,
+        updated_since: datetime | None = None,
+        fields: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Raw tasks as the system returns them, deduplicated by id."""
+        ...
+
+    def write_tasks(
+        self, tasks: Sequence[dict[str, Any]], dry_run: bool = False
+    ) -> list[WriteResult]:
+        """Write changed fields; one result per ticket."""
+        ...
+
+    def task_id(self, task: dict[str, Any]) -> str:
+        """The id of a raw task."""
+        ...
+
+    def updated_at(self, task: dict[str, Any]) -> datetime | None:
+        """When a raw task was last updated."""
+        ...
+
+
+def same_value(current: Any, wanted: Any) -> bool:
+    """Whether the remote value already equals the wanted one.
+
+    A wanted dict matches when every key it names matches (``{"name": "High"}`` matches a
+    priority object with more keys); lists compare element-wise; text ignores trailing
+    whitespace; numbers compare by value (``"5"`` remote vs ``5`` wanted counts as equal).
+    """
+    if isinstance(wanted, dict):
+        return isinstance(current, dict) and all(
+            same_value(current.get(k), v) for k, v in wanted.items()
+        )
+    if isinstance(wanted, list):
+        return (
+            isinstance(current, list)
+            and len(current) == len(wanted)
+            and all(same_value(c, w) for c, w in zip(current, wanted, strict=True))
+        )
+    if isinstance(wanted, str) and isinstance(current, str):
+        return current.rstrip() == wanted.rstrip()
+    if isinstance(wanted, int | float) and not isinstance(wanted, bool) and current is not None:
+        try:
+            return float(current) == float(wanted)
+        except (TypeError, ValueError):
+            return False
+    return bool(current == wanted)
+
+
+def merge_by_id(
+    tasks: Iterable[dict[str, Any]], task_id: Callable[[dict[str, Any]], str]
+) -> dict[str, dict[str, Any]]:
+    """Tasks addressed to the same ticket merged into one (later fields win), in order."""
+    merged: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        key = task_id(task)
+        if key in merged:
+            merged[key] = _deep_merge(merged[key], task)
+        else:
+            merged[key] = dict(task)
+    return merged
+
+
+def _deep_merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    out = dict(old)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def run_writes(
+    items: dict[str, dict[str, Any]],
+    write_one: Callable[[str, dict[str, Any]], WriteResult],
+    concurrency: int,
+    on_done: Callable[[WriteResult], None] | None = None,
+) -> list[WriteResult]:
+    """Run ``write_one`` per ticket with at most ``concurrency`` in flight.
+
+    Results keep the order of ``items``. An :class:`IntegrationError` fails only its task;
+    anything else (a bug) propagates.
+    """
+
+    def guarded(key: str, task: dict[str, Any]) -> WriteResult:
+        try:
+            result = write_one(key, task)
+        except IntegrationError as exc:
+            result = WriteResult(task_id=key, status="failed", error=f"{type(exc).__name__}: {exc}")
+        if on_done is not None:
+            on_done(result)
+        return result
+
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    if concurrency == 1 or len(items) <= 1:
+        return [guarded(k, t) for k, t in items.items()]
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ticket-write") as pool:
+        futures = [pool.submit(guarded, k, t) for k, t in items.items()]
+        return [f.result() for f in futures]

@@ -1,0 +1,61 @@
+"""Errors of the ticket connectors, rooted in :mod:`integrations.errors`.
+
+IntegrationError
+├── RateLimited(retry_after)       429 still answered after the retry budget
+├── AuthenticationFailed           401/403
+├── NotFound                       404
+├── InvalidRequest
+│   └── RequestRejected            400/409/422 with the service's own messages
+│       (error_messages, errors)   (Jira ``errorMessages``/``errors``, ClickUp ``err``)
+├── ServiceUnavailable             transport failure, timeout or 5xx after retries
+└── PaginationError                the service's paging misbehaved (repeated cursor, page cap)
+"""
+
+from __future__ import annotations
+
+from integrations.errors import (
+    AuthenticationFailed,
+    IntegrationError,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+)
+
+__all__ = [
+    "AuthenticationFailed",
+    "IntegrationError",
+    "InvalidRequest",
+    "NotFound",
+    "PaginationError",
+    "RateLimited",
+    "RequestRejected",
+    "ServiceUnavailable",
+]
+
+
+class RequestRejected(InvalidRequest):
+    """The service rejected the request body or parameters (400/409/422).
+
+    Attributes:
+        status_code: the HTTP status the service answered.
+        error_messages: general messages (Jira ``errorMessages``, ClickUp ``err``).
+        errors: messages by field (Jira ``errors``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        error_messages: list[str] | None = None,
+        errors: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.error_messages = list(error_messages or [])
+        self.errors = dict(errors or {})
+
+
+class PaginationError(IntegrationError):
+    """Paging did not terminate sanely (a repeated cursor or too many pages)."""

@@ -1,0 +1,223 @@
+"""Validate outgoing ``httpx.Request``s against an OpenAPI document (3.0 or 3.1).
+
+A deliberately small validator over the spec JSON (openapi-core needs several seconds to
+build its model of the 2.4 MB Jira document; this loads it once per session in well under
+a second): the method and path must match an operation (path templates matched with
+literal segments preferred), every query parameter must be declared and its value must fit
+the parameter's schema, required query and header parameters must be present, and a JSON
+body must validate against the request body schema (``$ref``s resolved in the document).
+
+Spec fixes, as ``../shared/specs/README.md`` instructs: four ``default: ''`` values outside
+their enums are removed from the Jira document in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+SPECS = Path(__file__).resolve().parents[3] / "shared" / "specs"
+JIRA_SPEC = SPECS / "jira-platform-swagger-v3.v3.json"
+CLICKUP_SPEC = SPECS / "clickup-api-v2-reference.json"
+SPEC_URI = "urn:openapi-spec"
+
+
+class SpecViolation(AssertionError):
+    """A request the API description does not allow."""
+
+
+def _drop_bad_defaults(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("default") == "" and "enum" in node and "" not in node["enum"]:
+            del node["default"]
+        for value in node.values():
+            _drop_bad_defaults(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_bad_defaults(value)
+
+
+@dataclass
+class Operation:
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    literal_segments: int
+    spec: dict[str, Any]
+    pointer: str
+
+
+@dataclass
+class SpecValidator:
+    """Request validator for one API description.
+
+    Attributes:
+        document: the parsed (and patched) OpenAPI document.
+        base_path: the URL path prefix before the spec's paths (``/api`` for ClickUp).
+        seen: every (method, template) validated, for coverage checks.
+    """
+
+    document: dict[str, Any]
+    base_path: str = ""
+    seen: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.registry: Registry[Any] = Registry().with_resource(
+            SPEC_URI, Resource.from_contents(self.document, default_specification=DRAFT202012)
+        )
+        self.operations: list[Operation] = []
+        for template, item in self.document["paths"].items():
+            regex = re.sub(r"\\\{[^}]+\\\}", "([^/]+)", re.escape(template))
+            literal = sum(1 for s in template.split("/") if s and not s.startswith("{"))
+            for method, op in item.items():
+                if method in ("get", "put", "post", "delete", "patch"):
+                    pointer = "/paths/" + template.replace("~", "~0").replace("/", "~1")
+                    op = dict(op)
+                    op["parameters"] = [*item.get("parameters", []), *op.get("parameters", [])]
+                    self.operations.append(
+                        Operation(
+                            method.upper(),
+                            template,
+                            re.compile(f"^{regex}$"),
+                            literal,
+                            op,
+                            f"{pointer}/{method}",
+                        )
+                    )
+        self.operations.sort(key=lambda o: -o.literal_segments)
+        self._validators: dict[str, Draft202012Validator] = {}
+
+    def _validator(self, pointer: str) -> Draft202012Validator:
+        if pointer not in self._validators:
+            self._validators[pointer] = Draft202012Validator(
+                {"$ref": f"{SPEC_URI}#{pointer}"}, registry=self.registry
+            )
+        return self._validators[pointer]
+
+    def _resolve(self, node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            target: Any = self.document
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            node = target
+        return node
+
+    def validate(self, request: httpx.Request) -> None:
+        """Raise :class:`SpecViolation` unless the document allows ``request``."""
+        url = urlsplit(str(request.url))
+        path = unquote(url.path)
+        if not path.startswith(self.base_path):
+            raise SpecViolation(f"{request.method} {path}: outside base path {self.base_path!r}")
+        path = path[len(self.base_path) :] or "/"
+        op = next(
+            (o for o in self.operations if o.method == request.method and o.pattern.match(path)),
+            None,
+        )
+        if op is None:
+            raise SpecViolation(f"{request.method} {path}: no such operation in the document")
+        self.seen.append((op.method, op.template))
+        where = f"{op.method} {op.template}"
+        params = [self._resolve(p) for p in op.spec.get("parameters", [])]
+        declared = {p["name"]: p for p in params if p.get("in") == "query"}
+        for name, value in request.url.params.multi_items():
+            if name not in declared:
+                raise SpecViolation(f"{where}: undeclared query parameter {name!r}")
+            self._check_value(where, name, value, declared[name].get("schema") or {})
+        for p in params:
+            if not p.get("required"):
+                continue
+            if p["in"] == "query" and p["name"] not in request.url.params:
+                raise SpecViolation(f"{where}: missing required query parameter {p['name']!r}")
+            if p["in"] == "header" and p["name"].lower() not in request.headers:
+                raise SpecViolation(f"{where}: missing required header {p['name']!r}")
+        body = op.spec.get("requestBody")
+        content = request.content
+        if body is None:
+            if content:
+                raise SpecViolation(f"{where}: sends a body the operation does not take")
+            return
+        body = self._resolve(body)
+        if not content:
+            if body.get("required"):
+                raise SpecViolation(f"{where}: required request body missing")
+            return
+        if "application/json" not in body.get("content", {}):
+            raise SpecViolation(f"{where}: operation does not take a JSON body")
+        try:
+            payload = json.loads(content)
+        except ValueError as exc:
+            raise SpecViolation(f"{where}: body is not JSON: {exc}") from exc
+        pointer = f"{op.pointer}/requestBody/content/application~1json/schema"
+        if "$ref" in op.spec["requestBody"]:
+            ref = op.spec["requestBody"]["$ref"].lstrip("#")
+            pointer = f"{ref}/content/application~1json/schema"
+        try:
+            self._validator(pointer).validate(payload)
+        except ValidationError as exc:
+            raise SpecViolation(
+                f"{where}: body invalid: {exc.message} at {list(exc.path)}"
+            ) from exc
+
+    def _check_value(self, where: str, name: str, raw: str, schema: dict[str, Any]) -> None:
+        schema = self._resolve(schema)
+        kind = schema.get("type")
+        kinds = kind if isinstance(kind, list) else [kind]
+        value: Any = raw
+        if "array" in kinds:
+            items = self._resolve(schema.get("items") or {})
+            for part in raw.split(","):
+                self._check_value(where, name, part, items)
+            return
+        if "integer" in kinds:
+            if not re.fullmatch(r"-?\d+", raw):
+                raise SpecViolation(f"{where}: query {name}={raw!r} is not an integer")
+            value = int(raw)
+        elif "number" in kinds:
+            try:
+                value = float(raw)
+            except ValueError as exc:
+                raise SpecViolation(f"{where}: query {name}={raw!r} is not a number") from exc
+        elif "boolean" in kinds:
+            if raw not in ("true", "false"):
+                raise SpecViolation(f"{where}: query {name}={raw!r} is not a boolean")
+            value = raw == "true"
+        if "enum" in schema and value not in schema["enum"]:
+            raise SpecViolation(f"{where}: query {name}={raw!r} not in {schema['enum']}")
+
+
+@cache
+def jira_validator() -> SpecValidator:
+    """The Jira Cloud platform v3 validator (document loaded and patched once)."""
+    document = json.loads(JIRA_SPEC.read_text())
+    _drop_bad_defaults(document)
+    return SpecValidator(document)
+
+
+@cache
+def clickup_validator() -> SpecValidator:
+    """The ClickUp v2 validator; its server URL is ``https://api.clickup.com/api``."""
+    return SpecValidator(json.loads(CLICKUP_SPEC.read_text()), base_path="/api")
+
+
+def validating(
+    handler: Callable[[httpx.Request], httpx.Response], validator: SpecValidator
+) -> Callable[[httpx.Request], httpx.Response]:
+    """Wrap a fake so every request is validated before the fake sees it."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        validator.validate(request)
+        return handler(request)
+
+    return handle
