@@ -121,6 +121,7 @@ class FakeJira:
         self._lock = threading.RLock()
         self._clock = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
         self._next_id = 10000
+        self._pages = 0
 
     # ---------------------------------------------------------------- test helpers
 
@@ -253,7 +254,7 @@ class FakeJira:
                 issues = [i for i in issues if i["id"] in found]
             else:
                 return _error(400, [f"Error in the JQL Query: cannot parse {clause!r}"])
-        return sorted(issues, key=lambda i: (i["fields"]["updated"], int(i["id"])))
+        return sorted(issues, key=_order)
 
     def _search(self, body: dict[str, Any]) -> httpx.Response:
         with self._lock:
@@ -263,21 +264,28 @@ class FakeJira:
             fields = body.get("fields") or ["id"]
             size = min(int(body.get("maxResults", 50)), 100)
             token = body.get("nextPageToken")
-            start = int(base64.b64decode(token).decode()) if token else 0
-            page = matching[start : start + size]
+            # keyset cursor: (updated, id) of the last issue served, so an issue updated
+            # while paging comes back on a later page (a duplicate), none is skipped
+            after = tuple(json.loads(base64.b64decode(token))) if token else None
+            rest = [i for i in matching if after is None or _order(i) > after]
+            page = rest[:size]
             out: dict[str, Any] = {"issues": [self._project(i, fields) for i in page]}
-            if start + size < len(matching):
-                out["nextPageToken"] = base64.b64encode(str(start + size).encode()).decode()
+            if len(rest) > size:
+                out["nextPageToken"] = base64.b64encode(
+                    json.dumps(_order(page[-1])).encode()
+                ).decode()
                 out["isLast"] = False
             else:
                 out["isLast"] = True
+            self._pages += 1
+            page_number = self._pages
             expand = body.get("expand") or ""
             if "names" in expand:
                 out["names"] = {fid: name for fid, name, _ in SYSTEM_FIELDS + CUSTOM_FIELDS}
             if "schema" in expand:
                 out["schema"] = {fid: schema for fid, _, schema in SYSTEM_FIELDS + CUSTOM_FIELDS}
         if self.on_page is not None:
-            self.on_page(start // max(size, 1))
+            self.on_page(page_number)
         return httpx.Response(200, json=out)
 
     def _edit(self, issue: dict[str, Any], body: dict[str, Any]) -> httpx.Response:
@@ -341,3 +349,7 @@ class FakeJira:
 
 def _parse(stamp: str) -> datetime:
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.000+0000").replace(tzinfo=UTC)
+
+
+def _order(issue: dict[str, Any]) -> tuple[str, int]:
+    return (issue["fields"]["updated"], int(issue["id"]))
