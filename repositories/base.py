@@ -67,6 +67,12 @@ class Repository(Protocol[T]):
     def upsert(self, obj: T) -> T: ...
     def delete(self, record_id: str, expected_modified_at: float | None = None) -> bool: ...
     def delete_many(self, where: Where) -> int: ...
+    def import_rows(
+        self,
+        rows: Iterable[Mapping[str, Any]],
+        batch_size: int = 1000,
+        skip_existing: bool = True,
+    ) -> int: ...
 
 
 @runtime_checkable
@@ -311,6 +317,74 @@ class RepositoryBase(Generic[T], abc.ABC):
         with self.database.transaction():
             for start in range(0, len(rows), batch_size):
                 self._insert_rows(rows[start : start + batch_size])
+
+    def import_rows(
+        self,
+        rows: Iterable[Mapping[str, Any]],
+        batch_size: int = 1000,
+        skip_existing: bool = True,
+    ) -> int:
+        """Bulk-write stored rows as they are, ids and audit fields kept (system only).
+
+        For copying one backend into another (``connectors db copy``). Each row is
+        validated against the model; one transaction per batch, written with the
+        backend's bulk path (``COPY`` on PostgreSQL). With `skip_existing`, ids already
+        present are left alone, so an interrupted import can simply be run again.
+
+        Returns:
+            The number of rows written.
+
+        Raises:
+            AccessDenied: the context is not `Context.system()` (audit fields and
+                mandates are taken from the rows, so no tenant context may do this).
+            InvalidQuery: a row does not validate.
+            DuplicateRecord: an id repeats (in the input, or present and not skipped).
+        """
+        if self.database.context != Context.system():
+            raise AccessDenied(
+                f"{self.info.table}: only Context.system() may import rows "
+                "(they keep their own audit fields and mandates)"
+            )
+        if batch_size < 1:
+            raise InvalidQuery("batch_size must be at least 1")
+        written = 0
+        batch: list[dict[str, Any]] = []
+        for row in rows:
+            batch.append(self._import_row(row))
+            if len(batch) >= batch_size:
+                written += self._import_batch(batch, skip_existing)
+                batch = []
+        if batch:
+            written += self._import_batch(batch, skip_existing)
+        return written
+
+    def _import_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            obj = self.model.model_validate(row)
+        except ValidationError as exc:
+            raise InvalidQuery(
+                f"{self.info.table}: imported record {row.get('id')!r} does not validate: "
+                f"{exc.errors()[0]['msg']}"
+            ) from exc
+        data = obj.model_dump(mode="json", by_alias=True)
+        self._check_row(data)
+        return data
+
+    def _import_batch(self, rows: list[dict[str, Any]], skip_existing: bool) -> int:
+        ids = [r["id"] for r in rows]
+        if len(set(ids)) != len(ids):
+            raise DuplicateRecord(self.info.table, next(i for i in ids if ids.count(i) > 1))
+        with self.database.transaction():
+            if skip_existing:
+                present = self._select_rows(
+                    [Condition(self._id_spec, "in", tuple(ids))], [], None, 0
+                )
+                if present:
+                    known = {r["id"] for r in present}
+                    rows = [r for r in rows if r["id"] not in known]
+            if rows:
+                self._insert_rows(rows)
+        return len(rows)
 
     def get(self, record_id: str) -> T | None:
         rows = self._select_rows([self._by_id(record_id), *self.scope.read], [], 1, 0)
