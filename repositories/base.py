@@ -28,7 +28,7 @@ from repositories.errors import (
     RecordNotFound,
     StoreCorrupted,
 )
-from repositories.lookups import Condition, Order, parse_order, parse_where
+from repositories.lookups import Condition, Order, check_storable, parse_order, parse_where
 
 __all__ = ["Database", "DatabaseBase", "Repository", "RepositoryBase", "Where"]
 
@@ -151,6 +151,8 @@ class RepositoryBase(Generic[T], abc.ABC):
         self.scope: Scope = scope_for(self.info, database.context)
         self._id_spec = self.info.by_name["id"]
         self._modified_spec = self.info.by_name["modified_at"]
+        # fields whose values need checks beyond pydantic's (NUL, int64, index limits)
+        self._checked = [f for f in self.info.fields if f.kind in ("text", "json", "int")]
 
     # --- backend primitives -----------------------------------------------------------
 
@@ -231,12 +233,16 @@ class RepositoryBase(Generic[T], abc.ABC):
     def _check_row(self, row: Mapping[str, Any]) -> None:
         record_id = row.get("id")
         self._by_id(record_id)  # type: ignore[arg-type]
-        for key, value in row.items():
+        for spec in self._checked:
+            value = row.get(spec.storage)
+            if value is None:
+                continue
             if has_nul(value):
                 raise InvalidQuery(
-                    f"{self.info.table}.{key}: text may not contain a NUL character "
+                    f"{self.info.table}.{spec.name}: text may not contain a NUL character "
                     "(PostgreSQL cannot store it, so no backend does)"
                 )
+            check_storable(spec, value, f"{self.info.table}.{spec.name}")
 
     def _changes(self, record_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(changes, Mapping):
@@ -266,6 +272,7 @@ class RepositoryBase(Generic[T], abc.ABC):
             stored = spec.adapter.dump_python(validated, mode="json")
             if has_nul(stored):
                 raise InvalidQuery(f"{self.info.table}.{spec.name}: text may not contain NUL")
+            check_storable(spec, stored, f"{self.info.table}.{spec.name}")
             values[spec.storage] = stored
         self.scope.check_changes(values)
         user = self.database.context.user_id

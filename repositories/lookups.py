@@ -25,7 +25,9 @@ from models.schema import FieldSpec, ModelInfo
 from repositories.errors import InvalidQuery
 
 __all__ = [
+    "MAX_INDEXED_TEXT_BYTES",
     "OPS",
+    "check_storable",
     "Condition",
     "Order",
     "jsonb_contains",
@@ -72,6 +74,28 @@ def _ensure_text_safe(value: str, where: str) -> None:
         raise InvalidQuery(f"{where}: text may not contain a NUL character")
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: PostgreSQL's btree refuses index rows over ~2700 bytes; every backend applies one limit.
+MAX_INDEXED_TEXT_BYTES = 2048
+
+
+def check_storable(spec: FieldSpec, value: Any, where: str) -> None:
+    """Limits every backend enforces alike: 64-bit integers, indexable text length."""
+    if spec.kind == "int" and isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        raise InvalidQuery(f"{where}: {value} does not fit a 64-bit integer")
+    if (
+        spec.kind == "text"
+        and spec.indexed
+        and isinstance(value, str)
+        and len(value) * 4 > MAX_INDEXED_TEXT_BYTES
+        and len(value.encode()) > MAX_INDEXED_TEXT_BYTES
+    ):
+        raise InvalidQuery(
+            f"{where}: indexed text is limited to {MAX_INDEXED_TEXT_BYTES} bytes "
+            f"(got {len(value.encode())})"
+        )
+
+
 def storage_value(spec: FieldSpec, value: Any, where: str) -> Any:
     """Validate one non-null value for a field and return its comparable storage form.
 
@@ -89,6 +113,8 @@ def storage_value(spec: FieldSpec, value: Any, where: str) -> Any:
         text = str(text)
         _ensure_text_safe(text, where)
         return text
+    if spec.kind == "int":
+        check_storable(spec, validated, where)
     if spec.kind == "float":
         number = float(validated)
         if not math.isfinite(number):

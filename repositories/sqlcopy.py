@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Connection, DateTime, Table
+from sqlalchemy import exc as sa_exc
 
 __all__ = ["copy_rows"]
 
@@ -55,6 +56,7 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) ->
     dbapi = conn.connection.dbapi_connection
     if dbapi is None:  # pragma: no cover - a live connection always has one
         raise RuntimeError("no DBAPI connection")
+    driver_error = conn.dialect.loaded_dbapi.Error
     cursor: Any = dbapi.cursor()
     try:
         if hasattr(cursor, "copy_expert"):  # psycopg2
@@ -62,5 +64,10 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) ->
         else:  # psycopg 3
             with cursor.copy(sql) as copy:
                 copy.write(payload)
+    except driver_error as exc:
+        # the raw cursor bypasses SQLAlchemy: wrap like it would, for one translation point
+        raise sa_exc.DBAPIError.instance(
+            sql, None, exc, driver_error, dialect=conn.dialect
+        ) from exc
     finally:
         cursor.close()
