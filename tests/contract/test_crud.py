@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -114,7 +115,7 @@ def test_modified_at_strictly_increases_on_back_to_back_updates(db: Database) ->
     stamps = [user.modified_at]
     for i in range(20):
         stamps.append(users.update(user.id, {"age": i}).modified_at)
-    assert all(b > a for a, b in zip(stamps, stamps[1:], strict=False))  # type: ignore[operator]
+    assert all(b > a for a, b in itertools.pairwise(stamps))  # type: ignore[operator]
 
 
 def test_update_missing_raises(db: Database) -> None:

@@ -48,7 +48,7 @@ def test_nested_block_rolls_back_alone(db: Database) -> None:
 def test_failed_create_many_in_block_leaves_nothing(db: Database) -> None:
     users = db.repository(User)
     users.create(User(id="dup", username="x", mandate_id="m1"))
-    with pytest.raises(Exception), db.transaction():  # noqa: B017, PT011
+    with pytest.raises(Exception), db.transaction():
         users.create(User(id="fresh", username="y", mandate_id="m1"))
         users.create_many([User(id="dup", username="z", mandate_id="m1")])
     assert users.get("fresh") is None
