@@ -1,0 +1,104 @@
+"""Alembic environment, following Alembic's ``multidb`` template.
+
+Each logical database (app, chat, management, realestate) is migrated on its own
+connection with its own version table (``alembic_version_<name>``), so all four may
+share one PostgreSQL database without clashing. URLs come from
+`connectors.settings.database_urls()` (environment / config.ini), never alembic.ini.
+"""
+
+from __future__ import annotations
+
+import logging
+from logging.config import fileConfig
+from typing import Any
+
+from alembic import context
+from sqlalchemy import MetaData, create_engine, pool
+
+from connectors.settings import database_urls
+from models import DATABASES
+from models.tables import SYSTEM_TABLE, metadata_for
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+logger = logging.getLogger("alembic.env")
+
+names = [n.strip() for n in (config.get_main_option("databases") or "").split(",") if n.strip()]
+selected = context.get_x_argument(as_dictionary=True).get("db")
+if selected:
+    wanted = {s.strip() for s in selected.split(",")}
+    unknown = wanted - set(names)
+    if unknown:
+        raise SystemExit(f"unknown database(s) {sorted(unknown)}; known: {names}")
+    names = [n for n in names if n in wanted]
+
+#: tests and the CLI may pass URLs directly: config.attributes["urls"] = {"app": url}
+urls: dict[str, str] = config.attributes.get("urls") or database_urls()
+target_metadata: dict[str, MetaData] = {name: metadata_for(DATABASES[name]) for name in names}
+
+
+def _sql_databases() -> list[tuple[str, str]]:
+    chosen = []
+    for name in names:
+        url = urls.get(name, "")
+        if not url or url.startswith("jsonfile"):
+            logger.info("skipping %s: %s is not a SQL database", name, url or "no URL")
+            continue
+        chosen.append((name, url))
+    return chosen
+
+
+def _include_name(metadata: MetaData) -> Any:
+    def include(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
+        if type_ == "table":
+            # other logical databases may share this database: only our tables count
+            return name in metadata.tables or name == SYSTEM_TABLE
+        return True
+
+    return include
+
+
+def _configure(name: str, **kwargs: Any) -> None:
+    context.configure(
+        target_metadata=target_metadata[name],
+        version_table=f"alembic_version_{name}",
+        upgrade_token=f"{name}_upgrades",
+        downgrade_token=f"{name}_downgrades",
+        include_name=_include_name(target_metadata[name]),
+        compare_type=True,
+        render_as_batch=kwargs.pop("render_as_batch", False),
+        **kwargs,
+    )
+
+
+def run_migrations_offline() -> None:
+    for name, url in _sql_databases():
+        logger.info("migrating %s (offline)", name)
+        _configure(name, url=url, literal_binds=True, dialect_opts={"paramstyle": "named"})
+        with context.begin_transaction():
+            context.run_migrations(engine_name=name)
+
+
+def run_migrations_online() -> None:
+    for name, url in _sql_databases():
+        logger.info("migrating %s", name)
+        engine = create_engine(url, poolclass=pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                _configure(
+                    name,
+                    connection=connection,
+                    render_as_batch=connection.dialect.name == "sqlite",
+                )
+                with context.begin_transaction():
+                    context.run_migrations(engine_name=name)
+                connection.commit()
+        finally:
+            engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
