@@ -1,0 +1,40 @@
+"""Ticket connectors (Jira Cloud, ClickUp), the sync definition, export and two-way sync.
+
+Public names are imported lazily so that ``integrations.tickets.cli`` (loaded at CLI start-up)
+does not pull in httpx and pydantic models before a command runs.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__all__ = [
+    "ClickUpConnector",
+    "JiraConnector",
+    "SyncReport",
+    "TaskSyncDefinition",
+    "TicketConnector",
+    "TicketField",
+    "TicketInterface",
+    "WriteResult",
+    "create_ticket_interface",
+]
+
+_WHERE = {
+    "ClickUpConnector": "integrations.tickets.clickup",
+    "JiraConnector": "integrations.tickets.jira",
+    "SyncReport": "integrations.tickets.interface",
+    "TaskSyncDefinition": "integrations.tickets.definition",
+    "TicketConnector": "integrations.tickets.base",
+    "TicketField": "integrations.tickets.base",
+    "TicketInterface": "integrations.tickets.interface",
+    "WriteResult": "integrations.tickets.base",
+    "create_ticket_interface": "integrations.tickets.interface",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'integrations.tickets' has no attribute {name!r}")

@@ -1,0 +1,140 @@
+"""Sync definition: paths, transforms, loading from YAML/JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from integrations.tickets.base import TicketField
+from integrations.tickets.definition import (
+    DefinitionError,
+    TaskSyncDefinition,
+    get_path,
+    parse_path,
+    set_path,
+)
+
+TASK = {
+    "id": "t1",
+    "status": {"status": "open"},
+    "date_updated": "1704103200000",
+    "custom_fields": [
+        {"id": "cf-1", "name": "Budget", "value": 5},
+        {"id": "cf-2", "name": "Severity", "value": 1},
+    ],
+    "assignees": [{"id": 7, "username": "ada"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("status.status", "open"),
+        ("custom_fields[name=Budget].value", 5),
+        ("custom_fields[name=budget].value", 5),
+        ("custom_fields[id=cf-2].value", 1),
+        ("assignees[0].username", "ada"),
+        ("assignees[3].username", None),
+        ("custom_fields[name=Nope].value", None),
+        ("status.nothing.deeper", None),
+    ],
+)
+def test_get_path(path, expected) -> None:
+    assert get_path(TASK, path) == expected
+
+
+def test_set_path_creates_structure() -> None:
+    task: dict = {}
+    set_path(task, "fields.status.name", "Done")
+    set_path(task, "custom_fields[name=Budget].value", 9)
+    set_path(task, "custom_fields[name=budget].currency", "EUR")
+    set_path(task, "tags[1]", "b")
+    assert task == {
+        "fields": {"status": {"name": "Done"}},
+        "custom_fields": [{"name": "Budget", "value": 9, "currency": "EUR"}],
+        "tags": [None, "b"],
+    }
+
+
+@pytest.mark.parametrize("bad", ["", "a..b", ".a", "a.", "a[", "a[x=1"])
+def test_bad_paths(bad) -> None:
+    with pytest.raises(DefinitionError):
+        parse_path(bad)
+
+
+DEFINITION = {
+    "name": "clickup-main",
+    "key_field": "ticket_id",
+    "fields": {
+        "ticket_id": {"path": "id", "direction": "read"},
+        "state": {"path": "status.status"},
+        "updated": {"path": "date_updated", "direction": "read", "transform": "ms_epoch_to_iso"},
+        "budget": {"path": "custom_fields[name=Budget].value", "direction": "write"},
+        "severity": {
+            "path": "custom_fields[name=Severity].value",
+            "transform": "option_name_to_id",
+        },
+    },
+}
+ATTRS = {
+    "Severity": TicketField(
+        id="cf-2",
+        name="Severity",
+        custom=True,
+        type="drop_down",
+        options=[
+            {"id": "opt-low", "name": "Low", "orderindex": 0},
+            {"id": "opt-high", "name": "High", "orderindex": 1},
+        ],
+    )
+}
+
+
+def test_rows_and_tasks() -> None:
+    definition = TaskSyncDefinition.model_validate(DEFINITION)
+    row = definition.to_row(TASK, ATTRS)
+    assert row == {
+        "ticket_id": "t1",
+        "state": "open",
+        "updated": "2024-01-01T10:00:00+00:00",
+        "severity": "High",
+    }
+    task = definition.to_task("t1", {"state": "done", "budget": 3, "severity": "low"}, ATTRS)
+    assert task == {
+        "id": "t1",
+        "status": {"status": "done"},
+        "custom_fields": [{"name": "Budget", "value": 3}, {"name": "Severity", "value": "opt-low"}],
+    }
+    with pytest.raises(DefinitionError, match="not writable"):
+        definition.to_task("t1", {"updated": "2024-01-01T00:00:00Z"})
+    with pytest.raises(DefinitionError, match="not an option"):
+        definition.to_task("t1", {"severity": "Critical"}, ATTRS)
+
+
+def test_load_yaml_and_json(tmp_path) -> None:
+    (tmp_path / "d.json").write_text(json.dumps(DEFINITION))
+    (tmp_path / "d.yaml").write_text(
+        "name: jira\nkey_field: key\nfields:\n"
+        "  key: {path: key, direction: read}\n"
+        "  summary: {path: fields.summary}\n"
+        "  body: {path: fields.description, transform: adf_to_markdown}\n"
+    )
+    assert TaskSyncDefinition.load(tmp_path / "d.json").name == "clickup-main"
+    jira = TaskSyncDefinition.load(tmp_path / "d.yaml")
+    assert jira.read_paths() == ["description", "summary"]
+    assert jira.to_task("PRJ-1", {"body": "**x**"})["fields"]["description"]["type"] == "doc"
+
+
+def test_invalid_definitions() -> None:
+    with pytest.raises(ValidationError, match="unknown transform"):
+        TaskSyncDefinition.model_validate(
+            {"key_field": "k", "fields": {"k": {"path": "id", "transform": "rot13"}}}
+        )
+    with pytest.raises(ValidationError, match="key_field"):
+        TaskSyncDefinition.model_validate({"fields": {"k": {"path": "id"}}})
+    with pytest.raises(ValidationError, match="direction"):
+        TaskSyncDefinition.model_validate(
+            {"key_field": "k", "fields": {"k": {"path": "id", "direction": "sideways"}}}
+        )
