@@ -1,0 +1,180 @@
+"""``connectors db upgrade | check | copy``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from connectors.cli_common import cli_errors, console, escape, fail, settings_of
+from connectors.settings import DATABASES, database_configs, redact_url
+
+if TYPE_CHECKING:
+    from connectors.transfer import TableCopy
+    from models import Record
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Schema upgrades, store checks and copies between backends.")
+
+DbOption = Annotated[
+    list[str] | None,
+    typer.Option("--db", help="Only this logical database (repeatable): " + ", ".join(DATABASES)),
+]
+
+
+def _selected(names: list[str] | None) -> list[str]:
+    chosen = names or list(DATABASES)
+    unknown = [n for n in chosen if n not in DATABASES]
+    if unknown:
+        raise fail(f"unknown database {unknown[0]!r}; known: {', '.join(DATABASES)}")
+    return chosen
+
+
+@app.command()
+@cli_errors
+def upgrade(ctx: typer.Context, db: DbOption = None) -> None:
+    """Upgrade every configured database: Alembic for SQL, the layout for JSON stores."""
+    from connectors import migrate
+
+    configs = database_configs(settings_of(ctx))
+    table = Table(title="db upgrade")
+    table.add_column("database")
+    table.add_column("url")
+    table.add_column("done")
+    for name in _selected(db):
+        config = configs[name]
+        done = migrate.upgrade(name, config.url)
+        table.add_row(name, escape(config.display_url), done)
+    console.print(table)
+
+
+@app.command()
+@cli_errors
+def check(
+    ctx: typer.Context,
+    db: DbOption = None,
+    repair: Annotated[
+        bool, typer.Option(help="JSON stores: move damaged files aside and rebuild metadata.")
+    ] = False,
+) -> None:
+    """Check each database: JSON store integrity, or SQL connectivity + ``alembic check``."""
+    from connectors import migrate
+
+    configs = database_configs(settings_of(ctx))
+    table = Table(title="db check")
+    for column in ("database", "url", "status", "detail"):
+        table.add_column(column)
+    failed = []
+    for name in _selected(db):
+        config = configs[name]
+        result = migrate.check(name, config.url, repair=repair)
+        status = "[green]ok[/green]" if result.ok else "[red]problem[/red]"
+        table.add_row(name, escape(config.display_url), status, escape(result.detail))
+        if not result.ok:
+            failed.append(name)
+    console.print(table)
+    if failed:
+        raise fail(f"check found problems in: {', '.join(failed)}")
+
+
+def _resolve_url(ctx: typer.Context, value: str) -> str:
+    if "://" in value:
+        return value
+    if value in DATABASES:
+        return database_configs(settings_of(ctx))[value].url
+    raise fail(f"{value!r} is neither a database URL nor a logical database name")
+
+
+def _models_for(source: str, database: str | None, tables: list[str] | None) -> list[type[Record]]:
+    from connectors.databases import model_for_table
+    from models import DATABASES as MODELS
+
+    if tables:
+        return [model_for_table(t) for item in tables for t in item.split(",") if t.strip()]
+    if database:
+        if database not in MODELS:
+            raise fail(f"unknown database {database!r}; known: {', '.join(MODELS)}")
+        return list(MODELS[database])
+    stem = source.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0].removesuffix(".db")
+    if stem in MODELS:
+        return list(MODELS[stem])
+    return [m for group in MODELS.values() for m in group]
+
+
+@app.command()
+@cli_errors
+def copy(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="Source URL (or a logical database name).")],
+    target: Annotated[str, typer.Argument(help="Destination URL (or a logical database name).")],
+    tables: Annotated[
+        list[str] | None, typer.Option("--tables", help="Only these tables (comma-separated).")
+    ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(help="The logical database whose tables to copy (default: from the URL)."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Records per write.")] = 5000,
+    verify: Annotated[bool, typer.Option(help="Compare counts and checksums.")] = True,
+) -> None:
+    """Copy every table from SOURCE into TARGET, keeping ids and audit fields.
+
+    Resumable: ids already in TARGET are skipped, so run it again after an interruption.
+    """
+    from connectors.transfer import CopyError, copy_tables, verify_tables
+    from repositories import connect
+
+    src_url, dst_url = _resolve_url(ctx, source), _resolve_url(ctx, target)
+    models = _models_for(src_url, database, tables)
+    src, dst = connect(src_url), connect(dst_url)
+    try:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, TimeElapsedColumn(), console=console, transient=False) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def progress(table: str, done: int, total: int) -> None:
+                if table not in tasks:
+                    tasks[table] = bar.add_task(table, total=total)
+                bar.update(tasks[table], completed=done)
+
+            results = copy_tables(src, dst, models, batch_size=batch_size, progress=progress)
+        if verify:
+            try:
+                results = verify_tables(src, dst, models, results)
+            except CopyError as exc:
+                _print_copy(results if not exc.results else exc.results, src_url, dst_url)
+                raise
+        _print_copy(results, src_url, dst_url, verified=verify)
+    finally:
+        src.close()
+        dst.close()
+
+
+def _print_copy(
+    results: Sequence[TableCopy], source: str, target: str, verified: bool = True
+) -> None:
+    table = Table(title=f"copy {escape(redact_url(source))} → {escape(redact_url(target))}")
+    for column in ("table", "source rows", "written", "target rows", "checksum"):
+        numeric = "rows" in column or column == "written"
+        table.add_column(column, justify="right" if numeric else "left")
+    for r in results:
+        if not verified:
+            status = "[yellow]not verified[/yellow]"
+        elif r.verified:
+            status = f"[green]equal[/green] {r.source_checksum[:12]}"
+        else:
+            status = "[red]differs[/red]"
+        target_rows = str(r.target_count) if r.target_count >= 0 else "-"
+        table.add_row(r.table, str(r.source_count), str(r.written), target_rows, status)
+    console.print(table)

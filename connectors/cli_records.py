@@ -1,0 +1,191 @@
+"""``connectors records list | get | put | delete TABLE`` (JSON in, JSON out).
+
+``--where field__op=value`` (repeatable) uses the repositories' lookup language; the
+value is parsed as JSON when it is valid JSON (``age__gte=18``, ``tags__contains=["a"]``,
+``email__isnull=true``) and taken as text otherwise. ``--user/--mandate/--privilege``
+act as that context (default: the system context).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+from connectors.cli_common import cli_errors, fail, settings_of
+from connectors.settings import database_configs
+from repositories import Context, Repository
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Read and write records of one table as JSON.")
+
+TableArg = Annotated[str, typer.Argument(help="Table (model) name, e.g. User or Property.")]
+WhereOpt = Annotated[
+    list[str] | None,
+    typer.Option("--where", "-w", help="field__op=value (repeatable); value is JSON or text."),
+]
+UserOpt = Annotated[str | None, typer.Option("--user", help="Act as this user id.")]
+MandateOpt = Annotated[str | None, typer.Option("--mandate", help="The user's mandate id.")]
+PrivilegeOpt = Annotated[
+    str, typer.Option("--privilege", help="sysadmin, admin or user (with --user).")
+]
+UrlOpt = Annotated[
+    str | None, typer.Option("--url", help="Database URL (default: the table's configured one).")
+]
+
+
+def parse_where(items: list[str] | None) -> dict[str, Any] | None:
+    """``["age__gte=18", "name=ada"]`` → ``{"age__gte": 18, "name": "ada"}``."""
+    if not items:
+        return None
+    where: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise fail(f"--where {item!r}: expected field__op=value")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        where[key.strip()] = value
+    return where
+
+
+def _context(user: str | None, mandate: str | None, privilege: str) -> Context:
+    if user is None:
+        if mandate is not None:
+            raise fail("--mandate needs --user")
+        return Context.system()
+    return Context(user_id=user, mandate_id=mandate, privilege=privilege)  # type: ignore[arg-type]
+
+
+@contextmanager
+def _repository(
+    ctx: typer.Context,
+    table: str,
+    url: str | None,
+    user: str | None,
+    mandate: str | None,
+    privilege: str,
+) -> Iterator[Repository[Any]]:
+    from connectors.databases import model_database, model_for_table
+    from repositories import connect
+
+    model = model_for_table(table)
+    target = url or database_configs(settings_of(ctx))[model_database(model)].url
+    db = connect(target, context=_context(user, mandate, privilege))
+    try:
+        yield db.repository(model)
+    finally:
+        db.close()
+
+
+def _dump(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+@app.command("list")
+@cli_errors
+def list_(
+    ctx: typer.Context,
+    table: TableArg,
+    where: WhereOpt = None,
+    order_by: Annotated[
+        list[str] | None, typer.Option("--order-by", help="Field, '-' for descending.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=0)] = None,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    user: UserOpt = None,
+    mandate: MandateOpt = None,
+    privilege: PrivilegeOpt = "user",
+    url: UrlOpt = None,
+) -> None:
+    """Print the matching records as a JSON array."""
+    with _repository(ctx, table, url, user, mandate, privilege) as repo:
+        records = repo.find(parse_where(where), order_by=order_by, limit=limit, offset=offset)
+        _dump([r.model_dump(mode="json", by_alias=True) for r in records])
+
+
+@app.command()
+@cli_errors
+def get(
+    ctx: typer.Context,
+    table: TableArg,
+    record_id: Annotated[str, typer.Argument(metavar="ID")],
+    user: UserOpt = None,
+    mandate: MandateOpt = None,
+    privilege: PrivilegeOpt = "user",
+    url: UrlOpt = None,
+) -> None:
+    """Print one record as JSON (exit 1 if it does not exist or is not visible)."""
+    with _repository(ctx, table, url, user, mandate, privilege) as repo:
+        record = repo.get(record_id)
+        if record is None:
+            raise fail(f"{table}: no record with id {record_id!r}")
+        _dump(record.model_dump(mode="json", by_alias=True))
+
+
+@app.command()
+@cli_errors
+def put(
+    ctx: typer.Context,
+    table: TableArg,
+    data: Annotated[
+        str, typer.Argument(help="A JSON object or array of objects; '-' reads stdin.")
+    ] = "-",
+    user: UserOpt = None,
+    mandate: MandateOpt = None,
+    privilege: PrivilegeOpt = "user",
+    url: UrlOpt = None,
+) -> None:
+    """Create or update (upsert) records given as JSON; prints them as stored."""
+    raw = sys.stdin.read() if data == "-" else data
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise fail(f"put: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    items = parsed if isinstance(parsed, list) else [parsed]
+    if not all(isinstance(i, dict) for i in items):
+        raise fail("put: expected a JSON object or an array of objects")
+    with _repository(ctx, table, url, user, mandate, privilege) as repo:
+        from pydantic import ValidationError
+
+        stored = []
+        for item in items:
+            try:
+                obj = repo.model.model_validate(item)
+            except ValidationError as exc:
+                first = exc.errors(include_input=False)[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise fail(f"put: {table}.{where}: {first['msg']}") from exc
+            stored.append(repo.upsert(obj).model_dump(mode="json", by_alias=True))
+        _dump(stored if isinstance(parsed, list) else stored[0])
+
+
+@app.command()
+@cli_errors
+def delete(
+    ctx: typer.Context,
+    table: TableArg,
+    record_id: Annotated[str | None, typer.Argument(metavar="[ID]")] = None,
+    where: WhereOpt = None,
+    user: UserOpt = None,
+    mandate: MandateOpt = None,
+    privilege: PrivilegeOpt = "user",
+    url: UrlOpt = None,
+) -> None:
+    """Delete one record by ID, or every record matching --where; prints the count."""
+    if (record_id is None) == (not where):
+        raise fail("delete: give either an ID or --where (not both)")
+    with _repository(ctx, table, url, user, mandate, privilege) as repo:
+        if record_id is not None:
+            if not repo.delete(record_id):
+                raise fail(f"{table}: no record with id {record_id!r}")
+            _dump({"deleted": 1})
+        else:
+            _dump({"deleted": repo.delete_many(parse_where(where))})
