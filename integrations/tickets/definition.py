@@ -282,6 +282,7 @@ class TaskSyncDefinition(BaseModel):
 
     name: str = "default"
     id: str | None = None
+    connector_type: str | None = None
     key_field: str = "ticket_id"
     fields: dict[str, FieldMapping]
 

@@ -1,0 +1,229 @@
+"""``connectors tickets fields|export|sync``: the ticket connectors from the command line.
+
+Connection parameters come from the environment (see :mod:`integrations.tickets.settings`);
+tokens are secrets and never printed. Heavy imports happen inside the commands so that
+loading this module at CLI start-up stays cheap. Typed errors print one line and exit 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from integrations.tickets.interface import TicketInterface
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Jira/ClickUp tickets: list fields, export rows, two-way sync.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals hold tokens
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DefinitionOpt = Annotated[
+    Path, typer.Option("--definition", "-d", help="Sync definition (YAML or JSON).", exists=True)
+]
+ConnectorOpt = Annotated[
+    str | None,
+    typer.Option("--connector", "-c", help="jira or clickup (default: the definition's)."),
+]
+
+
+def _errors(func: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from pydantic import ValidationError
+
+        from integrations.errors import IntegrationError
+        from repositories import RepositoryError
+
+        try:
+            return func(*args, **kwargs)
+        except (IntegrationError, RepositoryError, ValidationError, ValueError, OSError) as exc:
+            if isinstance(exc, ValidationError):  # input values may be secrets: never shown
+                message = f"{exc.title}: " + "; ".join(
+                    f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+                )
+            else:
+                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            typer.echo(f"error: {type(exc).__name__}: {message}", err=True)
+            raise typer.Exit(1) from exc
+
+    return wrapper
+
+
+def _interface(definition: Path, connector: str | None, **extra: Any) -> TicketInterface:
+    from integrations.tickets.definition import TaskSyncDefinition
+    from integrations.tickets.interface import create_ticket_interface
+    from integrations.tickets.settings import connector_params
+
+    loaded = TaskSyncDefinition.load(definition)
+    kind = connector or loaded.connector_type
+    if not kind:
+        raise ValueError("no connector type: pass --connector or set connector_type in the file")
+    return create_ticket_interface(kind, connector_params(kind), loaded, **extra)
+
+
+@contextmanager
+def _progress(interface: TicketInterface) -> Iterator[None]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        transient=True,
+        console=_console(),
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(
+                    "reading" if stage == "read" else "writing", total=total
+                )
+            bar.update(tasks[stage], completed=done, total=total)
+
+        interface.connector.progress = report  # type: ignore[attr-defined]
+        yield
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@app.command()
+@_errors
+def fields(definition: DefinitionOpt, connector: ConnectorOpt = None) -> None:
+    """List the fields the ticket system knows (id, name, type, rich text, options)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    interface = _interface(definition, connector)
+    table = Table("id", "name", "type", "custom", "rich text", "options")
+    for field in interface.connector.read_attributes():
+        options = ", ".join(str(o.get("name") or o.get("label")) for o in field.options)
+        table.add_row(
+            field.id,
+            field.name,
+            field.type or "",
+            "yes" if field.custom else "",
+            "yes" if field.rich_text else "",
+            options,
+        )
+    Console().print(table)
+
+
+@app.command()
+@_errors
+def export(
+    definition: DefinitionOpt,
+    connector: ConnectorOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="CSV file; omitted: JSON on stdout.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most this many.")] = None,
+) -> None:
+    """Export tickets as flat rows of the definition's readable fields."""
+    interface = _interface(definition, connector)
+    with _progress(interface):
+        if out is not None:
+            count = interface.export_csv(out, limit=limit)
+            typer.echo(f"exported {count} tickets to {out}", err=True)
+            return
+        rows = interface.export_tickets(limit=limit)
+    json.dump(rows, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+@app.command()
+@_errors
+def sync(
+    definition: DefinitionOpt,
+    records: Annotated[
+        Path, typer.Option("--records", "-r", help="JSON list of local records.", exists=True)
+    ],
+    mandate: Annotated[str, typer.Option("--mandate", help="Mandate owning the sync state.")],
+    connector: ConnectorOpt = None,
+    state_url: Annotated[
+        str | None,
+        typer.Option("--state-url", help="Where sync state lives (default: management db)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the merged records here (JSON).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan, write nothing.")
+    ] = False,
+) -> None:
+    """Two-way sync: local-only changes out, remote-only changes in, conflicts reported."""
+    from models.management import TicketSyncState
+    from repositories import Context, connect
+
+    if state_url is None:
+        from connectors.settings import database_urls
+
+        state_url = database_urls()["management"]
+    db = connect(
+        state_url, context=Context(user_id="tickets-cli", mandate_id=mandate, privilege="admin")
+    )
+    try:
+        db.ensure_schema(TicketSyncState)
+        interface = _interface(
+            definition, connector, states=db.repository(TicketSyncState), mandate_id=mandate
+        )
+        rows = json.loads(records.read_text(encoding="utf-8"))
+        if not isinstance(rows, list):
+            raise ValueError(f"{records}: expected a JSON list of records")
+        with _progress(interface):
+            report = interface.sync(rows, dry_run=dry_run)
+    finally:
+        db.close()
+    _print_report(report)
+    if out is not None:
+        out.write_text(json.dumps(report.records, indent=2, default=str), encoding="utf-8")
+
+
+def _print_report(report: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    counts: dict[str, int] = {}
+    for result in report.outbound:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    written = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing"
+    console.print(
+        f"{'dry run: ' if report.dry_run else ''}out: {written}; "
+        f"in: {len(report.inbound)}; conflicts: {len(report.conflicts)}; "
+        f"missing: {len(report.missing)}",
+        highlight=False,
+    )
+    problems = [r for r in report.outbound if not r.ok]
+    if report.conflicts or problems:
+        table = Table("ticket", "field", "problem")
+        for conflict in report.conflicts:
+            table.add_row(
+                conflict.external_id,
+                conflict.field,
+                f"conflict: local {conflict.local!r} vs remote {conflict.remote!r}",
+            )
+        for result in problems:
+            for name, reason in result.rejected.items():
+                table.add_row(result.task_id, name, reason)
+            if result.error:
+                table.add_row(result.task_id, "", result.error)
+        console.print(table)

@@ -1,0 +1,127 @@
+"""`connectors tickets …` end to end: env settings, real HTTP to the fakes, sync state on disk."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from integrations.tickets.cli import app
+
+DEFINITION = """
+name: jira-cli
+connector_type: jira
+key_field: key
+fields:
+  key: {path: key, direction: read}
+  summary: {path: fields.summary}
+  body: {path: fields.description, transform: adf_to_markdown}
+"""
+
+
+@pytest.fixture
+def jira_env(jira_url, monkeypatch, tmp_path):
+    fake, url = jira_url
+    monkeypatch.setenv("JIRA_API_URL", url)
+    monkeypatch.setenv("JIRA_API_USERNAME", "ada@example.com")
+    monkeypatch.setenv("JIRA_API_TOKEN_SECRET", "jira-token")
+    monkeypatch.setenv("JIRA_PROJECT_CODE", "PRJ")
+    monkeypatch.setenv("JIRA_TICKET_TYPE", "Task")
+    monkeypatch.setenv("COLUMNS", "200")  # Rich tables: no truncated cells
+    (tmp_path / "def.yaml").write_text(DEFINITION)
+    return fake
+
+
+def test_fields(jira_env, tmp_path) -> None:
+    result = CliRunner().invoke(app, ["fields", "--definition", str(tmp_path / "def.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "customfield_10010" in result.output and "Acceptance Criteria" in result.output
+    assert "jira-token" not in result.output
+
+
+def test_export_csv_and_json(jira_env, tmp_path) -> None:
+    jira_env.add_issue("One", description="*hi*")
+    jira_env.add_issue("Two")
+    runner = CliRunner()
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["export", "-d", str(tmp_path / "def.yaml"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    with out.open() as handle:
+        assert [r["summary"] for r in csv.DictReader(handle)] == ["One", "Two"]
+    result = runner.invoke(app, ["export", "-d", str(tmp_path / "def.yaml"), "--limit", "1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [{"key": "PRJ-1", "summary": "One", "body": "*hi*"}]
+
+
+def test_sync_round_trip_with_state_on_disk(jira_env, tmp_path) -> None:
+    issue = jira_env.add_issue("One")
+    state = f"sqlite:///{tmp_path / 'state.db'}"
+    records = tmp_path / "records.json"
+    records.write_text("[]")
+    merged = tmp_path / "merged.json"
+    args = [
+        "sync",
+        "-d",
+        str(tmp_path / "def.yaml"),
+        "-r",
+        str(records),
+        "--mandate",
+        "m1",
+        "--state-url",
+        state,
+        "-o",
+        str(merged),
+    ]
+    runner = CliRunner()
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "in: 1" in first.stdout
+    rows = json.loads(merged.read_text())
+    rows[0]["summary"] = "One, edited locally"
+    records.write_text(json.dumps(rows))
+    dry = runner.invoke(app, [*args, "--dry-run"])
+    assert "dry run: out: 1 planned" in dry.stdout
+    assert jira_env.issues[issue]["fields"]["summary"] == "One"
+    second = runner.invoke(app, args)
+    assert "out: 1 updated" in second.stdout, second.output
+    assert jira_env.issues[issue]["fields"]["summary"] == "One, edited locally"
+
+
+def test_missing_settings_and_bad_credentials(jira_env, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("JIRA_API_TOKEN_SECRET", "wrong-secret-value")
+    result = CliRunner().invoke(app, ["export", "-d", str(tmp_path / "def.yaml")])
+    assert result.exit_code == 1
+    assert "AuthenticationFailed" in result.output and "wrong-secret-value" not in result.output
+    monkeypatch.delenv("JIRA_PROJECT_CODE")
+    result = CliRunner().invoke(app, ["export", "-d", str(tmp_path / "def.yaml")])
+    assert result.exit_code == 1 and "project_code" in result.output
+
+
+def test_clickup_export(clickup_url, monkeypatch, tmp_path) -> None:
+    fake, url = clickup_url
+    fake.add_task("a task", **{"cf-severity": 1})
+    monkeypatch.setenv("CLICKUP_API_TOKEN_SECRET", "pk_test")
+    monkeypatch.setenv("CLICKUP_TEAM_ID", "900")
+    monkeypatch.setenv("CLICKUP_LIST_ID", "L1")
+    monkeypatch.setenv("CLICKUP_API_URL", url)
+    (tmp_path / "cu.json").write_text(
+        json.dumps(
+            {
+                "name": "cu",
+                "key_field": "id",
+                "fields": {
+                    "id": {"path": "id", "direction": "read"},
+                    "name": {"path": "name"},
+                    "severity": {
+                        "path": "custom_fields[name=Severity].value",
+                        "transform": "option_name_to_id",
+                    },
+                },
+            }
+        )
+    )
+    result = CliRunner().invoke(app, ["export", "-d", str(tmp_path / "cu.json"), "-c", "ClickUp"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [{"id": "t00001", "name": "a task", "severity": "High"}]
