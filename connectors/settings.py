@@ -282,13 +282,16 @@ def database_urls(settings: Settings | None = None) -> dict[str, str]:
 
 
 def redact_url(url: str) -> str:
-    """`url` with any password replaced by ``***``."""
-    if url.startswith("jsonfile:"):
+    """`url` with any password replaced by ``***`` (even in a malformed URL)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or rest.startswith("/"):
+        return url  # jsonfile paths, sqlite files: no user info
+    head = rest.split("?", 1)[0]
+    at = head.rfind("@")  # an unquoted password may itself contain '@' or '/'
+    if at == -1:
         return url
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):  # not a SQL URL: show only the scheme
-        return url.split("://", 1)[0] + "://***"
+    user, colon, _ = head[:at].partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{rest[at + 1 :]}"
 
 
 def redact(text: str, settings: Settings | None) -> str:
