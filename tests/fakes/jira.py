@@ -305,6 +305,8 @@ class FakeJira:
                 errors[name] = "Operation value must be an Atlassian Document (see ADF)."
             elif name == "summary" and not value:
                 errors[name] = "You must specify a summary of the issue."
+            elif name == "summary" and len(value) > 255:
+                errors[name] = "Summary must be less than 255 characters."
         if errors:
             return _error(400, [], errors)
         with self._lock:

@@ -11,7 +11,7 @@ import pytest
 from integrations.tickets.clickup import ClickUpConnector
 from integrations.tickets.http import RetryPolicy
 from tests.fakes.clickup import FakeClickUp
-from tests.fakes.openapi import SpecViolation
+from tests.fakes.openapi import SpecValidator, SpecViolation, validating
 
 
 def make(
@@ -214,3 +214,33 @@ def test_updated_at_parses_ms() -> None:
     assert connector.updated_at({"date_updated": "1704100000000"}) == datetime(
         2024, 1, 1, 9, 6, 40, tzinfo=UTC
     )
+
+
+def test_every_endpoint_used_is_validated(fake_clickup, clickup_spec, retry) -> None:
+    spec = SpecValidator(clickup_spec.document, base_path="/api")
+    client = httpx.Client(transport=httpx.MockTransport(validating(fake_clickup, spec)))
+    t = fake_clickup.add_task("a")
+    make(client, retry).read_attributes()
+    make(client, retry).read_tasks(updated_since=datetime(2024, 1, 1, tzinfo=UTC))
+    make(client, retry, list_id=None).read_tasks()
+    make(client, retry).write_tasks([{"id": t, "name": "b", "Budget": 4}])
+    assert set(spec.seen) == {
+        ("GET", "/v2/list/{list_id}/field"),
+        ("GET", "/v2/list/{list_id}/task"),
+        ("GET", "/v2/team/{team_Id}/task"),
+        ("GET", "/v2/task/{task_id}"),
+        ("PUT", "/v2/task/{task_id}"),
+        ("POST", "/v2/task/{task_id}/field/{field_id}"),
+    }
+
+
+def test_rate_limit_uses_unix_reset_header(fake_clickup, clickup_spec, sleeps) -> None:
+    from integrations.tickets.clickup import clickup_retry_policy
+    from tests.fakes.jira import Throttle
+
+    fake = FakeClickUp(throttle=Throttle(lambda n: 2 if n == 1 else None, clock=lambda: 0.0))
+    fake.add_task("a")
+    client = httpx.Client(transport=httpx.MockTransport(validating(fake, clickup_spec)))
+    retry = clickup_retry_policy(sleep=sleeps, rng=lambda: 0.0)
+    assert len(make(client, retry).read_tasks()) == 1
+    assert len(sleeps.calls) == 1 and sleeps.calls[0] >= 2

@@ -13,7 +13,7 @@ from integrations.tickets.errors import AuthenticationFailed, PaginationError
 from integrations.tickets.http import RetryPolicy
 from integrations.tickets.jira import JiraConnector
 from tests.fakes.jira import FakeJira, Throttle
-from tests.fakes.openapi import SpecViolation
+from tests.fakes.openapi import SpecValidator, SpecViolation, validating
 
 
 def make(client: httpx.Client, retry: RetryPolicy, **kwargs) -> JiraConnector:
@@ -109,7 +109,7 @@ def test_page_cap(retry) -> None:
 def test_rate_limited_search_waits_as_asked(retry, sleeps, jira_spec) -> None:
     fake = FakeJira(throttle=Throttle(lambda n: 4 if n == 1 else None, clock=lambda: 0.0))
     fake.add_issue("x")
-    client = httpx.Client(transport=httpx.MockTransport(fake))
+    client = httpx.Client(transport=httpx.MockTransport(validating(fake, jira_spec)))
     assert len(make(client, retry).read_tasks()) == 1
     assert sleeps.calls and sleeps.calls[0] >= 4
 
@@ -278,3 +278,47 @@ def test_validator_rejects_what_the_spec_does_not_allow(jira_spec) -> None:
         jira_spec.validate(httpx.Request("GET", "https://e/rest/api/3/field?start=1"))
     with pytest.raises(SpecViolation, match="no such operation"):
         jira_spec.validate(httpx.Request("PATCH", "https://e/rest/api/3/issue/1"))
+
+
+def test_service_rejection_carries_jira_errors(fake_jira, jira_client, retry) -> None:
+    issue = fake_jira.add_issue("a")
+    (result,) = make(jira_client, retry).write_tasks(
+        [{"id": issue, "fields": {"summary": "x" * 300}}]
+    )
+    assert result.status == "failed"
+    assert "RequestRejected" in (result.error or "")
+    assert "summary: Summary must be less than 255 characters." in (result.error or "")
+
+
+def test_fake_put_ignores_status(fake_jira) -> None:
+    issue = fake_jira.add_issue("a")
+    response = fake_jira(
+        httpx.Request(
+            "PUT",
+            f"https://ex.atlassian.net/rest/api/3/issue/{issue}",
+            headers={"Authorization": fake_jira.auth},
+            json={"fields": {"status": {"name": "Done"}, "summary": "b"}},
+        )
+    )
+    assert response.status_code == 204
+    assert fake_jira.issues[issue]["fields"]["status"]["name"] == "To Do"
+    assert fake_jira.issues[issue]["fields"]["summary"] == "b"
+
+
+def test_every_endpoint_used_is_validated(fake_jira, jira_spec, retry) -> None:
+    spec = SpecValidator(jira_spec.document)  # a fresh record of what was validated
+    client = httpx.Client(transport=httpx.MockTransport(validating(fake_jira, spec)))
+    issue = fake_jira.add_issue("a")
+    jira = make(client, retry)
+    jira.read_attributes()
+    jira.read_tasks(updated_since=datetime(2024, 1, 1, tzinfo=UTC))
+    jira.write_tasks(
+        [{"id": issue, "fields": {"summary": "b", "description": "*d*", "status": "Done"}}]
+    )
+    assert set(spec.seen) == {
+        ("GET", "/rest/api/3/field"),
+        ("POST", "/rest/api/3/search/jql"),
+        ("PUT", "/rest/api/3/issue/{issueIdOrKey}"),
+        ("GET", "/rest/api/3/issue/{issueIdOrKey}/transitions"),
+        ("POST", "/rest/api/3/issue/{issueIdOrKey}/transitions"),
+    }
