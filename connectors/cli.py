@@ -18,7 +18,7 @@ import typer
 from connectors import cli_db, cli_records
 from connectors.cli_common import State, cli_errors, console, fail
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "mount"]
 
 app = typer.Typer(
     help="connectors: repositories, tickets and voice from the command line.",
@@ -91,7 +91,7 @@ def demo(
     run_demo(settings_of(ctx), directory, console)
 
 
-def _mount(name: str, module: str) -> None:
+def mount(parent: typer.Typer, name: str, module: str) -> None:
     """Mount ``<module>.app`` as sub-command `name`, or a stub saying why it cannot be."""
     try:
         sub = importlib.import_module(module).app
@@ -100,7 +100,7 @@ def _mount(name: str, module: str) -> None:
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
 
-        @app.command(
+        @parent.command(
             name,
             help=f"(unavailable: {reason})",
             context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
@@ -109,11 +109,11 @@ def _mount(name: str, module: str) -> None:
             raise fail(f"`connectors {name}` is unavailable: {reason}")
 
         return
-    app.add_typer(sub, name=name)
+    parent.add_typer(sub, name=name)
 
 
-_mount("tickets", "integrations.tickets.cli")
-_mount("voice", "integrations.voice.cli")
+mount(app, "tickets", "integrations.tickets.cli")
+mount(app, "voice", "integrations.voice.cli")
 
 
 def main() -> None:

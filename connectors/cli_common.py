@@ -75,7 +75,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from connectors.transfer import CopyError
     from repositories import RepositoryError
 
-    return (RepositoryError, ConfigError, CopyError, MigrationError, LookupError, ValueError)
+    return (RepositoryError, ConfigError, CopyError, MigrationError)
 
 
 def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -86,8 +86,8 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except _expected_errors() as exc:
-            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            raise fail(str(message).splitlines()[0] if message else type(exc).__name__) from exc
+            message = str(exc)
+            raise fail(message.splitlines()[0] if message else type(exc).__name__) from exc
 
     return wrapper
 

@@ -61,7 +61,10 @@ def _context(user: str | None, mandate: str | None, privilege: str) -> Context:
         if mandate is not None:
             raise fail("--mandate needs --user")
         return Context.system()
-    return Context(user_id=user, mandate_id=mandate, privilege=privilege)  # type: ignore[arg-type]
+    try:
+        return Context(user_id=user, mandate_id=mandate, privilege=privilege)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise fail(f"bad context: {exc}") from exc
 
 
 @contextmanager

@@ -28,7 +28,7 @@ from models import (
     UserConnection,
     VoiceSettings,
 )
-from repositories import Context, Database, Repository, connect
+from repositories import Context, Database, InvalidQuery, Repository, connect
 
 __all__ = [
     "AppObjects",
@@ -54,7 +54,7 @@ def model_for_table(table: str) -> type[Record]:
     """The model stored in `table` (its table name or class name, case-insensitive).
 
     Raises:
-        KeyError: no model has that table; the message lists the known ones.
+        InvalidQuery: no model has that table; the message lists the known ones.
     """
     from models.schema import model_info
 
@@ -64,7 +64,7 @@ def model_for_table(table: str) -> type[Record]:
         if model_info(model).table.lower() == wanted or model.__name__.lower() == wanted:
             return model
     known = ", ".join(sorted(model_info(m).table for m in models))
-    raise KeyError(f"unknown table {table!r}; known tables: {known}")
+    raise InvalidQuery(f"unknown table {table!r}; known tables: {known}")
 
 
 @dataclass(frozen=True)

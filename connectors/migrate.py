@@ -11,6 +11,7 @@ directly (``config.attributes["urls"]``), one logical database at a time
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +50,8 @@ def _config(name: str, url: str) -> object:
     from alembic.config import Config
 
     ini = alembic_ini()
-    cfg = Config(str(ini), cmd_opts=argparse.Namespace(x=[f"db={name}"]))
+    # stdout: Alembic's default is bound at its import; use the current one
+    cfg = Config(str(ini), cmd_opts=argparse.Namespace(x=[f"db={name}"]), stdout=sys.stdout)
     cfg.set_main_option("script_location", str(ini.parent / "alembic"))
     cfg.attributes["urls"] = {name: url}
     cfg.attributes["configure_logger"] = False

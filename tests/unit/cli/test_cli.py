@@ -1,0 +1,183 @@
+"""The ``connectors`` CLI driven through Typer's runner, on SQLite files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from connectors.cli import app, mount
+from connectors.secrets import decrypt, encrypt, generate_key
+from models import DATABASES
+
+runner = CliRunner()
+PASSWORD = "hunter2-Very-Secret"
+
+
+def sqlite_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        f"DB_{key}_URL": f"sqlite:///{tmp_path / (name + '.db')}"
+        for name, key in {
+            "app": "APP",
+            "chat": "CHAT",
+            "management": "MANAGEMENT",
+            "realestate": "REAL_ESTATE",
+        }.items()
+    }
+
+
+def ok(args: list[str], env: dict[str, str] | None = None, data: str | None = None) -> str:
+    result = runner.invoke(app, args, env=env, input=data)
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.stdout
+
+
+def error(args: list[str], env: dict[str, str] | None = None) -> str:
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert not isinstance(result.exception, Exception) or isinstance(
+        result.exception, SystemExit
+    ), result.exception
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["db"],
+        ["db", "copy"],
+        ["db", "upgrade"],
+        ["db", "check"],
+        ["records"],
+        ["records", "list"],
+        ["records", "put"],
+        ["config", "encrypt"],
+        ["demo"],
+        ["tickets"],
+        ["voice"],
+    ],
+    ids=" ".join,
+)
+def test_help_everywhere(args: list[str]) -> None:
+    out = ok([*args, "--help"])
+    assert "Usage" in out
+
+
+def test_records_put_get_list_delete(tmp_path: Path) -> None:
+    env = sqlite_env(tmp_path)
+    acme = ["--user", "ann", "--mandate", "acme", "--privilege", "admin"]
+    put = json.loads(
+        ok(
+            ["records", "put", "Property", *acme],
+            env,
+            data=json.dumps([{"id": "p1", "title": "Loft", "rooms": 2}, {"title": "Flat"}]),
+        )
+    )
+    assert [p["mandateId"] for p in put] == ["acme", "acme"]
+    assert put[0]["_createdBy"] == "ann"
+    ok(["records", "put", "property", '{"id": "p9", "title": "Barn", "mandateId": "birch"}'], env)
+    got = json.loads(ok(["records", "get", "Property", "p1", *acme], env))
+    assert got["title"] == "Loft" and got["id"] == "p1"
+    listed = json.loads(ok(["records", "list", "Property", "-w", "rooms__gte=2"], env))
+    assert [p["id"] for p in listed] == ["p1"]
+    scoped = json.loads(
+        ok(["records", "list", "Property", "--where", "mandate_id__ne=acme", *acme], env)
+    )
+    assert scoped == []  # acme's admin never sees birch's barn
+    everything = json.loads(ok(["records", "list", "Property", "--order-by", "title"], env))
+    assert [p["title"] for p in everything] == ["Barn", "Flat", "Loft"]
+    assert "p9" in error(["records", "get", "Property", "p9", *acme], env)
+    assert json.loads(ok(["records", "delete", "Property", "p1", *acme], env)) == {"deleted": 1}
+    deleted = json.loads(ok(["records", "delete", "Property", "-w", "title=Barn"], env))
+    assert deleted == {"deleted": 1}
+
+
+def test_records_errors_are_one_line(tmp_path: Path) -> None:
+    env = sqlite_env(tmp_path)
+    assert "known tables" in error(["records", "list", "Nope"], env)
+    assert "unknown field" in error(["records", "list", "User", "-w", "shoe_size=3"], env)
+    assert "field__op=value" in error(["records", "list", "User", "-w", "broken"], env)
+    assert "not valid JSON" in error(["records", "put", "User", "{nope"], env)
+    assert "username" in error(["records", "put", "User", '{"mandateId": "m"}'], env)
+    assert "--mandate needs --user" in error(["records", "list", "User", "--mandate", "m"], env)
+    foreign = '{"username": "x", "mandateId": "b"}'
+    denied = error(["records", "put", "User", foreign, "--user", "u", "--mandate", "a"], env)
+    assert "cannot create records in mandate" in denied
+
+
+def test_config_encrypt_round_trip() -> None:
+    key = ok(["config", "encrypt", "--generate-key"]).strip()
+    token = ok(["config", "encrypt", PASSWORD], env={"CONFIG_KEY": key}).strip()
+    assert token.startswith("fernet:") and PASSWORD not in token
+    assert decrypt(token, key, "X") == PASSWORD
+    piped = ok(["config", "encrypt", "--key", key], data=PASSWORD + "\n").strip()
+    assert decrypt(piped, key, "X") == PASSWORD
+    assert "CONFIG_KEY is not set" in error(["config", "encrypt", PASSWORD])
+
+
+def test_a_secret_never_appears_in_an_error_line(tmp_path: Path) -> None:
+    key = generate_key()
+    token = encrypt(PASSWORD, key)
+    env = {"DB_APP_HOST": "db:5432", "DB_APP_PASSWORD_SECRET": token, "CONFIG_KEY": generate_key()}
+    line = error(["db", "upgrade"], env)
+    assert "DB_APP_PASSWORD_SECRET" in line
+    assert PASSWORD not in line and token.removeprefix("fernet:")[:20] not in line
+    # a connection failure with the password in the URL: nothing leaks either
+    env = {"DB_APP_URL": f"postgresql+psycopg2://u:{PASSWORD}@127.0.0.1:9/app?connect_timeout=2"}
+    result = runner.invoke(app, ["db", "check", "--db", "app"], env=env)
+    assert result.exit_code == 1
+    assert PASSWORD not in result.output and "error:" in result.stderr
+
+
+def test_db_upgrade_check_and_copy_on_sqlite(tmp_path: Path) -> None:
+    env = sqlite_env(tmp_path)
+    out = ok(["db", "upgrade"], env)
+    assert "alembic upgrade head" in out
+    assert "no drift" in ok(["db", "check"], env)
+    ok(
+        [
+            "records",
+            "put",
+            "User",
+            '[{"username": "a", "mandateId": "m"}, {"username": "b", "mandateId": "n"}]',
+        ],
+        env,
+    )
+    target = f"sqlite:///{tmp_path / 'copy.db'}"
+    first = ok(["db", "copy", "app", target], env)
+    assert "equal" in first and "differs" not in first
+    again = ok(["db", "copy", env["DB_APP_URL"], target, "--tables", "User"], env)
+    assert "equal" in again  # idempotent: ids already there are skipped
+    copied = json.loads(ok(["records", "list", "User", "--url", target, "--order-by", "username"]))
+    assert [u["username"] for u in copied] == ["a", "b"]
+    assert "neither a database URL" in error(["db", "copy", "nowhere", target], env)
+    assert "unknown database" in error(["db", "upgrade", "--db", "nope"], env)
+
+
+def test_a_broken_sub_app_only_breaks_its_own_command() -> None:
+    parent = typer.Typer()
+
+    @parent.command()
+    def hello() -> None:
+        typer.echo("hi")
+
+    mount(parent, "broken", "integrations.does_not_exist.cli")
+    mount(parent, "models", "models")  # importable, but has no Typer `app`
+    assert runner.invoke(parent, ["hello"]).stdout == "hi\n"
+    result = runner.invoke(parent, ["broken", "fields", "--x"])
+    assert result.exit_code == 1
+    assert "connectors broken` is unavailable: ModuleNotFoundError" in result.stderr
+    assert runner.invoke(parent, ["models"]).exit_code == 1
+
+
+def test_every_logical_database_is_upgraded(tmp_path: Path) -> None:
+    env = sqlite_env(tmp_path)
+    out = ok(["db", "upgrade"], env)
+    for name in DATABASES:
+        assert name in out
