@@ -1,0 +1,38 @@
+"""The README opens with the two commands, and its service example runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+
+
+def test_the_readme_opens_with_make_demo_and_make_test() -> None:
+    text = README.read_text(encoding="utf-8")
+    first_block = re.search(r"```sh\n(.*?)```", text, re.S)
+    assert first_block is not None and text.index(first_block.group(0)) < text.index("##")
+    commands = [line.split("#")[0].strip() for line in first_block.group(1).splitlines()]
+    assert commands == ["make demo", "make test"]
+
+
+def test_the_service_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (block,) = python_blocks()
+    exec(compile(block, str(README), "exec"), {"tmp": tmp_path})
+    assert "refused:" in capsys.readouterr().out
+
+
+def test_every_original_key_is_documented() -> None:
+    text = README.read_text(encoding="utf-8")
+    example = (README.parent / "config.example.ini").read_text(encoding="utf-8")
+    for suffix in ("HOST", "DATABASE", "USER", "PASSWORD_SECRET", "PORT", "URL"):
+        assert f"DB_<NAME>_{suffix}" in text
+        for name in ("APP", "CHAT", "MANAGEMENT", "REAL_ESTATE"):
+            assert f"DB_{name}_{suffix}" in example
+    assert "alembic upgrade head" in text and "CONFIG_KEY" in example
