@@ -25,6 +25,7 @@ from integrations.tickets.base import (
     run_writes,
     same_value,
 )
+from integrations.tickets.clickup_fields import UNCHANGED, custom_value, match_field, to_ms
 from integrations.tickets.errors import InvalidRequest, PaginationError
 from integrations.tickets.http import (
     ExponentialFloor,
@@ -66,14 +67,6 @@ def clickup_retry_policy(**overrides: Any) -> RetryPolicy:
         ExponentialFloor(),
     )
     return RetryPolicy(strategies=overrides.pop("strategies", strategies), **overrides)
-
-
-def _ms(value: Any) -> int | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
-    return int(float(value))
 
 
 class ClickUpConnector:
@@ -145,7 +138,7 @@ class ClickUpConnector:
             "include_markdown_description": "true",
         }
         if updated_since is not None:
-            params["date_updated_gt"] = str(_ms(updated_since))
+            params["date_updated_gt"] = str(to_ms(updated_since))
         path = f"/list/{self.list_id}/task" if self.list_id else f"/team/{self.team_id}/task"
         by_id: dict[str, dict[str, Any]] = {}
         for page in range(self.max_pages):
@@ -169,7 +162,7 @@ class ClickUpConnector:
 
     def updated_at(self, task: dict[str, Any]) -> datetime | None:
         """``date_updated`` (Unix milliseconds) as an aware datetime."""
-        value = _ms(task.get("date_updated"))
+        value = to_ms(task.get("date_updated"))
         return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
 
     # ------------------------------------------------------------------ writing
@@ -231,7 +224,7 @@ class ClickUpConnector:
             else:
                 wanted_custom.append((name, value))
         for ref, value in wanted_custom:
-            field = _match(str(ref), defs)
+            field = match_field(str(ref), defs)
             if field is None:
                 unknown[str(ref)] = value
                 continue
@@ -239,11 +232,11 @@ class ClickUpConnector:
                 rejected[field["name"]] = "button fields are never written"
                 continue
             try:
-                wire = _custom_value(field, value, values.get(field["id"]))
+                wire = custom_value(field, value, values.get(field["id"]))
             except InvalidRequest as exc:
                 rejected[field["name"]] = str(exc)
                 continue
-            if wire is not _UNCHANGED:
+            if wire is not UNCHANGED:
                 posts[field["id"]] = wire
                 changes[field["name"]] = FieldChange(old=values.get(field["id"]), new=wire)
         if unknown:
@@ -316,7 +309,7 @@ class ClickUpConnector:
                 body["priority"] = new_id
                 changes[name] = FieldChange(old=old_id, new=new_id)
         else:  # due_date, start_date
-            old_ms, new_ms = _ms(current.get(name)), _ms(value)
+            old_ms, new_ms = to_ms(current.get(name)), to_ms(value)
             if new_ms is None and old_ms is not None:
                 rejected[name] = f"clearing {name} is not supported"
             elif new_ms != old_ms:
@@ -349,64 +342,3 @@ class ClickUpConnector:
             data = self.http.request("GET", f"/list/{self.list_id}/field").json()
             self._custom = list(data.get("fields") or [])
         return list(self._custom)
-
-
-_UNCHANGED: Any = object()
-
-
-def _match(ref: str, defs: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    if ref in defs:
-        return defs[ref]
-    folded = ref.casefold()
-    return next((f for f in defs.values() if str(f.get("name", "")).casefold() == folded), None)
-
-
-def _option_id(field: dict[str, Any], ref: Any) -> str:
-    options = (field.get("type_config") or {}).get("options") or []
-    for option in options:
-        if ref == option.get("id") or (isinstance(ref, int) and ref == option.get("orderindex")):
-            return str(option["id"])
-    for option in options:
-        label = option.get("name") or option.get("label") or ""
-        if isinstance(ref, str) and label.casefold() == ref.casefold():
-            return str(option["id"])
-    names = ", ".join(str(o.get("name") or o.get("label")) for o in options)
-    raise InvalidRequest(f"{ref!r} is not an option of {field['name']!r} (options: {names})")
-
-
-def _custom_value(field: dict[str, Any], value: Any, old: Any) -> Any:
-    """The wire value for ``POST /task/{id}/field/{field_id}``, or _UNCHANGED."""
-    kind = field["type"]
-    if kind == "drop_down":
-        wire: Any = _option_id(field, value)
-        old_id = _option_id(field, old) if old not in (None, "") else None
-        return _UNCHANGED if old_id == wire else wire
-    if kind == "labels":
-        refs = value if isinstance(value, list) else [value]
-        wire = sorted({_option_id(field, r) for r in refs})
-        old_ids = sorted({str(o["id"] if isinstance(o, dict) else o) for o in old or []})
-        return _UNCHANGED if old_ids == wire else wire
-    if kind in ("users", "tasks"):
-        have = {str(o["id"] if isinstance(o, dict) else o) for o in old or []}
-        want = {str(v) for v in value or []}
-        if have == want:
-            return _UNCHANGED
-        cast = int if kind == "users" else str
-        return {
-            "add": sorted(cast(v) for v in want - have),
-            "rem": sorted(cast(v) for v in have - want),
-        }
-    if kind == "checkbox":
-        wire = bool(value) if not isinstance(value, str) else value.lower() == "true"
-        old_b = bool(old) if not isinstance(old, str) else old.lower() == "true"
-        return _UNCHANGED if wire == old_b else wire
-    if kind == "date":
-        wire = _ms(value)
-        return _UNCHANGED if _ms(old) == wire else wire
-    if kind in ("number", "currency", "emoji"):
-        if value in (None, ""):
-            raise InvalidRequest(f"{field['name']!r}: an empty number cannot be set")
-        return _UNCHANGED if same_value(old, value) else value
-    if value is None or value == "":
-        raise InvalidRequest(f"{field['name']!r}: empty values cannot be set")
-    return _UNCHANGED if same_value(old, value) else value

@@ -227,6 +227,13 @@ class JiraConnector:
         meta = self._field_map()
         wanted = sorted({f for t in merged.values() for f in (t.get("fields") or {})} | {"status"})
         current = self._current(list(merged), [self._resolve(f, meta) or f for f in wanted])
+
+        # "10001" and "PRJ-1" may name one issue: merge again by the real id
+        def real_id(task: dict[str, Any]) -> str:
+            issue = current.get(self.task_id(task))
+            return str(issue["id"]) if issue else self.task_id(task)
+
+        merged = {self.task_id(t): t for t in merge_by_id(merged.values(), real_id).values()}
         done = [0]
 
         def one(key: str, task: dict[str, Any]) -> WriteResult:

@@ -231,7 +231,14 @@ def test_same_issue_twice_is_one_write(fake_jira, jira_client, retry) -> None:
     assert len(results) == 1 and results[0].status == "updated"
     assert fake_jira.writes[issue] == 1
     assert fake_jira.issues[issue]["fields"]["summary"] == "second"
-    assert key
+    by_key = make(jira_client, retry).write_tasks(
+        [
+            {"id": issue, "fields": {"summary": "by id"}},
+            {"key": key, "fields": {"customfield_10020": 4}},
+        ]
+    )
+    assert len(by_key) == 1 and fake_jira.writes[issue] == 2
+    assert fake_jira.issues[issue]["fields"]["customfield_10020"] == 4
 
 
 def test_concurrent_writes_cover_every_task(fake_jira, jira_client, retry) -> None:
