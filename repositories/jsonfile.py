@@ -1,0 +1,449 @@
+"""The JSON-file backend: ``jsonfile://<dir>``, one file per record, the original layout.
+
+``<dir>/<Table>/<id>.json`` holds each record under its storage (camelCase) names,
+``<dir>/<Table>/_metadata.json`` the record ids, secondary-index data and a generation
+counter (with ``_journal.jsonl``, the writes since that snapshot), ``<dir>/_system.json``
+the initial ids. See `repositories.jsonstore` for the files, locks and the table cache.
+
+Semantics are the contract's (`RepositoryBase`); lookups are evaluated with the same
+`matches`/`sort_rows` the SQL backends are held to. Secondary indexes (``id``, fields
+ending in ``_id``, fields marked ``index=True``) pick the candidates of equality and
+``in`` lookups, so ``get`` and those finds never scan.
+
+Writes take the table's inter-process lock; reads outside a transaction take none (an
+atomic replace never shows a torn record). Inside ``transaction()`` every table touched,
+read or written, stays locked until the block ends, and a block that raises gets every
+file it changed put back. Several tables are locked in one order (by name): tables given
+to ``transaction(*models)`` up front, then later ones that sort after all held ones; a
+table that would break the order is only tried without waiting (`LockTimeout` at once
+rather than a deadlock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from models.base import Record
+from models.schema import ModelInfo, model_info
+from repositories.base import MODIFIED_AT_STEP, DatabaseBase, RepositoryBase
+from repositories.context import Context
+from repositories.errors import AccessDenied, DuplicateRecord, InvalidQuery, StoreCorrupted
+from repositories.jsonstore import files
+from repositories.jsonstore.check import CheckReport, TableReport, check
+from repositories.jsonstore.locks import TableLock
+from repositories.jsonstore.table import TableState, Undo
+from repositories.lookups import Condition, Order, matches, sort_rows
+
+__all__ = ["CheckReport", "JsonDatabase", "JsonRepository", "TableReport", "check"]
+
+T = TypeVar("T", bound=Record)
+Durability = Literal["full", "none"]
+Row = dict[str, Any]
+
+
+def _clone(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
+    return value
+
+
+def store_path(url: str) -> Path:
+    """The directory of a ``jsonfile://<dir>`` URL (relative paths are kept relative)."""
+    prefix = "jsonfile://"
+    if not isinstance(url, str) or not url.lower().startswith(prefix):
+        raise InvalidQuery(f"not a jsonfile URL: {url!r}")
+    rest = url[len(prefix) :]
+    if not rest or "\x00" in rest:
+        raise InvalidQuery(f"jsonfile URL {url!r} names no directory (jsonfile://<dir>)")
+    return Path(rest)
+
+
+class _Transaction:
+    def __init__(self) -> None:
+        self.held: list[TableState] = []
+        self.undo: Undo = []
+
+
+class _Core:
+    """What every context of one store shares: table views, locks, the transaction."""
+
+    def __init__(self, root: Path, durable: bool, lock_timeout: float) -> None:
+        self.root = root
+        self.durable = durable
+        self.lock_timeout = lock_timeout
+        self.states: dict[str, TableState] = {}
+        self.mutex = threading.Lock()
+        self.local = threading.local()
+        self.contexts: dict[Context, JsonDatabase] = {}
+        self.system_lock = TableLock("_system", root, lock_timeout)
+
+    def state(self, info: ModelInfo) -> TableState:
+        name = files.validate_table_name(info.table)
+        with self.mutex:
+            state = self.states.get(name)
+            if state is None:
+                index_fields = {f.storage: f for f in info.fields if f.indexed and f.kind != "json"}
+                state = TableState(
+                    name, self.root / name, index_fields, self.lock_timeout, self.durable
+                )
+                self.states[name] = state
+            return state
+
+    def current(self) -> _Transaction | None:
+        tx: _Transaction | None = getattr(self.local, "tx", None)
+        return tx
+
+    def enter(self, tx: _Transaction, state: TableState) -> None:
+        """Lock `state` until the transaction ends (in name order, or without waiting)."""
+        if state in tx.held:
+            return
+        in_order = all(held.table < state.table for held in tx.held)
+        dirty = state.lock.acquire(None if in_order else 0.0)
+        tx.held.append(state)
+        if dirty:
+            state.load_locked(dirty=True)
+
+    @contextlib.contextmanager
+    def transaction(self, states: Sequence[TableState]) -> Iterator[None]:
+        ordered = sorted(set(states), key=lambda s: s.table)
+        outer = self.current()
+        if outer is not None:
+            mark = len(outer.undo)
+            for state in ordered:
+                self.enter(outer, state)
+            try:
+                yield
+            except BaseException:
+                self.rollback(outer, mark)
+                raise
+            return
+        tx = self.local.tx = _Transaction()
+        try:
+            for state in ordered:
+                self.enter(tx, state)
+            try:
+                yield
+            except BaseException:
+                self.rollback(tx, 0)
+                raise
+        finally:
+            self.local.tx = None
+            for state in reversed(tx.held):
+                state.lock.release()
+
+    @staticmethod
+    def rollback(tx: _Transaction, mark: int) -> None:
+        """Put back every file changed since `mark` (its content before the first change)."""
+        originals: dict[TableState, dict[str, bytes | None]] = {}
+        for state, record_id, data in tx.undo[mark:]:
+            originals.setdefault(state, {}).setdefault(record_id, data)
+        del tx.undo[mark:]
+        for state, changed in originals.items():
+            state.restore(changed)
+
+
+class JsonRepository(RepositoryBase[T]):
+    """`Repository` on one table directory."""
+
+    def __init__(self, model: type[T], database: JsonDatabase) -> None:
+        super().__init__(model, database)
+        self._core = database._core
+        self.state = self._core.state(self.info)
+        self._json_keys = [f.storage for f in self.info.fields if f.kind == "json"]
+
+    # --- access -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[TableState]:
+        """Lock-free outside a transaction; inside one the table stays locked."""
+        state = self.state
+        tx = self._core.current()
+        if tx is not None:
+            self._core.enter(tx, state)
+            state.sync()
+            yield state
+            return
+        state.lock.acquire_local()
+        try:
+            state.sync()
+            yield state
+        finally:
+            state.lock.release_local()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Undo | None]:
+        """The table locked, the view current; yields the transaction's undo log, if any."""
+        state = self.state
+        tx = self._core.current()
+        if tx is not None:
+            self._core.enter(tx, state)
+            state.sync()
+            yield tx.undo
+            return
+        dirty = state.lock.acquire()
+        try:
+            if dirty:
+                state.load_locked(dirty=True)
+            state.sync()
+            yield None
+        finally:
+            state.lock.release()
+
+    def _candidates(self, conditions: Sequence[Condition]) -> set[str] | None:
+        """The smallest id set an index gives for the conditions; None means every id."""
+        state = self.state
+        best: set[str] | None = None
+        for cond in conditions:
+            storage, op = cond.field.storage, cond.op
+            found: set[str] | None = None
+            if cond.field.name == "id" and op in ("eq", "in"):
+                wanted = [cond.value] if op == "eq" else [v for v in cond.value if v is not None]
+                found = {rid for rid in wanted if rid in state.ids}
+            elif op == "eq":
+                found = state.lookup(storage, [cond.value])
+            elif op == "in":
+                found = state.lookup(storage, cond.value)
+            elif op == "isnull" and cond.value:
+                found = state.lookup(storage, [None])
+            if found is not None and (best is None or len(found) < len(best)):
+                best = found
+        return best
+
+    def _matching(self, conditions: Sequence[Condition]) -> list[Row]:
+        candidates = self._candidates(conditions)
+        ids = list(self.state.ids if candidates is None else candidates)
+        if not conditions:
+            return list(self.state.iter_rows(ids))
+        keep = matches(conditions)
+        return [row for row in self.state.iter_rows(ids) if keep(row)]
+
+    def _detach(self, row: Row) -> Row:
+        """A copy callers may mutate without touching the cache."""
+        out = dict(row)
+        for key in self._json_keys:
+            value = out.get(key)
+            if isinstance(value, dict | list) and value:
+                out[key] = _clone(value)
+        return out
+
+    # --- primitives -------------------------------------------------------------------
+
+    def _insert_rows(self, rows: list[Row]) -> None:
+        for row in rows:
+            files.validate_record_id(self.info.table, row["id"])
+        with self._writing() as undo:
+            for row in rows:
+                if row["id"] in self.state.ids:
+                    raise DuplicateRecord(self.info.table, row["id"])
+            self.state.write_rows(rows, undo, new=True)
+
+    def _insert_many(self, rows: list[Row], batch_size: int) -> None:
+        """One lock, one all-or-nothing transaction, one directory fsync per batch."""
+        for row in rows:
+            files.validate_record_id(self.info.table, row["id"])
+        with self._core.transaction([self.state]), self._writing() as undo:
+            for row in rows:
+                if row["id"] in self.state.ids:
+                    raise DuplicateRecord(self.info.table, row["id"])
+            for start in range(0, len(rows), batch_size):
+                self.state.write_rows(rows[start : start + batch_size], undo, new=True)
+
+    def _select_rows(
+        self,
+        conditions: Sequence[Condition],
+        orders: Sequence[Order],
+        limit: int | None,
+        offset: int,
+    ) -> list[Row]:
+        with self._reading():
+            rows = self._matching(conditions)
+        if orders:
+            rows = sort_rows(rows, orders)
+        end = None if limit is None else offset + limit
+        return [self._detach(row) for row in rows[offset:end]]
+
+    def _iter_rows(
+        self, conditions: Sequence[Condition], orders: Sequence[Order], batch_size: int
+    ) -> Iterator[list[Row]]:
+        with self._reading():
+            rows = self._matching(conditions)
+        if orders:
+            rows = sort_rows(rows, orders)
+        for start in range(0, len(rows), batch_size):
+            yield [self._detach(row) for row in rows[start : start + batch_size]]
+
+    def _count_rows(self, conditions: Sequence[Condition]) -> int:
+        with self._reading():
+            if not conditions:
+                return len(self.state.ids)
+            return len(self._matching(conditions))
+
+    def _update_row(
+        self,
+        record_id: str,
+        conditions: Sequence[Condition],
+        values: dict[str, Any],
+        now: float,
+    ) -> Row | None:
+        with self._writing() as undo:
+            row = self.state.row(record_id)
+            if row is None or not matches(conditions)(row):
+                return None
+            new = {**row, **values}
+            old = row.get("_modifiedAt")
+            base = float(old) if isinstance(old, int | float) else 0.0
+            new["_modifiedAt"] = max(now, base + MODIFIED_AT_STEP)
+            self.state.write_rows([new], undo)
+            return self._detach(new)
+
+    def _delete_rows(self, conditions: Sequence[Condition]) -> int:
+        with self._writing() as undo:
+            ids = [row["id"] for row in self._matching(conditions)]
+            if ids:
+                self.state.delete_rows(ids, undo)
+            return len(ids)
+
+
+class JsonDatabase(DatabaseBase):
+    """A `Database` in a directory of JSON files (``jsonfile://<dir>``).
+
+    Args:
+        url: ``jsonfile://<dir>``; the directory is created on the first write.
+        context: who is calling (default `Context.system()`).
+        durability: ``"full"`` (fsync files and directories: an acknowledged write
+            survives a crash) or ``"none"`` (atomic but not synced: tests, bulk loads).
+        lock_timeout: seconds to wait for a table lock before `LockTimeout`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        context: Context | None = None,
+        *,
+        durability: Durability = "full",
+        lock_timeout: float = 10.0,
+        _core: _Core | None = None,
+    ) -> None:
+        super().__init__(url, context or Context.system())
+        if _core is None:
+            if durability not in ("full", "none"):
+                raise InvalidQuery(f"durability must be 'full' or 'none', not {durability!r}")
+            if not isinstance(lock_timeout, int | float) or lock_timeout < 0:
+                raise InvalidQuery(f"lock_timeout must be seconds >= 0, not {lock_timeout!r}")
+            _core = _Core(store_path(url), durability == "full", float(lock_timeout))
+        self._core = _core
+
+    @property
+    def path(self) -> Path:
+        """The store's directory."""
+        return self._core.root
+
+    def _make_repository(self, model: type[T]) -> JsonRepository[T]:
+        return JsonRepository(model, self)
+
+    def repository(self, model: type[T]) -> JsonRepository[T]:
+        return super().repository(model)  # type: ignore[return-value]
+
+    def with_context(self, context: Context, refresh: bool = False) -> JsonDatabase:
+        """The same store (cache, locks) as another caller; `refresh` drops the cache."""
+        if refresh:
+            self.clear_cache()
+        with self._core.mutex:
+            db = self._core.contexts.get(context)
+            if db is None:
+                if len(self._core.contexts) > 4096:
+                    self._core.contexts.clear()
+                db = JsonDatabase(self.url, context, _core=self._core)
+                self._core.contexts[context] = db
+            return db
+
+    def clear_cache(self) -> None:
+        """Forget every cached table (the next call reloads it from disk)."""
+        with self._core.mutex:
+            states = list(self._core.states.values())
+        for state in states:
+            state.lock.acquire_local()
+            try:
+                state.loaded = False
+            finally:
+                state.lock.release_local()
+
+    def transaction(self, *models: type[Record]) -> contextlib.AbstractContextManager[None]:
+        """All or nothing: files changed in a block that raises are put back.
+
+        Args:
+            *models: tables to lock up front (in name order); others are locked when
+                first touched.
+        """
+        states = [self._core.state(model_info(m)) for m in models]
+        return self._core.transaction(states)
+
+    def ensure_schema(self, *models: type[Record]) -> None:
+        """Create the store directory and each model's table directory and metadata."""
+        try:
+            self._core.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreCorrupted(f"{self._core.root}: cannot create the store: {exc}") from exc
+        for model in models:
+            state = self._core.state(model_info(model))
+            dirty = state.lock.acquire()
+            try:
+                if dirty or not state.loaded:
+                    state.load_locked(dirty)
+                state.sync()
+                if state.journal_sig is None:
+                    state.write_snapshot()
+            finally:
+                state.lock.release()
+
+    # --- _system.json -----------------------------------------------------------------
+
+    @property
+    def _system_path(self) -> Path:
+        return self._core.root / files.SYSTEM
+
+    def _read_system(self) -> dict[str, Any]:
+        try:
+            data = files.read_json(self._system_path)
+        except FileNotFoundError:
+            return {}
+        if not isinstance(data, dict):
+            raise StoreCorrupted(f"{self._system_path}: corrupted file (not a JSON object)")
+        return data
+
+    def initial_id(self, model: type[Record]) -> str | None:
+        entry = self._read_system().get(files.validate_table_name(model_info(model).table))
+        if isinstance(entry, dict):  # tolerate {"initialId": ...} entries
+            entry = entry.get("initialId", entry.get("initial_id"))
+        return entry if isinstance(entry, str) else None
+
+    def set_initial_id(self, model: type[Record], record_id: str) -> None:
+        if not self.context.is_sysadmin:
+            raise AccessDenied("only a sysadmin context may set initial ids")
+        if not isinstance(record_id, str) or not record_id or "\x00" in record_id:
+            raise InvalidQuery(f"bad initial id {record_id!r}")
+        table = files.validate_table_name(model_info(model).table)
+        lock = self._core.system_lock
+        lock.acquire()
+        try:
+            data = self._read_system()
+            data[table] = record_id
+            files.write_atomic(self._system_path, files.encode(data, "_system"), self._core.durable)
+        finally:
+            lock.release()
+
+    def close(self) -> None:
+        """Close open lock and journal files (the cache stays; files reopen on use)."""
+        with self._core.mutex:
+            states = list(self._core.states.values())
+        for state in states:
+            if not state.lock.held:
+                state.close()
+        if not self._core.system_lock.held:
+            self._core.system_lock.close()

@@ -1,0 +1,205 @@
+"""`check(path, repair=False)`: is a JSON store's metadata consistent with its files?
+
+Per table it reports orphaned temp files, record files missing from the metadata,
+metadata entries without a file, corrupted files and index data that disagrees with a
+file. ``repair=True`` derives the metadata again from the record files and removes the
+orphaned temp files; corrupted files are never deleted: they stay reported until someone
+fixes or removes them.
+
+Like any open, a check takes each table's lock and first recovers a table whose last
+writer died mid-operation (reported as ``recovered_interrupted_write``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.schema import FieldSpec, model_info
+from repositories.errors import InvalidQuery, StoreCorrupted
+from repositories.jsonstore import files
+from repositories.jsonstore.table import TableState, index_key, record_ids_on_disk
+
+__all__ = ["CheckReport", "TableReport", "check"]
+
+
+@dataclass
+class TableReport:
+    """What `check` found in one table directory."""
+
+    table: str
+    records: int = 0
+    orphaned_temp_files: list[Path] = field(default_factory=list)
+    missing_from_metadata: list[str] = field(default_factory=list)
+    missing_files: list[str] = field(default_factory=list)
+    corrupted_files: list[tuple[Path, str]] = field(default_factory=list)
+    stale_index: list[str] = field(default_factory=list)
+    metadata_rebuild_needed: bool = False
+    recovered_interrupted_write: bool = False
+    repaired: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """No problem left (after a repair: none that a repair could not fix)."""
+        if self.corrupted_files:
+            return False
+        if self.repaired:
+            return True
+        return not (
+            self.orphaned_temp_files
+            or self.missing_from_metadata
+            or self.missing_files
+            or self.stale_index
+            or self.metadata_rebuild_needed
+        )
+
+    def problems(self) -> list[str]:
+        """One human-readable line per finding."""
+        out = [f"{self.table}: orphaned temp file {p.name}" for p in self.orphaned_temp_files]
+        out += [
+            f"{self.table}: record {i!r} missing from metadata" for i in self.missing_from_metadata
+        ]
+        out += [
+            f"{self.table}: metadata lists {i!r} but its file is missing"
+            for i in self.missing_files
+        ]
+        out += [f"{self.table}: corrupted file {p}: {why}" for p, why in self.corrupted_files]
+        out += [f"{self.table}: index data of {i!r} is stale" for i in self.stale_index]
+        if self.metadata_rebuild_needed:
+            out.append(f"{self.table}: metadata missing, foreign or outdated (repair derives it)")
+        if self.recovered_interrupted_write:
+            out.append(f"{self.table}: recovered after a writer died mid-operation")
+        return out
+
+
+@dataclass
+class CheckReport:
+    """What `check` found in a store; `ok` when nothing needs attention."""
+
+    path: Path
+    tables: list[TableReport] = field(default_factory=list)
+    corrupted_files: list[tuple[Path, str]] = field(default_factory=list)
+    repaired: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.corrupted_files and all(t.ok for t in self.tables)
+
+    def problems(self) -> list[str]:
+        out = [f"corrupted file {p}: {why}" for p, why in self.corrupted_files]
+        for table in self.tables:
+            out += table.problems()
+        return out
+
+    @property
+    def orphaned_temp_files(self) -> list[Path]:
+        return [p for t in self.tables for p in t.orphaned_temp_files]
+
+    @property
+    def missing_from_metadata(self) -> list[tuple[str, str]]:
+        return [(t.table, i) for t in self.tables for i in t.missing_from_metadata]
+
+    @property
+    def missing_files(self) -> list[tuple[str, str]]:
+        return [(t.table, i) for t in self.tables for i in t.missing_files]
+
+    @property
+    def all_corrupted_files(self) -> list[tuple[Path, str]]:
+        return self.corrupted_files + [c for t in self.tables for c in t.corrupted_files]
+
+
+def _index_fields(table: str, directory: Path) -> dict[str, FieldSpec | None]:
+    """The indexed fields of a table: from its model when we know it, else its metadata."""
+    from models import DATABASES
+
+    for models in DATABASES.values():
+        for model in models:
+            info = model_info(model)
+            if info.table == table:
+                return {f.storage: f for f in info.fields if f.indexed and f.kind != "json"}
+    try:
+        meta = files.read_json(directory / files.METADATA)
+    except (FileNotFoundError, StoreCorrupted):
+        return {}
+    indexes = meta.get("indexes") if isinstance(meta, dict) else None
+    return dict.fromkeys(indexes, None) if isinstance(indexes, dict) else {}
+
+
+def _check_table(state: TableState, repair: bool) -> TableReport:
+    report = TableReport(state.table)
+    dirty = state.lock.acquire()
+    try:
+        if dirty:
+            state.load_locked(dirty=True)
+            report.recovered_interrupted_write = True
+        on_disk, temps = record_ids_on_disk(state.directory)
+        report.orphaned_temp_files = [state.directory / name for name in sorted(temps)]
+        state._reset()
+        try:
+            report.metadata_rebuild_needed = not state.read_view()
+        except StoreCorrupted as exc:
+            report.corrupted_files.append((state.metadata_path, str(exc)))
+            report.metadata_rebuild_needed = True
+        listed = set(state.ids) if not report.metadata_rebuild_needed else set()
+        if not report.metadata_rebuild_needed:
+            report.missing_from_metadata = sorted(on_disk - listed)
+            report.missing_files = sorted(listed - on_disk)
+        for record_id in sorted(on_disk):
+            try:
+                row = state.read_row(record_id, adopt=False)
+            except (StoreCorrupted, FileNotFoundError) as exc:
+                report.corrupted_files.append((state.path(record_id), str(exc)))
+                continue
+            report.records += 1
+            if record_id in listed:
+                held = state.indexed.get(record_id, {})
+                for key, spec in state.index_fields.items():
+                    if index_key(spec, held.get(key)) != index_key(spec, row.get(key)):
+                        report.stale_index.append(record_id)
+                        break
+        if repair and not report.ok:
+            state.rebuild(skip_corrupted=True)
+            report.repaired = True
+    finally:
+        state._reset()
+        state.lock.release()
+        state.close()
+    return report
+
+
+def check(path: str | Path, repair: bool = False, lock_timeout: float = 10.0) -> CheckReport:
+    """Check (and with `repair`, fix) the JSON store at `path` (a directory or URL).
+
+    Args:
+        path: the store directory, or its ``jsonfile://<dir>`` URL.
+        repair: derive the metadata again from the record files, remove temp files.
+        lock_timeout: seconds to wait for each table's lock.
+
+    Raises:
+        InvalidQuery: `path` is not a store directory.
+        LockTimeout: a table stayed locked by another process.
+    """
+    text = str(path)
+    root = (
+        Path(text[len("jsonfile://") :]) if text.lower().startswith("jsonfile://") else Path(text)
+    )
+    if not root.is_dir():
+        raise InvalidQuery(f"{root}: no JSON store directory there")
+    report = CheckReport(root, repaired=repair)
+    system = root / files.SYSTEM
+    if system.exists():
+        try:
+            if not isinstance(files.read_json(system), dict):
+                report.corrupted_files.append((system, "not a JSON object"))
+        except StoreCorrupted as exc:
+            report.corrupted_files.append((system, str(exc)))
+    for entry in sorted(root.iterdir()):
+        if not entry.is_dir() or entry.name.startswith("."):
+            continue
+        try:
+            name = files.validate_table_name(entry.name)
+        except InvalidQuery:
+            continue
+        state = TableState(name, entry, _index_fields(name, entry), lock_timeout, durable=True)
+        report.tables.append(_check_table(state, repair))
+    return report

@@ -1,0 +1,250 @@
+"""File names, JSON encoding and atomic writes of the JSON-file store.
+
+Every write goes to a temp file in the target's directory (``.<name>.<pid>.<rand>.tmp``,
+so no record id can collide with one), is fsynced, read back and compared, then
+``os.replace``d over the target; the directory is fsynced afterwards. A reader therefore
+sees the old file or the new one, never a torn one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import json
+import os
+import re
+import secrets
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from repositories.errors import InvalidQuery, RepositoryError, StoreCorrupted
+
+__all__ = [
+    "JOURNAL",
+    "METADATA",
+    "RECORD_SUFFIX",
+    "SYSTEM",
+    "decode",
+    "encode",
+    "fsync_dir",
+    "is_temp",
+    "read_bytes",
+    "read_json",
+    "record_path",
+    "replace_many",
+    "validate_record_id",
+    "validate_table_name",
+    "write_atomic",
+]
+
+RECORD_SUFFIX = ".json"
+METADATA = "_metadata.json"
+JOURNAL = "_journal.jsonl"
+SYSTEM = "_system.json"
+TEMP_SUFFIX = ".tmp"
+#: Stems no record may take: they are (or could become) the store's own files.
+RESERVED_STEMS = frozenset({"_metadata", "_journal", "_system", "_lock"})
+_TABLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+#: Most file systems limit a name to 255 bytes; leave room for ``.json`` and temp parts.
+_MAX_NAME_BYTES = 200
+
+
+def validate_table_name(name: str) -> str:
+    """Return `name` if it is a safe table directory name, else raise `InvalidQuery`."""
+    if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
+        raise InvalidQuery(
+            f"table name {name!r} cannot be stored as a directory: use letters, digits, "
+            "'_' and '-' (starting with a letter or digit, at most 128 characters)"
+        )
+    if name.lower() in RESERVED_STEMS:
+        raise InvalidQuery(f"table name {name!r} is reserved by the JSON store")
+    return name
+
+
+def validate_record_id(table: str, record_id: str) -> str:
+    """Return `record_id` if it is a safe file stem, else raise `InvalidQuery`.
+
+    Refused: empty, ``/`` or ``\\``, NUL, a leading ``.`` (``.``, ``..``, hidden and temp
+    files), reserved names such as ``_metadata``, and names too long for a file system.
+    """
+    if not isinstance(record_id, str) or not record_id:
+        raise InvalidQuery(f"{table}: record id must be a non-empty string")
+    problem = None
+    if "/" in record_id or "\\" in record_id:
+        problem = "contains a path separator"
+    elif "\x00" in record_id:
+        problem = "contains NUL"
+    elif record_id.startswith("."):
+        problem = "starts with '.'"
+    elif record_id.lower() in RESERVED_STEMS:
+        problem = "is reserved by the JSON store"
+    else:
+        try:
+            size = len(record_id.encode("utf-8"))
+        except UnicodeEncodeError:
+            problem = "is not valid Unicode text"
+        else:
+            if size > _MAX_NAME_BYTES:
+                problem = f"is {size} bytes long (at most {_MAX_NAME_BYTES} fit a file name)"
+    if problem:
+        raise InvalidQuery(f"{table}: record id {record_id!r} {problem}")
+    return record_id
+
+
+def record_path(directory: Path, record_id: str) -> Path:
+    return directory / f"{record_id}{RECORD_SUFFIX}"
+
+
+def is_temp(name: str) -> bool:
+    """Whether a directory entry is one of our temp files."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def encode(value: Any, what: str) -> bytes:
+    """Compact UTF-8 JSON; `InvalidQuery` for what JSON/PostgreSQL cannot hold."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
+            "utf-8"
+        )
+    except (ValueError, TypeError, UnicodeEncodeError) as exc:
+        raise InvalidQuery(f"{what}: cannot be stored as JSON: {exc}") from exc
+
+
+def decode(data: bytes, path: Path) -> Any:
+    """Parse JSON read from `path`; `StoreCorrupted` naming the file when it is not."""
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        state = "empty" if not data else f"{len(data)} bytes, not valid JSON"
+        raise StoreCorrupted(f"{path}: corrupted file ({state}: {exc})") from exc
+
+
+def read_bytes(path: Path) -> bytes:
+    """The whole file (`FileNotFoundError` propagates; other OS errors are translated)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise StoreCorrupted(f"{path}: cannot be read: {exc}") from exc
+
+
+def read_json(path: Path) -> Any:
+    return decode(read_bytes(path), path)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make renames and unlinks in `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _temp_for(path: Path) -> Path:
+    return path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+
+
+def _write_temp(path: Path, data: bytes, fsync: bool) -> Path:
+    temp = _temp_for(path)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if fsync:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        _discard(temp)
+        raise
+    os.close(fd)
+    return temp
+
+
+def _verify(temp: Path, data: bytes, target: Path) -> None:
+    """Read the temp file back: what reaches the target is exactly what we meant to write."""
+    if read_bytes(temp) != data:
+        _discard(temp)
+        raise StoreCorrupted(f"{target}: verification of the written data failed; not replaced")
+
+
+def _discard(temp: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temp)
+
+
+def write_atomic(path: Path, data: bytes, durable: bool, sync_dir: bool = True) -> None:
+    """Replace `path` with `data` atomically (temp file, fsync, verify, replace, dir fsync).
+
+    Raises:
+        RepositoryError: the file system refused the write (disk full, permissions...).
+    """
+    try:
+        temp = _write_temp(path, data, durable)
+        _verify(temp, data, path)
+        try:
+            os.replace(temp, path)
+        except BaseException:
+            _discard(temp)
+            raise
+        if durable and sync_dir:
+            fsync_dir(path.parent)
+    except OSError as exc:
+        raise RepositoryError(f"{path}: write failed: {exc}") from exc
+
+
+def _syncfs_function() -> Any:
+    """libc ``syncfs`` on Linux: one call makes every written file of a file system durable."""
+    if not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6", use_errno=True)
+        return libc.syncfs
+    except (OSError, AttributeError):
+        return None
+
+
+_SYNCFS = _syncfs_function()
+
+
+def replace_many(directory: Path, items: Iterable[tuple[Path, bytes]], durable: bool) -> None:
+    """Write many files with one file-system sync and one directory fsync (a batch).
+
+    Temp files are written without a per-file fsync, made durable together (``syncfs``
+    where the platform has it, else a per-file fsync), verified, then replaced; the
+    directory is fsynced once. On failure the temp files are removed and files already
+    replaced stay: the caller (a transaction) restores them.
+    """
+    temps: list[tuple[Path, Path, bytes]] = []
+    replaced = 0
+    batched = durable and _SYNCFS is not None
+    try:
+        for path, data in items:
+            temps.append((_write_temp(path, data, durable and not batched), path, data))
+        if batched:
+            fd = os.open(directory, os.O_RDONLY)
+            try:
+                if _SYNCFS(fd) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, os.strerror(err))
+            finally:
+                os.close(fd)
+        for temp, path, data in temps:
+            _verify(temp, data, path)
+        for temp, path, _ in temps:
+            os.replace(temp, path)
+            replaced += 1
+        if durable:
+            fsync_dir(directory)
+    except OSError as exc:
+        raise RepositoryError(f"{directory}: batch write failed: {exc}") from exc
+    finally:
+        for temp, _, _ in temps[replaced:]:
+            _discard(temp)

@@ -1,0 +1,497 @@
+"""One table directory held in memory: ids, secondary indexes and lazily loaded rows.
+
+On disk (``<Table>/``): one ``<id>.json`` per record (the truth), ``_metadata.json`` (a
+snapshot: record ids, secondary-index data, the generation it reflects) and
+``_journal.jsonl`` (one line per write since that snapshot: the generation and the ids
+put or deleted with their indexed values). A write costs one record file plus one short
+``O_APPEND`` line; the snapshot is rewritten (compacted) once the journal grows big.
+
+Every other process notices a write with one ``stat`` of the journal (same inode and
+size: nothing changed) and applies only the new lines, evicting the rows they name. A
+cold load, a compaction by someone else or anything unexpected reloads under the lock.
+After a writer died mid-operation (the lock's pid file is not empty) the table is
+rebuilt from its record files and orphaned temp files are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from models.schema import FieldSpec
+from repositories.errors import StoreCorrupted
+from repositories.jsonstore import files
+from repositories.jsonstore.files import JOURNAL, METADATA, RECORD_SUFFIX
+from repositories.jsonstore.locks import TableLock
+from repositories.lookups import comparable
+
+__all__ = ["FORMAT", "TableState", "index_key", "record_ids_on_disk"]
+
+FORMAT = "connectors.jsonfile/1"
+#: Rewrite the snapshot once the journal is this big (a cold load replays the journal).
+COMPACT_BYTES = 4 * 1024 * 1024
+Row = dict[str, Any]
+Undo = list[tuple["TableState", str, bytes | None]]
+
+
+def index_key(spec: FieldSpec | None, stored: Any) -> Any:
+    """The hashable key a stored value is indexed under (what conditions compare with)."""
+    if stored is None:
+        return None
+    if isinstance(stored, dict | list):  # not a scalar: can never equal a condition value
+        return ("json", files.encode(stored, "index"))
+    if spec is not None and spec.kind == "datetime":
+        try:
+            return comparable(spec, stored)
+        except (TypeError, ValueError):
+            return ("bad", str(stored))
+    return stored
+
+
+def record_ids_on_disk(directory: Path) -> tuple[set[str], list[str]]:
+    """Record ids that have a file in `directory`, and the names of temp files there."""
+    ids: set[str] = set()
+    temps: list[str] = []
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return ids, temps
+    for name in names:
+        if files.is_temp(name):
+            temps.append(name)
+        elif name.endswith(RECORD_SUFFIX) and not name.startswith("."):
+            stem = name[: -len(RECORD_SUFFIX)]
+            if stem.lower() not in files.RESERVED_STEMS:
+                ids.add(stem)
+    return ids, temps
+
+
+class TableState:
+    """The in-memory view of one table directory, kept in step with other processes."""
+
+    def __init__(
+        self,
+        table: str,
+        directory: Path,
+        index_fields: Mapping[str, FieldSpec | None],
+        lock_timeout: float,
+        durable: bool,
+    ) -> None:
+        self.table = table
+        self.directory = directory
+        self.index_fields = dict(index_fields)
+        self.durable = durable
+        self.lock = TableLock(table, directory, lock_timeout)
+        self._journal_fd: int | None = None
+        self._journal_fd_sig: tuple[int, int] | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self.loaded = False
+        self.ids: set[str] = set()
+        self.postings: dict[str, dict[Any, set[str]]] = {k: {} for k in self.index_fields}
+        self.indexed: dict[str, dict[str, Any]] = {}
+        self.rows: dict[str, Row] = {}
+        self.generation = 0
+        self.journal_sig: tuple[int, int] | None = None
+        self.journal_size = 0
+
+    # --- index maintenance ------------------------------------------------------------
+
+    def index_values(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: row.get(key) for key in self.index_fields}
+
+    def _put(self, record_id: str, values: Mapping[str, Any], row: Row | None = None) -> None:
+        self._drop(record_id)
+        self.ids.add(record_id)
+        stored = {key: values.get(key) for key in self.index_fields}
+        self.indexed[record_id] = stored
+        for key, value in stored.items():
+            self.postings[key].setdefault(index_key(self.index_fields[key], value), set()).add(
+                record_id
+            )
+        if row is not None:
+            self.rows[record_id] = row
+
+    def _drop(self, record_id: str) -> None:
+        self.ids.discard(record_id)
+        self.rows.pop(record_id, None)
+        old = self.indexed.pop(record_id, None)
+        if old is None:
+            return
+        for key, value in old.items():
+            posting = self.postings[key]
+            ident = index_key(self.index_fields[key], value)
+            members = posting.get(ident)
+            if members is not None:
+                members.discard(record_id)
+                if not members:
+                    del posting[ident]
+
+    def lookup(self, field: str, keys: Iterable[Any]) -> set[str] | None:
+        """Ids whose indexed `field` equals one of `keys`; None when `field` has no index."""
+        posting = self.postings.get(field)
+        if posting is None:
+            return None
+        found: set[str] = set()
+        for key in keys:
+            found.update(posting.get(key, ()))
+        return found
+
+    # --- paths ------------------------------------------------------------------------
+
+    @property
+    def journal_path(self) -> Path:
+        return self.directory / JOURNAL
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.directory / METADATA
+
+    def path(self, record_id: str) -> Path:
+        return files.record_path(self.directory, record_id)
+
+    # --- keeping in step ------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Bring the view up to date with the directory (one ``stat`` when unchanged)."""
+        if not self.loaded:
+            self._reload()
+            return
+        try:
+            st = os.stat(self.journal_path)
+        except FileNotFoundError:
+            if self.journal_sig is not None:
+                self._reload()
+            return
+        if (
+            (st.st_dev, st.st_ino) != self.journal_sig
+            or st.st_size < self.journal_size
+            or (st.st_size > self.journal_size and not self._follow_journal())
+        ):
+            self._reload()
+
+    def _reload(self) -> None:
+        if self.lock.held:
+            self.load_locked(dirty=False)
+            return
+        dirty = self.lock.acquire()
+        try:
+            self.load_locked(dirty)
+        finally:
+            self.lock.release()
+
+    def _follow_journal(self) -> bool:
+        """Apply journal lines appended since the last look; False if a reload is needed."""
+        try:
+            with open(self.journal_path, "rb") as handle:
+                st = os.fstat(handle.fileno())
+                if (st.st_dev, st.st_ino) != self.journal_sig:
+                    return False
+                handle.seek(self.journal_size)
+                tail = handle.read()
+        except FileNotFoundError:
+            return False
+        end = tail.rfind(b"\n") + 1  # a writer may be halfway through its line
+        for line in tail[:end].split(b"\n")[:-1]:
+            entry = files.decode(line, self.journal_path)
+            if not isinstance(entry, dict) or entry.get("g") != self.generation + 1:
+                return False
+            self._apply(entry)
+        self.journal_size += end
+        return True
+
+    def _apply(self, entry: Mapping[str, Any]) -> None:
+        for record_id in entry.get("del", ()):
+            self._drop(record_id)
+        for record_id, values in (entry.get("put") or {}).items():
+            self._put(record_id, values)
+        self.generation = int(entry["g"])
+
+    def load_locked(self, dirty: bool) -> None:
+        """(Re)load from disk; the caller holds the lock. `dirty`: a writer died: rebuild."""
+        self._reset()
+        if dirty:
+            self.rebuild()
+        elif not self.directory.is_dir():
+            self.loaded = True
+        elif not self.read_view():
+            self.rebuild()
+        else:
+            self.loaded = True
+            self._reconcile()
+
+    def read_view(self) -> bool:
+        """Load snapshot + journal without writing anything; False if they must be derived.
+
+        Raises:
+            StoreCorrupted: ``_metadata.json`` or ``_journal.jsonl`` is damaged.
+        """
+        if self._read_snapshot() is None:
+            return False
+        try:
+            with open(self.journal_path, "rb") as handle:
+                st = os.fstat(handle.fileno())
+                content = handle.read()
+        except FileNotFoundError:
+            return False  # crashed between snapshot and journal
+        size = content.rfind(b"\n") + 1
+        if size != len(content):
+            return False  # a torn last line (power loss)
+        lines = content[:size].split(b"\n")[:-1]
+        header = files.decode(lines[0], self.journal_path) if lines else None
+        if not isinstance(header, dict) or not isinstance(header.get("base"), int):
+            raise StoreCorrupted(f"{self.journal_path}: corrupted file (no journal header)")
+        if header["base"] > self.generation:
+            return False  # the snapshot is older than its journal
+        for line in lines[1:]:
+            entry = files.decode(line, self.journal_path)
+            if not isinstance(entry, dict) or not isinstance(entry.get("g"), int):
+                raise StoreCorrupted(f"{self.journal_path}: corrupted file (bad entry {line!r})")
+            if entry["g"] <= self.generation:
+                continue
+            if entry["g"] != self.generation + 1:
+                raise StoreCorrupted(f"{self.journal_path}: generation gap before {entry['g']}")
+            self._apply(entry)
+        self.journal_sig = (st.st_dev, st.st_ino)
+        self.journal_size = size
+        return True
+
+    def _read_snapshot(self) -> dict[str, Any] | None:
+        """Load ``_metadata.json`` into the view; None when absent or not ours (rebuild)."""
+        try:
+            meta = files.read_json(self.metadata_path)
+        except FileNotFoundError:
+            return None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            return None  # written by the original application: derive ours from the files
+        ids, indexes = meta.get("ids"), meta.get("indexes")
+        if not isinstance(ids, list) or not isinstance(indexes, dict):
+            raise StoreCorrupted(f"{self.metadata_path}: corrupted file (no ids or indexes)")
+        if set(indexes) != set(self.index_fields):
+            return None  # an index was added or dropped since: derive the index data again
+        values: dict[str, dict[str, Any]] = {rid: {} for rid in ids}
+        try:
+            for key, groups in indexes.items():
+                for value, members in groups:
+                    for rid in members:
+                        values[rid][key] = value
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreCorrupted(
+                f"{self.metadata_path}: corrupted file (index data does not match ids: {exc!r})"
+            ) from exc
+        for rid, stored in values.items():
+            self._put(rid, stored)
+        self.generation = int(meta.get("generation", 0))
+        return meta
+
+    def _reconcile(self) -> None:
+        """Compare the view with the directory listing (files are the truth)."""
+        on_disk, _ = record_ids_on_disk(self.directory)
+        missing = self.ids - on_disk
+        if missing:
+            self.loaded = False
+            first = sorted(missing)[0]
+            raise StoreCorrupted(
+                f"{self.path(first)}: listed in {METADATA} but missing ({len(missing)} "
+                "record file(s) missing); run `connectors db check --repair`"
+            )
+        extra = on_disk - self.ids
+        if extra:  # written by hand or by the original application: adopt, never drop
+            puts = {rid: self.index_values(self.read_row(rid, adopt=True)) for rid in extra}
+            self.append({"put": puts})
+
+    def rebuild(self, skip_corrupted: bool = False) -> list[tuple[Path, str]]:
+        """Derive ids and index data from the record files; remove orphaned temp files.
+
+        Returns the corrupted files skipped (only with `skip_corrupted`; else they raise).
+        """
+        previous = self._last_generation()
+        self._reset()
+        on_disk, temps = record_ids_on_disk(self.directory)
+        for name in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.directory / name)
+        corrupted: list[tuple[Path, str]] = []
+        for rid in sorted(on_disk):
+            try:
+                row = self.read_row(rid, adopt=True)
+            except StoreCorrupted as exc:
+                if not skip_corrupted:
+                    raise
+                corrupted.append((self.path(rid), str(exc)))
+                continue
+            self._put(rid, self.index_values(row), row)
+        self.generation = previous + 1
+        self.loaded = True
+        if self.directory.is_dir():
+            self.write_snapshot()
+        return corrupted
+
+    def _last_generation(self) -> int:
+        """Best effort: the highest generation recorded on disk, so readers see a change."""
+        best = self.generation
+        with contextlib.suppress(OSError, StoreCorrupted, ValueError, TypeError):
+            meta = files.read_json(self.metadata_path)
+            best = max(best, int(meta.get("generation", 0)))
+        with contextlib.suppress(OSError, ValueError):
+            tail = files.read_bytes(self.journal_path)[-4096:]
+            for line in tail.splitlines():
+                with contextlib.suppress(ValueError, StoreCorrupted, AttributeError):
+                    best = max(best, int(files.decode(line, self.journal_path).get("g", 0)))
+        return best
+
+    # --- writing (the caller holds the lock) ------------------------------------------
+
+    def write_snapshot(self) -> None:
+        """Write ``_metadata.json`` from the view and start an empty journal after it."""
+        groups: dict[str, dict[str, list[Any]]] = {key: {} for key in self.index_fields}
+        for rid in sorted(self.ids):
+            for key, value in self.indexed[rid].items():
+                token = files.encode(value, "index")
+                groups[key].setdefault(token.decode(), [value, []])[1].append(rid)
+        meta = {
+            "format": FORMAT,
+            "table": self.table,
+            "generation": self.generation,
+            "ids": sorted(self.ids),
+            "indexes": {key: list(group.values()) for key, group in groups.items()},
+        }
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if self.durable:  # the table directory's own entry must survive a crash too
+            files.fsync_dir(self.directory.parent)
+        files.write_atomic(self.metadata_path, files.encode(meta, self.table), self.durable)
+        header = files.encode({"base": self.generation, "table": self.table}, self.table) + b"\n"
+        files.write_atomic(self.journal_path, header, self.durable)
+        st = os.stat(self.journal_path)
+        self.journal_sig = (st.st_dev, st.st_ino)
+        self.journal_size = st.st_size
+
+    def append(self, entry: dict[str, Any]) -> None:
+        """Record one write (``put``: id -> indexed values, ``del``: ids) as a new generation."""
+        entry = {"g": self.generation + 1, **entry}
+        line = files.encode(entry, self.table) + b"\n"
+        if self.journal_sig is None:
+            self.write_snapshot()
+        if self._journal_fd is None or self._journal_fd_sig != self.journal_sig:
+            self.close_journal()
+            self._journal_fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            self._journal_fd_sig = self.journal_sig
+        os.write(self._journal_fd, line)
+        self.journal_size += len(line)
+        self._apply(entry)
+        if self.journal_size > COMPACT_BYTES:
+            self.write_snapshot()
+
+    def close_journal(self) -> None:
+        if self._journal_fd is not None:
+            os.close(self._journal_fd)
+        self._journal_fd = self._journal_fd_sig = None
+
+    # --- rows -----------------------------------------------------------------------
+
+    def read_row(self, record_id: str, adopt: bool = False) -> Row:
+        """Read one record file into the row cache (`StoreCorrupted` if unreadable)."""
+        path = self.path(record_id)
+        row = files.read_json(path)
+        if not isinstance(row, dict):
+            raise StoreCorrupted(f"{path}: corrupted file (not a JSON object)")
+        stored_id = row.setdefault("id", record_id)
+        if stored_id != record_id:
+            raise StoreCorrupted(f"{path}: corrupted file (holds record id {stored_id!r})")
+        if not adopt and record_id not in self.ids:
+            return row
+        self.rows[record_id] = row
+        return row
+
+    def row(self, record_id: str) -> Row | None:
+        """The row of `record_id`, from the cache or its file; None if it does not exist."""
+        if record_id not in self.ids:
+            return None
+        cached = self.rows.get(record_id)
+        if cached is not None:
+            return cached
+        try:
+            return self.read_row(record_id)
+        except FileNotFoundError:
+            if self.lock.held:
+                raise StoreCorrupted(
+                    f"{self.path(record_id)}: listed in {METADATA} but missing; "
+                    "run `connectors db check --repair`"
+                ) from None
+        self._reload()  # deleted while we looked: see the directory as it is now
+        return self.row(record_id)
+
+    def iter_rows(self, ids: Iterable[str]) -> Iterator[Row]:
+        for record_id in ids:
+            row = self.row(record_id)
+            if row is not None:
+                yield row
+
+    def file_bytes(self, record_id: str) -> bytes | None:
+        """The record file as it is now (for a transaction's undo log)."""
+        try:
+            return files.read_bytes(self.path(record_id))
+        except FileNotFoundError:
+            return None
+
+    def write_rows(self, rows: list[Row], undo: Undo | None, new: bool = False) -> None:
+        """Create or replace record files (one durable batch) and journal them.
+
+        `new`: the ids are known not to exist (the undo log needs no read of them).
+        """
+        encoded = [
+            (self.path(row["id"]), files.encode(row, f"{self.table} {row['id']!r}")) for row in rows
+        ]
+        if undo is not None:
+            undo.extend(
+                (self, row["id"], None if new else self.file_bytes(row["id"])) for row in rows
+            )
+        if self.journal_sig is None:  # the table's first write creates its directory
+            self.write_snapshot()
+        if len(encoded) == 1:
+            files.write_atomic(encoded[0][0], encoded[0][1], self.durable)
+        else:
+            files.replace_many(self.directory, encoded, self.durable)
+        self.append({"put": {row["id"]: self.index_values(row) for row in rows}})
+        for row, (_, data) in zip(rows, encoded, strict=True):
+            self.rows[row["id"]] = json.loads(data)  # our own copy: callers keep theirs
+
+    def delete_rows(self, record_ids: list[str], undo: Undo | None) -> None:
+        """Remove record files (one directory fsync) and journal it."""
+        for record_id in record_ids:
+            if undo is not None:
+                undo.append((self, record_id, self.file_bytes(record_id)))
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path(record_id))
+        if self.durable:
+            files.fsync_dir(self.directory)
+        self.append({"del": list(record_ids)})
+
+    def restore(self, originals: Mapping[str, bytes | None]) -> None:
+        """Put record files back as they were (a transaction rolling back)."""
+        puts: dict[str, dict[str, Any]] = {}
+        gone: list[str] = []
+        rows: dict[str, Row] = {}
+        for record_id, data in originals.items():
+            path = self.path(record_id)
+            if data is None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                gone.append(record_id)
+            else:
+                files.write_atomic(path, data, self.durable, sync_dir=False)
+                rows[record_id] = files.decode(data, path)
+                puts[record_id] = self.index_values(rows[record_id])
+        if self.durable:
+            files.fsync_dir(self.directory)
+        self.append({"put": puts, "del": gone})
+        self.rows.update(rows)
+
+    def close(self) -> None:
+        self.close_journal()
+        self.lock.close()
