@@ -95,10 +95,19 @@ def has_nul(value: Any) -> bool:
     """Whether a JSON-like value holds a NUL character anywhere (keys included)."""
     if isinstance(value, str):
         return "\x00" in value
+    # repr() is C code and escapes NUL as \x00: a quick negative for whole documents
+    if "\\x00" not in repr(value):
+        return False
+    return _has_nul_deep(value)
+
+
+def _has_nul_deep(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
     if isinstance(value, dict):
-        return any("\x00" in k or has_nul(v) for k, v in value.items())
+        return any("\x00" in k or _has_nul_deep(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(has_nul(v) for v in value)
+        return any(_has_nul_deep(v) for v in value)
     return False
 
 
@@ -176,6 +185,16 @@ class RepositoryBase(Generic[T], abc.ABC):
 
     @abc.abstractmethod
     def _count_rows(self, conditions: Sequence[Condition]) -> int: ...
+
+    def _select_models(
+        self,
+        conditions: Sequence[Condition],
+        orders: Sequence[Order],
+        limit: int | None,
+        offset: int,
+    ) -> list[T]:
+        """`_select_rows` as validated models; a backend may override it with a faster path."""
+        return [self._load(r) for r in self._select_rows(conditions, orders, limit, offset)]
 
     @abc.abstractmethod
     def _update_row(
@@ -302,15 +321,29 @@ class RepositoryBase(Generic[T], abc.ABC):
 
     # --- the contract -----------------------------------------------------------------
 
+    def _stored(self, obj: T, row: dict[str, Any]) -> T:
+        """`obj` as stored: already validated, so only the stamped fields change."""
+        update = {
+            "created_at": row["_createdAt"],
+            "created_by": row["_createdBy"],
+            "modified_at": row["_modifiedAt"],
+            "modified_by": row["_modifiedBy"],
+        }
+        tenant = self.info.tenant
+        if tenant is not None:
+            update[tenant.name] = row[tenant.storage]
+        return obj.model_copy(update=update)
+
     def create(self, obj: T) -> T:
         row = self._new_row(obj, time.time())
         self._insert_rows([row])
-        return self._load(row)
+        return self._stored(obj, row)
 
     def create_many(self, objs: Iterable[T], batch_size: int = 1000) -> list[T]:
         if batch_size < 1:
             raise InvalidQuery("batch_size must be at least 1")
         now = time.time()
+        objs = list(objs)
         rows = [self._new_row(obj, now) for obj in objs]
         ids = [r["id"] for r in rows]
         if len(set(ids)) != len(ids):
@@ -318,7 +351,7 @@ class RepositoryBase(Generic[T], abc.ABC):
             raise DuplicateRecord(self.info.table, dup)
         if rows:
             self._insert_many(rows, batch_size)
-        return [self._load(row) for row in rows]
+        return [self._stored(obj, row) for obj, row in zip(objs, rows, strict=True)]
 
     def _insert_many(self, rows: list[dict[str, Any]], batch_size: int) -> None:
         with self.database.transaction():
@@ -394,8 +427,8 @@ class RepositoryBase(Generic[T], abc.ABC):
         return len(rows)
 
     def get(self, record_id: str) -> T | None:
-        rows = self._select_rows([self._by_id(record_id), *self.scope.read], [], 1, 0)
-        return self._load(rows[0]) if rows else None
+        found = self._select_models([self._by_id(record_id), *self.scope.read], [], 1, 0)
+        return found[0] if found else None
 
     def find(
         self,
@@ -407,7 +440,7 @@ class RepositoryBase(Generic[T], abc.ABC):
         self._check_page(limit, offset)
         conditions = self._where(where)
         orders = parse_order(self.info, order_by)
-        return [self._load(r) for r in self._select_rows(conditions, orders, limit, offset)]
+        return self._select_models(conditions, orders, limit, offset)
 
     def iter(
         self, where: Where = None, batch_size: int = 1000, order_by: OrderBy = None

@@ -11,6 +11,7 @@ PostgreSQL). Driver errors become `repositories.errors` at this boundary.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import operator
 import threading
@@ -18,22 +19,29 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     Boolean,
     Column,
     ColumnElement,
     Connection,
+    Double,
     Engine,
     MetaData,
     Table,
-    and_,
+    Text,
+    any_,
     bindparam,
+    cast,
     create_engine,
     delete,
     event,
     false,
     func,
     inspect,
+    literal_column,
     or_,
     select,
     update,
@@ -56,6 +64,7 @@ from repositories.errors import (
     InvalidQuery,
     RepositoryError,
     SchemaError,
+    StoreCorrupted,
 )
 from repositories.lookups import Condition, Order, jsonb_contains
 
@@ -143,6 +152,9 @@ class _Core:
         def _on_begin(conn: Connection) -> None:
             if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def quote(self, name: str) -> str:
+        return str(self.engine.dialect.identifier_preparer.quote(name))
 
     def table(self, model: type[Record]) -> Table:
         with self.lock:
@@ -258,8 +270,19 @@ class _Core:
         self.ensured.update(t.name for t in tables)
 
 
+_NO_PARAM = object()
+_STATEMENT_CACHE_SIZE = 512
+
+
 class SqlRepository(RepositoryBase[T]):
-    """`Repository` on one SQL table."""
+    """`Repository` on one SQL table.
+
+    Statements are built once per query *shape* (fields, ops, ordering, paging) with
+    named bind parameters and cached; only the values change between calls. On
+    PostgreSQL, ``find``/``get`` run the cached SQL text on the driver cursor and let
+    PostgreSQL render each row as JSON (``row_to_json``) that pydantic-core validates in
+    one pass, which is what keeps validated reads close to raw ``fetchall``.
+    """
 
     def __init__(self, model: type[T], database: SqlDatabase) -> None:
         super().__init__(model, database)
@@ -267,48 +290,117 @@ class SqlRepository(RepositoryBase[T]):
         self.table = self._core.table(model)
         self._columns = {c.name: c for c in self.table.columns}
         self._datetimes = [f.storage for f in self.info.fields if f.kind == "datetime"]
+        self._postgres = self._core.dialect == "postgresql"
+        self._statements: dict[tuple[Any, ...], Any] = {}
+        self._list_adapter: TypeAdapter[list[T]] = TypeAdapter(list[model])  # type: ignore[valid-type]
         if self._core.create_tables and self.table.name not in self._core.ensured:
             self._core.ensure_tables([model])
 
     # --- compilation ------------------------------------------------------------------
 
-    def _clause(self, cond: Condition) -> ColumnElement[bool]:
+    @staticmethod
+    def _bind(cond: Condition) -> tuple[Any, Any]:
+        """The bind value of one condition (or _NO_PARAM) and its part of the cache key."""
+        op, value = cond.op, cond.value
+        if op == "isnull":
+            return _NO_PARAM, (op, value)
+        if op == "in":
+            present = [v for v in value if v is not None]
+            return (present if present else _NO_PARAM), (op, bool(present), None in value)
+        if op == "contains":
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":")), op
+        return value, op
+
+    def _clause(self, cond: Condition, name: str) -> ColumnElement[bool]:
+        """The SQL clause of one condition, bound to the parameter `name`."""
         col = self._columns[cond.field.storage]
         op, value = cond.op, cond.value
         if op in _COMPARISONS:
-            return _COMPARISONS[op](col, value)
+            return _COMPARISONS[op](col, bindparam(name, type_=col.type))
         if op == "isnull":
             return col.is_(None) if value else col.is_not(None)
         if op == "in":
-            present = [v for v in value if v is not None]
-            clause = col.in_(present) if present else false()
+            clause: ColumnElement[bool] = false()
+            if any(v is not None for v in value):
+                if self._postgres:
+                    clause = col == any_(bindparam(name, type_=ARRAY(col.type)))
+                else:
+                    clause = col.in_(bindparam(name, expanding=True))
             return or_(clause, col.is_(None)) if None in value else clause
-        if self._core.dialect == "postgresql":
-            param = bindparam(None, value, type_=JSONB)
-            return col.op("@>", return_type=Boolean)(param)
-        return func.coalesce(getattr(func, _CONTAINS_FN)(col, json.dumps(value)), 0) == 1
+        document = bindparam(name, type_=Text())
+        if self._postgres:
+            return col.op("@>", return_type=Boolean)(cast(document, JSONB))
+        return func.coalesce(getattr(func, _CONTAINS_FN)(col, document), 0) == 1
 
-    def _where_clause(self, conditions: Sequence[Condition]) -> ColumnElement[bool] | None:
-        if not conditions:
-            return None
-        return and_(*(self._clause(c) for c in conditions))
+    def _compile_where(
+        self, conditions: Sequence[Condition]
+    ) -> tuple[Callable[[], list[ColumnElement[bool]]], dict[str, Any], tuple[Any, ...]]:
+        """Parameters and cache key now; the clauses only when a statement is built."""
+        params, shape = {}, []
+        for index, cond in enumerate(conditions):
+            value, key = self._bind(cond)
+            shape.append((cond.field.storage, key))
+            if value is not _NO_PARAM:
+                params[f"p{index}"] = value
 
-    def _select(self, conditions: Sequence[Condition], orders: Sequence[Order]) -> Any:
-        stmt = select(self.table)
-        clause = self._where_clause(conditions)
-        if clause is not None:
-            stmt = stmt.where(clause)
-        for order in orders:
-            col = self._columns[order.field.storage]
-            stmt = stmt.order_by((col.desc() if order.descending else col.asc()).nulls_last())
-        return stmt
+        def clauses() -> list[ColumnElement[bool]]:
+            return [self._clause(c, f"p{i}") for i, c in enumerate(conditions)]
+
+        return clauses, params, tuple(shape)
+
+    def _cached(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        statement = self._statements.get(key)
+        if statement is None:
+            if len(self._statements) >= _STATEMENT_CACHE_SIZE:
+                self._statements.clear()
+            statement = self._statements[key] = build()
+        return statement
+
+    def _select(
+        self,
+        conditions: Sequence[Condition],
+        orders: Sequence[Order],
+        limit: int | None = None,
+        offset: int = 0,
+        as_json: bool = False,
+    ) -> tuple[Any, dict[str, Any]]:
+        """The cached SELECT for this shape and its parameters.
+
+        With `as_json`, each row comes back as one JSON text (PostgreSQL's
+        ``row_to_json`` of the whole row, keyed by the column = storage names).
+        """
+        clauses, params, shape = self._compile_where(conditions)
+        order_key = tuple((o.field.storage, o.descending) for o in orders)
+        key = ("select", as_json, shape, order_key, limit is not None, bool(offset))
+
+        def build() -> Any:
+            if as_json:
+                whole_row: Any = literal_column(self._core.quote(self.table.name))
+                stmt = select(cast(func.row_to_json(whole_row), Text)).select_from(self.table)
+            else:
+                stmt = select(self.table)
+            where = clauses()
+            if where:
+                stmt = stmt.where(*where)
+            for order in orders:
+                col = self._columns[order.field.storage]
+                stmt = stmt.order_by((col.desc() if order.descending else col.asc()).nulls_last())
+            if limit is not None:
+                stmt = stmt.limit(bindparam("page_limit", type_=BigInteger()))
+            if offset:
+                stmt = stmt.offset(bindparam("page_offset", type_=BigInteger()))
+            return stmt
+
+        if limit is not None:
+            params["page_limit"] = limit
+        if offset:
+            params["page_offset"] = offset
+        return self._cached(key, build), params
 
     def _rows(self, result: Any, part: Sequence[Any] | None = None) -> list[dict[str, Any]]:
         keys = list(result.keys())
         rows = [dict(zip(keys, r, strict=True)) for r in (result if part is None else part)]
-        if self._datetimes and self._core.dialect == "sqlite":
-            import datetime as dt
-
+        if self._datetimes and not self._postgres:
             for row in rows:
                 for key in self._datetimes:
                     value = row[key]
@@ -319,8 +411,6 @@ class SqlRepository(RepositoryBase[T]):
     def _params(self, row: dict[str, Any]) -> dict[str, Any]:
         if not self._datetimes:
             return row
-        import datetime as dt
-
         out = dict(row)
         for key in self._datetimes:
             if isinstance(out.get(key), str):
@@ -333,7 +423,7 @@ class SqlRepository(RepositoryBase[T]):
         params = [self._params(r) for r in rows]
 
         def work(conn: Connection) -> None:
-            if self._core.dialect == "postgresql" and len(params) > 1:
+            if self._postgres and len(params) > 1:
                 sqlcopy.copy_rows(conn, self.table, params)
             else:
                 conn.execute(self.table.insert(), params)
@@ -352,37 +442,59 @@ class SqlRepository(RepositoryBase[T]):
         limit: int | None,
         offset: int,
     ) -> list[dict[str, Any]]:
-        stmt = self._select(conditions, orders)
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        if offset:
-            stmt = stmt.offset(offset)
-        return self._core.run(self.info.table, lambda conn: self._rows(conn.execute(stmt)))
+        stmt, params = self._select(conditions, orders, limit, offset)
+        return self._core.run(self.info.table, lambda conn: self._rows(conn.execute(stmt, params)))
+
+    def _select_models(
+        self,
+        conditions: Sequence[Condition],
+        orders: Sequence[Order],
+        limit: int | None,
+        offset: int,
+    ) -> list[T]:
+        if not self._postgres:
+            return super()._select_models(conditions, orders, limit, offset)
+        stmt, params = self._select(conditions, orders, limit, offset, as_json=True)
+        sql = self._cached(("sql", id(stmt)), lambda: str(stmt.compile(self._core.engine)))
+        rows = self._core.run(self.info.table, lambda conn: sqlcopy.fetch(conn, sql, params))
+        if not rows:
+            return []
+        document = "[" + ",".join(row[0] for row in rows) + "]"
+        try:
+            return self._list_adapter.validate_json(document)
+        except ValidationError as exc:
+            raise StoreCorrupted(f"{self.info.table}: stored rows do not validate: {exc}") from exc
 
     def _iter_rows(
         self, conditions: Sequence[Condition], orders: Sequence[Order], batch_size: int
     ) -> Iterator[list[dict[str, Any]]]:
-        stmt = self._select(conditions, orders)
+        stmt, params = self._select(conditions, orders)
         stack = self._core.tx_stack()
         try:
             if stack:
-                result = stack[-1].execution_options(yield_per=batch_size).execute(stmt)
+                result = stack[-1].execution_options(yield_per=batch_size).execute(stmt, params)
                 for part in result.partitions():
                     yield self._rows(result, part)
                 return
             with self._core.engine.connect() as conn:
-                result = conn.execution_options(yield_per=batch_size).execute(stmt)
+                result = conn.execution_options(yield_per=batch_size).execute(stmt, params)
                 for part in result.partitions():
                     yield self._rows(result, part)
         except sa_exc.DBAPIError as exc:
             raise _translate(exc, self.info.table) from exc
 
     def _count_rows(self, conditions: Sequence[Condition]) -> int:
-        stmt = select(func.count()).select_from(self.table)
-        clause = self._where_clause(conditions)
-        if clause is not None:
-            stmt = stmt.where(clause)
-        return int(self._core.run(self.info.table, lambda conn: conn.execute(stmt).scalar_one()))
+        clauses, params, shape = self._compile_where(conditions)
+
+        def build() -> Any:
+            stmt = select(func.count()).select_from(self.table)
+            where = clauses()
+            return stmt.where(*where) if where else stmt
+
+        stmt = self._cached(("count", shape), build)
+        return int(
+            self._core.run(self.info.table, lambda conn: conn.execute(stmt, params).scalar_one())
+        )
 
     def _update_row(
         self,
@@ -391,30 +503,44 @@ class SqlRepository(RepositoryBase[T]):
         values: dict[str, Any],
         now: float,
     ) -> dict[str, Any] | None:
-        modified = self._columns["_modifiedAt"]
-        bump = func.coalesce(modified, 0.0) + MODIFIED_AT_STEP
-        newest = (
-            func.greatest(now, bump) if self._core.dialect == "postgresql" else func.max(now, bump)
-        )
-        stmt = (
-            update(self.table)
-            .where(self._where_clause(conditions))  # type: ignore[arg-type]
-            .values(**self._params(values), _modifiedAt=newest)
-            .returning(*self.table.columns)
-        )
+        clauses, params, shape = self._compile_where(conditions)
+        names = tuple(sorted(values))
+
+        def build() -> Any:
+            modified = self._columns["_modifiedAt"]
+            bump = func.coalesce(modified, 0.0) + MODIFIED_AT_STEP
+            now_param: Any = bindparam("now", type_=Double())
+            newest = func.greatest(now_param, bump) if self._postgres else func.max(now_param, bump)
+            assignments = {n: bindparam(f"v_{n}", type_=self._columns[n].type) for n in names}
+            return (
+                update(self.table)
+                .where(*clauses())
+                .values(**assignments, _modifiedAt=newest)
+                .returning(*self.table.columns)
+            )
+
+        stmt = self._cached(("update", shape, names), build)
+        params["now"] = now
+        params.update({f"v_{n}": v for n, v in self._params(values).items()})
 
         def work(conn: Connection) -> dict[str, Any] | None:
-            rows = self._rows(conn.execute(stmt))
+            rows = self._rows(conn.execute(stmt, params))
             return rows[0] if rows else None
 
         return self._core.run(self.info.table, work)
 
     def _delete_rows(self, conditions: Sequence[Condition]) -> int:
-        stmt = delete(self.table)
-        clause = self._where_clause(conditions)
-        if clause is not None:
-            stmt = stmt.where(clause)
-        return int(self._core.run(self.info.table, lambda conn: conn.execute(stmt).rowcount))
+        clauses, params, shape = self._compile_where(conditions)
+
+        def build() -> Any:
+            stmt = delete(self.table)
+            where = clauses()
+            return stmt.where(*where) if where else stmt
+
+        stmt = self._cached(("delete", shape), build)
+        return int(
+            self._core.run(self.info.table, lambda conn: conn.execute(stmt, params).rowcount)
+        )
 
 
 class SqlDatabase(DatabaseBase):

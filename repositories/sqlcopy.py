@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Connection, DateTime, Table
 from sqlalchemy import exc as sa_exc
 
-__all__ = ["copy_rows"]
+__all__ = ["copy_rows", "fetch"]
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -36,6 +36,32 @@ def _encoder(table: Table, name: str) -> Callable[[Any], str]:
     if isinstance(column_type, DateTime):
         return lambda v: v.isoformat() if isinstance(v, dt.datetime) else str(v)
     return lambda v: _text(v) if isinstance(v, str) else repr(v)
+
+
+def fetch(conn: Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Run compiled SQL text on the driver cursor (no SQLAlchemy result processing).
+
+    Driver errors are wrapped as SQLAlchemy would (disconnects invalidate the
+    connection), so the backend translates them at its one boundary.
+    """
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is None:  # pragma: no cover - a live connection always has one
+        raise RuntimeError("no DBAPI connection")
+    driver_error = conn.dialect.loaded_dbapi.Error
+    cursor: Any = dbapi.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    except driver_error as exc:
+        disconnect = conn.dialect.is_disconnect(exc, dbapi, cursor)
+        if disconnect:
+            conn.invalidate(exc)
+        raise sa_exc.DBAPIError.instance(
+            sql, None, exc, driver_error, connection_invalidated=disconnect, dialect=conn.dialect
+        ) from exc
+    finally:
+        if not getattr(cursor, "closed", False):
+            cursor.close()
 
 
 def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

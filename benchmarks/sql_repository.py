@@ -1,0 +1,197 @@
+"""SQL repository vs raw psycopg2 on the same PostgreSQL, in one run.
+
+    python -m benchmarks.sql_repository --rows 20000
+
+Prints ``create_many:``, ``find_all:``, ``get:`` and ``contains:`` lines as
+``name: ours X/s, baseline Y/s, ratio R`` (R = ours / baseline throughput).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg2
+import psycopg2.extras
+from pydantic import Field
+from sqlalchemy.engine import make_url
+
+from benchmarks._pg import line, scratch_database
+from models.base import Record, indexed
+from models.tables import table_for
+from repositories import connect
+from repositories.sql import SqlDatabase
+
+
+class BenchItem(Record):
+    """~10 fields including a ~300-byte JSON document with a GIN index."""
+
+    name: str
+    category: str = indexed()
+    owner_id: str
+    amount: float
+    quantity: int
+    active: bool = True
+    note: str | None = None
+    score: float | None = None
+    payload: dict[str, Any] = indexed(default_factory=dict)
+    labels: list[str] = Field(default_factory=list)
+
+
+def make_items(count: int, seed: int = 7) -> list[BenchItem]:
+    rng = random.Random(seed)
+    items = []
+    for i in range(count):
+        payload = {
+            "sku": f"SKU-{i:08d}",
+            "color": rng.choice(["red", "green", "blue", "black", "white"]),
+            "tags": rng.sample(["a", "b", "c", "d", "e", "f", "g", "h"], 3),
+            "dims": {"w": rng.randint(1, 100), "h": rng.randint(1, 100), "d": rng.random()},
+            "vendor": {"id": rng.randint(1, 5000), "name": f"Vendor {rng.randint(1, 500)}"},
+            "text": "lorem ipsum dolor sit amet " * 4,
+        }
+        items.append(
+            BenchItem(
+                name=f"item {i}",
+                category=rng.choice(["tools", "garden", "kitchen", "office"]),
+                owner_id=f"user-{rng.randint(1, 50)}",
+                amount=rng.random() * 1000,
+                quantity=rng.randint(0, 500),
+                note=None if i % 3 else f"note {i}",
+                score=rng.random(),
+                payload=payload,
+                labels=["x", "y"],
+            )
+        )
+    return items
+
+
+def best_of(runs: int, fn: Callable[[], Any]) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def raw_dsn(url: str) -> str:
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--gets", type=int, default=5_000)
+    parser.add_argument("--contains-rows", type=int, default=200_000)
+    args = parser.parse_args()
+
+    with scratch_database("bench_sql") as url:
+        db = connect(url)
+        assert isinstance(db, SqlDatabase)
+        db.ensure_schema(BenchItem)
+        repo = db.repository(BenchItem)
+        table = table_for(BenchItem, db._core.metadata)
+        columns = [c.name for c in table.columns]
+        raw = psycopg2.connect(raw_dsn(url))
+        raw.autocommit = True
+        cur = raw.cursor()
+        cur.execute('CREATE TABLE raw_items (LIKE "BenchItem" INCLUDING ALL)')
+        quoted = ", ".join(f'"{c}"' for c in columns)
+
+        items = make_items(args.rows)
+
+        # --- create_many -------------------------------------------------------------
+        def ours_create() -> None:
+            cur.execute('TRUNCATE "BenchItem"')
+            start = time.perf_counter()
+            repo.create_many(items, batch_size=5000)
+            timings.append(time.perf_counter() - start)
+
+        def raw_create() -> None:
+            cur.execute("TRUNCATE raw_items")
+            start = time.perf_counter()
+            now = time.time()
+            rows = []
+            for item in items:
+                data = item.model_dump(by_alias=True)
+                data.update(_createdAt=now, _modifiedAt=now, _createdBy="u", _modifiedBy="u")
+                rows.append(
+                    tuple(
+                        json.dumps(data[c]) if c in ("payload", "labels") else data[c]
+                        for c in columns
+                    )
+                )
+            with raw:
+                psycopg2.extras.execute_values(
+                    cur, f"INSERT INTO raw_items ({quoted}) VALUES %s", rows, page_size=1000
+                )
+            timings.append(time.perf_counter() - start)
+
+        timings: list[float] = []
+        for _ in range(3):
+            ours_create()
+        ours_t = min(timings)
+        timings = []
+        for _ in range(3):
+            raw_create()
+        raw_t = min(timings)
+        print(line("create_many", args.rows / ours_t, args.rows / raw_t), flush=True)
+
+        # --- find_all ------------------------------------------------------------------
+        ours_t = best_of(3, lambda: repo.find())
+        raw_t = best_of(3, lambda: (cur.execute("SELECT * FROM raw_items"), cur.fetchall()))
+        print(line("find_all", args.rows / ours_t, args.rows / raw_t), flush=True)
+
+        # --- get -----------------------------------------------------------------------
+        ids = [item.id for item in random.Random(1).sample(items, min(args.gets, len(items)))]
+
+        def ours_get() -> None:
+            for rid in ids:
+                repo.get(rid)
+
+        def raw_get() -> None:
+            for rid in ids:
+                cur.execute("SELECT * FROM raw_items WHERE id = %s", (rid,))
+                cur.fetchone()
+
+        ours_t = best_of(3, ours_get)
+        raw_t = best_of(3, raw_get)
+        print(line("get", len(ids) / ours_t, len(ids) / raw_t), flush=True)
+
+        # --- contains on a GIN index --------------------------------------------------
+        extra = max(0, args.contains_rows - args.rows)
+        for start in range(0, extra, 20_000):
+            chunk = make_items(min(20_000, extra - start), seed=start + 11)
+            repo.create_many(chunk, batch_size=5000)
+        cur.execute('ANALYZE "BenchItem"')
+        probe = {"vendor": {"id": 4242}, "color": "red"}
+        query = 'SELECT * FROM "BenchItem" WHERE payload @> %s::jsonb'
+        cur.execute(query, (json.dumps(probe),))
+        matched = len(cur.fetchall())
+        repeats = 200
+        ours_t = best_of(
+            3, lambda: [repo.find({"payload__contains": probe}) for _ in range(repeats)]
+        )
+        raw_t = best_of(
+            3,
+            lambda: [
+                (cur.execute(query, (json.dumps(probe),)), cur.fetchall()) for _ in range(repeats)
+            ],
+        )
+        print(
+            line("contains", repeats / ours_t, repeats / raw_t)
+            + f"  (queries/s; {repo.count()} rows, {matched} matched per query)",
+            flush=True,
+        )
+        raw.close()
+        db.close()
+
+
+if __name__ == "__main__":
+    main()
