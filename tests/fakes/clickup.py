@@ -65,7 +65,7 @@ class FakeClickUp:
         *,
         token: str = "pk_test",
         team_id: str = "900",
-        list_id: str = "L1",
+        list_id: str = "901",
         latency: float = 0.0,
         throttle: Throttle | None = None,
     ) -> None:

@@ -50,7 +50,7 @@ def serve() -> Iterator[Callable[[Callable[[httpx.Request], httpx.Response]], st
                 pass
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Adapter)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_address[1]}"
 

@@ -104,7 +104,7 @@ def test_clickup_export(clickup_url, monkeypatch, tmp_path) -> None:
     fake.add_task("a task", **{"cf-severity": 1})
     monkeypatch.setenv("CLICKUP_API_TOKEN_SECRET", "pk_test")
     monkeypatch.setenv("CLICKUP_TEAM_ID", "900")
-    monkeypatch.setenv("CLICKUP_LIST_ID", "L1")
+    monkeypatch.setenv("CLICKUP_LIST_ID", "901")
     monkeypatch.setenv("CLICKUP_API_URL", url)
     (tmp_path / "cu.json").write_text(
         json.dumps(

@@ -15,7 +15,7 @@ from tests.fakes.openapi import SpecValidator, SpecViolation, validating
 
 
 def make(
-    client: httpx.Client, retry: RetryPolicy, list_id: str | None = "L1", **kw
+    client: httpx.Client, retry: RetryPolicy, list_id: str | None = "901", **kw
 ) -> ClickUpConnector:
     return ClickUpConnector("pk_test", "900", list_id, client=client, retry=retry, **kw)
 
@@ -48,7 +48,7 @@ def test_list_read_pages_until_last_page(fake_clickup, clickup_client, retry) ->
     fake_clickup.add_task("sub", parent=parent)
     tasks = make(clickup_client, retry).read_tasks()
     assert len(tasks) == 251  # closed tasks and subtasks included
-    pages = sent(fake_clickup, "GET", "/list/L1/task")
+    pages = sent(fake_clickup, "GET", "/list/901/task")
     assert [r.url.params["page"] for r in pages] == ["0", "1", "2"]
     first = pages[0].url.params
     assert first["subtasks"] == "true" and first["include_closed"] == "true"

@@ -124,7 +124,7 @@ def test_clickup_export_uses_option_names(fake_clickup, clickup_client, retry) -
         {
             "api_token": "pk_test",
             "team_id": "900",
-            "list_id": "L1",
+            "list_id": "901",
             "client": clickup_client,
             "retry": retry,
         },
@@ -225,7 +225,7 @@ def test_clickup_sync_with_options(fake_clickup, clickup_client, retry, states) 
         {
             "api_token": "pk_test",
             "team_id": "900",
-            "list_id": "L1",
+            "list_id": "901",
             "client": clickup_client,
             "retry": retry,
         },

@@ -1,0 +1,89 @@
+"""Cross-check: requests our validator accepted are also accepted by openapi-core.
+
+The per-request fixture uses the small validator in ``tests/fakes/openapi.py`` (fast, loads
+the Jira document once); this test replays one scenario per connector through openapi-core,
+the reference implementation, so the two cannot silently disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from openapi_core import OpenAPI
+from openapi_core.testing import MockRequest
+
+from integrations.tickets.clickup import ClickUpConnector
+from integrations.tickets.http import RetryPolicy
+from integrations.tickets.jira import JiraConnector
+from tests.fakes.clickup import FakeClickUp
+from tests.fakes.jira import FakeJira
+from tests.fakes.openapi import clickup_validator, jira_validator, validating
+
+pytestmark = pytest.mark.filterwarnings("ignore:Unsupported scheme type:UserWarning")
+
+
+def _recording(fake, validator, sent: list[httpx.Request]):
+    handler = validating(fake, validator)
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return handler(request)
+
+    return httpx.Client(transport=httpx.MockTransport(record))
+
+
+def _replay(api: OpenAPI, sent: list[httpx.Request]) -> None:
+    for request in sent:
+        url = urlsplit(str(request.url))
+        mock = MockRequest(
+            f"{url.scheme}://{url.netloc}",
+            request.method.lower(),
+            url.path,
+            args=dict(request.url.params.multi_items()),
+            headers=dict(request.headers),
+            data=request.content.decode() or None,
+            content_type=request.headers.get("content-type", "application/json"),
+        )
+        api.validate_request(mock)
+
+
+def test_jira_requests_pass_openapi_core() -> None:
+    fake = FakeJira()
+    issue = fake.add_issue("a", description="text")
+    sent: list[httpx.Request] = []
+    jira = JiraConnector(
+        "https://your-domain.atlassian.net",
+        "ada@example.com",
+        "jira-token",
+        "PRJ",
+        "Task",
+        client=_recording(fake, jira_validator(), sent),
+        retry=RetryPolicy(sleep=lambda s: None),
+    )
+    jira.read_attributes()
+    jira.read_tasks(updated_since=datetime(2024, 1, 1, tzinfo=UTC), fields=["summary"])
+    results = jira.write_tasks(
+        [{"id": issue, "fields": {"summary": "b", "description": "**d**", "status": "Done"}}]
+    )
+    assert results[0].status == "updated"
+    assert len(sent) >= 6
+    _replay(OpenAPI.from_dict(jira_validator().document), sent)
+
+
+def test_clickup_requests_pass_openapi_core() -> None:
+    fake = FakeClickUp()
+    task = fake.add_task("a")
+    sent: list[httpx.Request] = []
+    client = _recording(fake, clickup_validator(), sent)
+    retry = RetryPolicy(sleep=lambda s: None)
+    listed = ClickUpConnector("pk_test", "900", "901", client=client, retry=retry)
+    listed.read_attributes()
+    listed.read_tasks(updated_since=datetime(2024, 1, 1, tzinfo=UTC))
+    ClickUpConnector("pk_test", "900", client=client, retry=retry).read_tasks()
+    results = listed.write_tasks([{"id": task, "name": "b", "Severity": "High", "Budget": 2}])
+    assert results[0].status == "updated"
+    assert len(sent) >= 7
+    _replay(OpenAPI.from_dict(clickup_validator().document), sent)
