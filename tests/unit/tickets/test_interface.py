@@ -6,9 +6,11 @@ import csv
 import importlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from integrations.tickets.definition import TaskSyncDefinition
 from integrations.tickets.interface import TicketInterface, create_ticket_interface
 from integrations.tickets.jira import JiraConnector
 from models.management import TicketSyncState
@@ -245,3 +247,51 @@ def test_clickup_sync_with_options(fake_clickup, clickup_client, retry, states) 
     third = interface.sync(report.records)
     assert [(c.external_id, c.fields) for c in third.inbound] == [(t, {"title": "renamed"})]
     assert not third.outbound
+
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "integrations" / "tickets" / "examples"
+
+
+def test_example_definitions_export(
+    fake_jira, jira_client, fake_clickup, clickup_client, retry
+) -> None:
+    fake_jira.add_issue("One", description="*x*", labels=["a", "b"])
+    jira = TicketInterface(
+        JiraConnector(
+            "https://ex.atlassian.net",
+            "ada@example.com",
+            "jira-token",
+            "PRJ",
+            "Task",
+            client=jira_client,
+            retry=retry,
+        ),
+        TaskSyncDefinition.load(EXAMPLES / "jira.yaml"),
+    )
+    (row,) = jira.export_tickets()
+    assert (row["summary"], row["body"], row["labels"], row["state"]) == (
+        "One",
+        "*x*",
+        "a, b",
+        "To Do",
+    )
+    fake_clickup.add_task("Two", **{"cf-severity": 0, "cf-budget": 7})
+    clickup = create_ticket_interface(
+        "clickup",
+        {
+            "api_token": "pk_test",
+            "team_id": "900",
+            "list_id": "901",
+            "client": clickup_client,
+            "retry": retry,
+        },
+        TaskSyncDefinition.load(EXAMPLES / "clickup.yaml"),
+    )
+    (row,) = clickup.export_tickets()
+    assert (row["title"], row["severity"], row["budget"], row["state"]) == (
+        "Two",
+        "Low",
+        7,
+        "to do",
+    )
+    assert row["updated"].startswith("2024-01-01T")
