@@ -3,7 +3,8 @@
 Two-way sync keeps, per ticket, the last synced value of each field (a ``TicketSyncState``
 record in an injected repository). Per field: only local changed -> written out; only remote
 changed -> taken in; both changed to different values -> a conflict, left alone; both
-changed to the same value -> recorded as synced. Remote reads are incremental from the
+changed to the same value -> recorded as synced. With no stored value yet (first sync),
+local and remote values that differ are a conflict too. Remote reads are incremental from the
 stored cursor (the latest ``updated`` seen); a ticket not returned is unchanged remotely.
 A full read happens on the first sync or when a local record names a ticket without state.
 
@@ -18,7 +19,7 @@ import csv
 import json
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -177,7 +178,7 @@ class TicketInterface:
         tasks = self._read(updated_since=since)
         remote = {str(row[key]): row for row in self._rows(tasks)}
         stamps = [s for t in tasks if (s := self.connector.updated_at(t)) is not None]
-        cursor = max([*cursors, *(s.isoformat() for s in stamps)], default=None)
+        cursor = max([*cursors, *(s.astimezone(UTC).isoformat() for s in stamps)], default=None)
         report = SyncReport(dry_run=dry_run, cursor=cursor, full_read=full)
 
         outbound: dict[str, dict[str, Any]] = {}

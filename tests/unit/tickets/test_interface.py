@@ -295,3 +295,18 @@ def test_example_definitions_export(
         "to do",
     )
     assert row["updated"].startswith("2024-01-01T")
+
+
+def test_first_sync_with_differing_values_is_a_conflict(
+    fake_jira, jira_client, retry, states
+) -> None:
+    fake_jira.add_issue("remote title")
+    report = jira_interface(jira_client, retry, states).sync(
+        [{"key": "PRJ-1", "summary": "local title", "state": "To Do"}]
+    )
+    assert [(c.field, c.local, c.remote) for c in report.conflicts] == [
+        ("summary", "local title", "remote title")
+    ]
+    assert not report.outbound
+    (state,) = states.find()
+    assert state.fields["state"] == "To Do" and "summary" not in state.fields
