@@ -26,7 +26,7 @@ from integrations.tickets.base import (
     same_value,
 )
 from integrations.tickets.clickup_fields import UNCHANGED, custom_value, match_field, to_ms
-from integrations.tickets.errors import InvalidRequest, PaginationError
+from integrations.tickets.errors import InvalidRequest, NotFound, PaginationError, RequestRejected
 from integrations.tickets.http import (
     ExponentialFloor,
     HttpSession,
@@ -258,7 +258,17 @@ class ClickUpConnector:
         if body:
             self.http.request("PUT", f"/task/{key}", json=body)
         for field_id, wire in posts.items():
-            self.http.request("POST", f"/task/{key}/field/{field_id}", json={"value": wire})
+            name = defs[field_id]["name"]
+            try:
+                self.http.request("POST", f"/task/{key}/field/{field_id}", json={"value": wire})
+            except (RequestRejected, NotFound) as exc:
+                # the task is partly written by now: report the field, keep the rest
+                rejected[name] = str(exc)
+                changes.pop(name, None)
+        if not changes:
+            return WriteResult(
+                task_id=key, status="failed", rejected=rejected, error="no field could be written"
+            )
         return WriteResult(task_id=key, status="updated", changes=changes, rejected=rejected)
 
     def _core_change(

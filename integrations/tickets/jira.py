@@ -319,10 +319,11 @@ class JiraConnector:
             status = "failed" if all_rejected else "unchanged"
             error = "no field could be written" if all_rejected else None
             return WriteResult(task_id=key, status=status, rejected=rejected, error=error)
+        issue_id = str(issue["id"])
+        # looked up before any write (and on dry runs): a missing transition fails the task
+        transition_id = self._transition_id(issue_id, target_status) if target_status else None
         if dry_run:
             return WriteResult(task_id=key, status="planned", changes=changes, rejected=rejected)
-        issue_id = str(issue["id"])
-        transition_id = self._transition_id(issue_id, target_status) if target_status else None
         if payload:
             self.http.request("PUT", f"{API}/issue/{issue_id}", json={"fields": payload})
         if transition_id is not None:

@@ -244,3 +244,11 @@ def test_rate_limit_uses_unix_reset_header(fake_clickup, clickup_spec, sleeps) -
     retry = clickup_retry_policy(sleep=sleeps, rng=lambda: 0.0)
     assert len(make(client, retry).read_tasks()) == 1
     assert len(sleeps.calls) == 1 and sleeps.calls[0] >= 2
+
+
+def test_rejected_custom_value_after_put_is_reported(fake_clickup, clickup_client, retry) -> None:
+    t = fake_clickup.add_task("a")
+    (result,) = make(clickup_client, retry).write_tasks([{"id": t, "name": "b", "Budget": "lots"}])
+    assert result.status == "updated" and set(result.changes) == {"name"}
+    assert "FIELD_012" in result.rejected["Budget"]
+    assert fake_clickup.tasks[t]["name"] == "b"

@@ -213,8 +213,11 @@ def test_dry_run_returns_diff_and_writes_nothing(fake_jira, jira_client, retry) 
     )
     assert result[0].status == "planned"
     assert result[0].changes["summary"].old == "a" and result[0].changes["summary"].new == "b"
-    assert all(r.method in ("GET", "POST") for r in fake_jira.requests)
-    assert not [r for r in fake_jira.requests if r.url.path.endswith("/transitions")]
+    assert all(r.method == "GET" or r.url.path.endswith("/search/jql") for r in fake_jira.requests)
+    (result,) = make(jira_client, retry).write_tasks(
+        [{"id": issue, "fields": {"status": "Shipped"}}], dry_run=True
+    )
+    assert result.status == "failed" and "no transition" in (result.error or "")
     assert fake_jira.issues[issue]["fields"]["summary"] == "a"
 
 
