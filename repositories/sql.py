@@ -289,6 +289,7 @@ class SqlRepository(RepositoryBase[T]):
         self._core = database._core
         self.table = self._core.table(model)
         self._columns = {c.name: c for c in self.table.columns}
+        self._keys = [c.name for c in self.table.columns]
         self._datetimes = [f.storage for f in self.info.fields if f.kind == "datetime"]
         self._postgres = self._core.dialect == "postgresql"
         self._statements: dict[tuple[Any, ...], Any] = {}
@@ -454,14 +455,23 @@ class SqlRepository(RepositoryBase[T]):
     ) -> list[T]:
         if not self._postgres:
             return super()._select_models(conditions, orders, limit, offset)
-        stmt, params = self._select(conditions, orders, limit, offset, as_json=True)
+        # Many rows: PostgreSQL renders JSON that pydantic-core parses and validates in
+        # one pass. One row (get): plain columns are cheaper than JSON on both ends.
+        as_json = limit != 1
+        by_id = bool(conditions) and conditions[0].field.name == "id" and conditions[0].op == "eq"
+        if by_id and not offset:
+            limit = None  # the primary key matches one row at most: no LIMIT to plan
+        stmt, params = self._select(conditions, orders, limit, offset, as_json=as_json)
         sql = self._cached(("sql", id(stmt)), lambda: str(stmt.compile(self._core.engine)))
         rows = self._core.run(self.info.table, lambda conn: sqlcopy.fetch(conn, sql, params))
-        if not rows:
-            return []
-        document = "[" + ",".join(row[0] for row in rows) + "]"
         try:
-            return self._list_adapter.validate_json(document)
+            if not as_json:
+                return [
+                    self.model.model_validate(dict(zip(self._keys, r, strict=True))) for r in rows
+                ]
+            if not rows:
+                return []
+            return self._list_adapter.validate_json("[" + ",".join(r[0] for r in rows) + "]")
         except ValidationError as exc:
             raise StoreCorrupted(f"{self.info.table}: stored rows do not validate: {exc}") from exc
 
