@@ -60,7 +60,8 @@ class Throttle:
 
     ``decide(n)`` gets the running request number and returns the seconds to ask for (or
     None). The gap between a 429 and the same request's next arrival is measured on
-    ``clock`` (the same clock the client sleeps on, possibly virtual).
+    ``clock`` (the same clock the client sleeps on, possibly virtual). The retry of a
+    throttled request is always let through (so each 429 yields exactly one measured gap).
     """
 
     def __init__(self, decide: Callable[[int], float | None], clock: Callable[[], float]) -> None:
