@@ -1,7 +1,8 @@
 """Jira Cloud (platform REST API v3) ticket connector.
 
 Endpoints used (all in the platform v3 OpenAPI description):
-``GET /rest/api/3/field``, ``POST /rest/api/3/search/jql``, ``GET/PUT /rest/api/3/issue/{id}``,
+``GET /rest/api/3/field``, ``GET /rest/api/3/myself`` (time zone for JQL dates),
+``POST /rest/api/3/search/jql``, ``GET/PUT /rest/api/3/issue/{id}``,
 ``GET/POST /rest/api/3/issue/{id}/transitions``. Auth is Basic ``email:api_token``.
 
 Errors: see :mod:`integrations.tickets.errors` (``RequestRejected`` carries Jira's
@@ -14,8 +15,9 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 from pydantic import SecretStr
@@ -107,6 +109,7 @@ class JiraConnector:
         self.concurrency = concurrency
         self.progress = progress
         self._fields: dict[str, TicketField] | None = None
+        self._zone: tzinfo | None = None
 
     # ------------------------------------------------------------------ reading
 
@@ -157,9 +160,10 @@ class JiraConnector:
             f"issuetype = {_jql_quote(self.ticket_type)}",
         ]
         if updated_since is not None:
-            # JQL compares at minute precision: round down, duplicates are dropped by id.
-            stamp = updated_since.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-            clauses.append(f"updated >= {_jql_quote(stamp)}")
+            # JQL reads dates in the user's time zone at minute precision: convert, round
+            # down; the overlap is harmless (duplicates are dropped, unchanged values ignored)
+            local = updated_since.astimezone(self._user_zone())
+            clauses.append(f"updated >= {_jql_quote(local.strftime('%Y-%m-%d %H:%M'))}")
         if ids:
             clauses = [f"issuekey in ({', '.join(_jql_quote(i) for i in ids)})"]
         return " AND ".join(clauses) + " ORDER BY updated ASC, id ASC"
@@ -360,6 +364,16 @@ class JiraConnector:
         if isinstance(value, str):
             return markdown_to_adf(value)
         raise InvalidRequest(f"rich-text value must be Markdown or ADF, got {type(value).__name__}")
+
+    def _user_zone(self) -> tzinfo:
+        """The API user's time zone (``GET /rest/api/3/myself``), UTC when unknown."""
+        if self._zone is None:
+            name = self.http.request("GET", f"{API}/myself").json().get("timeZone")
+            try:
+                self._zone = ZoneInfo(name) if name else UTC
+            except (ValueError, ZoneInfoNotFoundError):
+                self._zone = UTC
+        return self._zone
 
     # ------------------------------------------------------------------ field metadata
 

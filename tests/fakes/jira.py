@@ -11,6 +11,7 @@ docs (https://developer.atlassian.com/cloud/jira/platform/rest/v3/):
 - ``PUT /rest/api/3/issue/{id}``: 204; ``status`` is silently ignored (it changes only
   through transitions); rich-text fields accept only ADF (400 ``errors`` otherwise); an
   empty summary or an unknown field is a 400 with ``errors``.
+- ``GET /rest/api/3/myself`` with the user's ``timeZone``, in which JQL dates are read;
 - ``GET/POST /rest/api/3/issue/{id}/transitions``; 404 ``errorMessages`` for unknown issues;
   401 without the right Basic credentials; 429 with ``Retry-After``/``X-RateLimit-Reset``
   whenever the ``throttle`` hook says so.
@@ -27,6 +28,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -107,7 +109,9 @@ class FakeJira:
         issue_type: str = "Task",
         latency: float = 0.0,
         throttle: Throttle | None = None,
+        time_zone: str = "UTC",
     ) -> None:
+        self.time_zone = time_zone
         self.auth = "Basic " + base64.b64encode(f"{email}:{token}".encode()).decode()
         self.project = project
         self.issue_type = issue_type
@@ -192,6 +196,16 @@ class FakeJira:
             )
         path = request.url.path
         body = json.loads(request.content) if request.content else None
+        if path == "/rest/api/3/myself" and request.method == "GET":
+            return httpx.Response(
+                200,
+                json={
+                    "accountId": "5b10",
+                    "emailAddress": "ada@example.com",
+                    "timeZone": self.time_zone,
+                    "active": True,
+                },
+            )
         if path == "/rest/api/3/field" and request.method == "GET":
             return httpx.Response(200, json=self._fields())
         if path == "/rest/api/3/search/jql" and request.method == "POST":
@@ -242,7 +256,10 @@ class FakeJira:
                 key = "key" if m.group(1) == "project" else "name"
                 issues = [i for i in issues if i["fields"][m.group(1)][key] == value]
             elif m := re.fullmatch(r'updated >= "(\d{4}-\d\d-\d\d \d\d:\d\d)"', clause):
-                since = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+                # JQL dates are in the user's time zone (Atlassian JQL docs)
+                since = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M").replace(
+                    tzinfo=ZoneInfo(self.time_zone)
+                )
                 issues = [i for i in issues if _parse(i["fields"]["updated"]) >= since]
             elif m := re.fullmatch(r"issuekey in \((.*)\)", clause):
                 keys = [k.strip().strip('"') for k in m.group(1).split(",")]

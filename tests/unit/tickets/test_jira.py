@@ -327,8 +327,22 @@ def test_every_endpoint_used_is_validated(fake_jira, jira_spec, retry) -> None:
     )
     assert set(spec.seen) == {
         ("GET", "/rest/api/3/field"),
+        ("GET", "/rest/api/3/myself"),
         ("POST", "/rest/api/3/search/jql"),
         ("PUT", "/rest/api/3/issue/{issueIdOrKey}"),
         ("GET", "/rest/api/3/issue/{issueIdOrKey}/transitions"),
         ("POST", "/rest/api/3/issue/{issueIdOrKey}/transitions"),
     }
+
+
+def test_updated_since_uses_the_users_time_zone(jira_spec, retry) -> None:
+    fake = FakeJira(time_zone="America/New_York")
+    client = httpx.Client(transport=httpx.MockTransport(validating(fake, jira_spec)))
+    old = fake.add_issue("old")  # updated 2024-01-01 09:00:01 UTC
+    fake.edit(old, summary="old")  # 09:00:02 UTC
+    jira = make(client, retry)
+    tasks = jira.read_tasks(updated_since=datetime(2024, 1, 1, 9, 0, 2, tzinfo=UTC))
+    assert [t["id"] for t in tasks] == [old]
+    jql = bodies(fake, "/rest/api/3/search/jql")[0]["jql"]
+    assert 'updated >= "2024-01-01 04:00"' in jql  # 09:00 UTC is 04:00 in New York
+    assert not jira.read_tasks(updated_since=datetime(2024, 1, 1, 9, 2, tzinfo=UTC))
