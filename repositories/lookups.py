@@ -27,9 +27,9 @@ from repositories.errors import InvalidQuery
 __all__ = [
     "MAX_INDEXED_TEXT_BYTES",
     "OPS",
-    "check_storable",
     "Condition",
     "Order",
+    "check_storable",
     "jsonb_contains",
     "matches",
     "parse_order",
