@@ -4,6 +4,7 @@ Records stream from the source in id order and are written with the system-only
 `Repository.import_rows`, which keeps ids and audit fields and uses the backend's bulk
 path (``COPY`` on PostgreSQL). Each batch is one transaction, and ids already in the
 destination are skipped, so an interrupted copy is resumed by running it again.
+Reading runs one batch ahead in a thread, overlapping the destination's writes.
 Verification compares, per table, the count and a SHA-256 over the canonical JSON of
 every record in id order::
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -85,15 +88,62 @@ def checksum(
     return count, digest.hexdigest()
 
 
-def _batches(records: Iterator[Record], size: int) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
+def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    batch: list[Record] = []
     for record in records:
-        batch.append(record.model_dump(mode="json", by_alias=True))
+        batch.append(record)
         if len(batch) >= size:
             yield batch
             batch = []
     if batch:
         yield batch
+
+
+_DONE = object()
+
+
+def _prefetched(batches: Iterator[list[Record]], depth: int = 2) -> Iterator[list[Record]]:
+    """`batches`, read one or two ahead in a thread while the caller writes.
+
+    Reading the source (file I/O, parsing) then overlaps the destination's work (the
+    server ingesting a COPY). An error in the reader is raised here; if the caller
+    stops early, the reader stops too.
+    """
+    slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if not offer(batch):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            offer(exc)
+            return
+        offer(_DONE)
+
+    reader = threading.Thread(target=read, name="copy-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 def copy_tables(
@@ -141,7 +191,7 @@ def copy_tables(
         done = 0
         if progress:
             progress(table, 0, total)
-        for batch in _batches(_rows(source, model, where), batch_size):
+        for batch in _prefetched(_batches(_rows(source, model, where), batch_size)):
             result.written += target_repo.import_rows(
                 batch, batch_size=len(batch), skip_existing=skip_existing
             )

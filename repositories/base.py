@@ -69,7 +69,7 @@ class Repository(Protocol[T]):
     def delete_many(self, where: Where) -> int: ...
     def import_rows(
         self,
-        rows: Iterable[Mapping[str, Any]],
+        rows: Iterable[Mapping[str, Any] | T],
         batch_size: int = 1000,
         skip_existing: bool = True,
     ) -> int: ...
@@ -360,14 +360,15 @@ class RepositoryBase(Generic[T], abc.ABC):
 
     def import_rows(
         self,
-        rows: Iterable[Mapping[str, Any]],
+        rows: Iterable[Mapping[str, Any] | T],
         batch_size: int = 1000,
         skip_existing: bool = True,
     ) -> int:
         """Bulk-write stored rows as they are, ids and audit fields kept (system only).
 
-        For copying one backend into another (``connectors db copy``). Each row is
-        validated against the model; one transaction per batch, written with the
+        For copying one backend into another (``connectors db copy``). Each row (a
+        mapping of storage names, or an instance of the model, e.g. read from another
+        backend) is validated against the model; one transaction per batch, written with the
         backend's bulk path (``COPY`` on PostgreSQL). With `skip_existing`, ids already
         present are left alone, so an interrupted import can simply be run again.
 
@@ -398,7 +399,13 @@ class RepositoryBase(Generic[T], abc.ABC):
             written += self._import_batch(batch, skip_existing)
         return written
 
-    def _import_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
+    def _import_row(self, row: Mapping[str, Any] | T) -> dict[str, Any]:
+        if isinstance(row, self.model):
+            data = row.model_dump(mode="json", by_alias=True)
+            self._check_row(data)
+            return data
+        if not isinstance(row, Mapping):
+            raise InvalidQuery(f"{self.info.table}: cannot import a {type(row).__name__}")
         try:
             obj = self.model.model_validate(row)
         except ValidationError as exc:
