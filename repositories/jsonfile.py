@@ -45,12 +45,11 @@ Durability = Literal["full", "none"]
 Row = dict[str, Any]
 
 
-def _clone(value: Any) -> Any:
+def _clone(value: dict[str, Any] | list[Any]) -> Any:
+    """A deep copy of a JSON container (scalars are immutable and shared)."""
     if isinstance(value, dict):
-        return {k: _clone(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clone(v) for v in value]
-    return value
+        return {k: _clone(v) if isinstance(v, dict | list) else v for k, v in value.items()}
+    return [_clone(v) if isinstance(v, dict | list) else v for v in value]
 
 
 def store_path(url: str) -> Path:
@@ -195,11 +194,32 @@ class JsonRepository(RepositoryBase[T]):
         finally:
             state.lock.release()
 
-    def _candidates(self, conditions: Sequence[Condition]) -> set[str] | None:
-        """The smallest id set an index gives for the conditions; None means every id."""
+    def _read(self, conditions: Sequence[Condition]) -> list[Row]:
+        """The rows meeting `conditions` (the hot path of get and find: no context manager)."""
+        state = self.state
+        tx = self._core.current()
+        if tx is not None:
+            self._core.enter(tx, state)
+            state.sync()
+            return self._matching(conditions)
+        lock = state.lock
+        lock.acquire_local()
+        try:
+            state.sync()
+            return self._matching(conditions)
+        finally:
+            lock.release_local()
+
+    def _candidates(self, conditions: Sequence[Condition]) -> tuple[set[str] | None, int]:
+        """The smallest id set an index gives, and the position of the condition it answers.
+
+        An index answers an ``eq``/``in``/``isnull=True`` condition exactly (its keys compare
+        like the condition does), so that condition needs no second evaluation.
+        """
         state = self.state
         best: set[str] | None = None
-        for cond in conditions:
+        used = -1
+        for position, cond in enumerate(conditions):
             storage, op = cond.field.storage, cond.op
             found: set[str] | None = None
             if cond.field.name == "id" and op in ("eq", "in"):
@@ -212,15 +232,16 @@ class JsonRepository(RepositoryBase[T]):
             elif op == "isnull" and cond.value:
                 found = state.lookup(storage, [None])
             if found is not None and (best is None or len(found) < len(best)):
-                best = found
-        return best
+                best, used = found, position
+        return best, used
 
     def _matching(self, conditions: Sequence[Condition]) -> list[Row]:
-        candidates = self._candidates(conditions)
+        candidates, used = self._candidates(conditions)
         ids = list(self.state.ids if candidates is None else candidates)
-        if not conditions:
+        rest = [cond for position, cond in enumerate(conditions) if position != used]
+        if not rest:
             return list(self.state.iter_rows(ids))
-        keep = matches(conditions)
+        keep = matches(rest)
         return [row for row in self.state.iter_rows(ids) if keep(row)]
 
     def _detach(self, row: Row) -> Row:
@@ -261,8 +282,7 @@ class JsonRepository(RepositoryBase[T]):
         limit: int | None,
         offset: int,
     ) -> list[Row]:
-        with self._reading():
-            rows = self._matching(conditions)
+        rows = self._read(conditions)
         if orders:
             rows = sort_rows(rows, orders)
         end = None if limit is None else offset + limit
@@ -271,8 +291,7 @@ class JsonRepository(RepositoryBase[T]):
     def _iter_rows(
         self, conditions: Sequence[Condition], orders: Sequence[Order], batch_size: int
     ) -> Iterator[list[Row]]:
-        with self._reading():
-            rows = self._matching(conditions)
+        rows = self._read(conditions)
         if orders:
             rows = sort_rows(rows, orders)
         for start in range(0, len(rows), batch_size):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import itertools
 import json
 import os
 import re
-import secrets
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -113,7 +113,7 @@ def encode(value: Any, what: str) -> bytes:
         raise InvalidQuery(f"{what}: cannot be stored as JSON: {exc}") from exc
 
 
-def decode(data: bytes, path: Path) -> Any:
+def decode(data: bytes, path: str | Path) -> Any:
     """Parse JSON read from `path`; `StoreCorrupted` naming the file when it is not."""
     try:
         return json.loads(data)
@@ -122,7 +122,7 @@ def decode(data: bytes, path: Path) -> Any:
         raise StoreCorrupted(f"{path}: corrupted file ({state}: {exc})") from exc
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: str | Path) -> bytes:
     """The whole file (`FileNotFoundError` propagates; other OS errors are translated)."""
     try:
         with open(path, "rb") as handle:
@@ -133,7 +133,7 @@ def read_bytes(path: Path) -> bytes:
         raise StoreCorrupted(f"{path}: cannot be read: {exc}") from exc
 
 
-def read_json(path: Path) -> Any:
+def read_json(path: str | Path) -> Any:
     return decode(read_bytes(path), path)
 
 
@@ -146,19 +146,27 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _temp_for(path: Path) -> Path:
-    return path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+_temp_counter = itertools.count()
 
 
-def _write_temp(path: Path, data: bytes, fsync: bool) -> Path:
+def _temp_for(path: str) -> str:
+    head, name = os.path.split(path)
+    # pid + a per-process counter: unique without a random-number system call
+    return os.path.join(head, f".{name}.{os.getpid()}.{next(_temp_counter)}{TEMP_SUFFIX}")
+
+
+def _write_temp(path: str, data: bytes, fsync: bool, verify: bool = True) -> str:
+    """Write `data` to a new temp file beside `path` (fsynced if asked) and read it back."""
     temp = _temp_for(path)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
         if fsync:
             os.fsync(fd)
+        if verify:
+            _verify(fd, data, path)
     except BaseException:
         os.close(fd)
         _discard(temp)
@@ -167,36 +175,47 @@ def _write_temp(path: Path, data: bytes, fsync: bool) -> Path:
     return temp
 
 
-def _verify(temp: Path, data: bytes, target: Path) -> None:
+def _verify(fd: int, data: bytes, target: str) -> None:
     """Read the temp file back: what reaches the target is exactly what we meant to write."""
-    if read_bytes(temp) != data:
-        _discard(temp)
+    if os.pread(fd, len(data) + 1, 0) != data:
         raise StoreCorrupted(f"{target}: verification of the written data failed; not replaced")
 
 
-def _discard(temp: Path) -> None:
+def _discard(temp: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(temp)
 
 
-def write_atomic(path: Path, data: bytes, durable: bool, sync_dir: bool = True) -> None:
+def write_atomic(
+    path: str | Path, data: bytes, durable: bool, sync_dir: bool = True, dir_fd: int | None = None
+) -> None:
     """Replace `path` with `data` atomically (temp file, fsync, verify, replace, dir fsync).
+
+    Args:
+        path: the target file.
+        data: its new content.
+        durable: fsync the temp file (and, with `sync_dir`, the directory).
+        sync_dir: fsync the directory after the replace (off when the caller batches).
+        dir_fd: an open descriptor of the directory, saving an open per write.
 
     Raises:
         RepositoryError: the file system refused the write (disk full, permissions...).
     """
+    target = os.fspath(path)
     try:
-        temp = _write_temp(path, data, durable)
-        _verify(temp, data, path)
+        temp = _write_temp(target, data, durable)
         try:
-            os.replace(temp, path)
+            os.replace(temp, target)
         except BaseException:
             _discard(temp)
             raise
         if durable and sync_dir:
-            fsync_dir(path.parent)
+            if dir_fd is None:
+                fsync_dir(Path(target).parent)
+            else:
+                os.fsync(dir_fd)
     except OSError as exc:
-        raise RepositoryError(f"{path}: write failed: {exc}") from exc
+        raise RepositoryError(f"{target}: write failed: {exc}") from exc
 
 
 def _syncfs_function() -> Any:
@@ -214,7 +233,7 @@ def _syncfs_function() -> Any:
 _SYNCFS = _syncfs_function()
 
 
-def replace_many(directory: Path, items: Iterable[tuple[Path, bytes]], durable: bool) -> None:
+def replace_many(directory: Path, items: Iterable[tuple[str | Path, bytes]], durable: bool) -> None:
     """Write many files with one file-system sync and one directory fsync (a batch).
 
     Temp files are written without a per-file fsync, made durable together (``syncfs``
@@ -222,12 +241,13 @@ def replace_many(directory: Path, items: Iterable[tuple[Path, bytes]], durable: 
     directory is fsynced once. On failure the temp files are removed and files already
     replaced stay: the caller (a transaction) restores them.
     """
-    temps: list[tuple[Path, Path, bytes]] = []
+    temps: list[tuple[str, str]] = []
     replaced = 0
     batched = durable and _SYNCFS is not None
     try:
         for path, data in items:
-            temps.append((_write_temp(path, data, durable and not batched), path, data))
+            target = os.fspath(path)
+            temps.append((_write_temp(target, data, durable and not batched), target))
         if batched:
             fd = os.open(directory, os.O_RDONLY)
             try:
@@ -236,15 +256,13 @@ def replace_many(directory: Path, items: Iterable[tuple[Path, bytes]], durable: 
                     raise OSError(err, os.strerror(err))
             finally:
                 os.close(fd)
-        for temp, path, data in temps:
-            _verify(temp, data, path)
-        for temp, path, _ in temps:
-            os.replace(temp, path)
+        for temp, target in temps:
+            os.replace(temp, target)
             replaced += 1
         if durable:
             fsync_dir(directory)
     except OSError as exc:
         raise RepositoryError(f"{directory}: batch write failed: {exc}") from exc
     finally:
-        for temp, _, _ in temps[replaced:]:
+        for temp, _ in temps[replaced:]:
             _discard(temp)

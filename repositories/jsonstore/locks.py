@@ -8,7 +8,7 @@ eat the per-record create budget, so we use the same primitive (``fcntl.flock``)
 
 While held, ``<Table>/.lock.pid`` contains the holder's pid: a waiter that times out
 names it in `LockTimeout`, and a holder that finds the file non-empty when it acquires
-knows the previous holder died mid-operation (a clean release empties it), so the table
+knows the previous holder died mid-operation (a clean release blanks it), so the table
 must be recovered before use.
 """
 
@@ -26,6 +26,8 @@ __all__ = ["LOCK_FILE", "PID_FILE", "TableLock", "read_holder"]
 
 LOCK_FILE = ".lock"
 PID_FILE = ".lock.pid"
+_PID_WIDTH = 20
+_BLANK = b" " * _PID_WIDTH + b"\n"
 
 
 def read_holder(directory: Path) -> int | None:
@@ -108,10 +110,8 @@ class TableLock:
                     raise LockTimeout(self.name, wait, read_holder(self.directory)) from None
                 time.sleep(pause)
                 pause = min(pause * 2, 0.02)
-        previous = os.pread(pid_fd, 32, 0)
-        if previous:
-            os.ftruncate(pid_fd, 0)
-        os.pwrite(pid_fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        previous = os.pread(pid_fd, 64, 0)
+        os.pwrite(pid_fd, f"{os.getpid():>{_PID_WIDTH}}\n".encode("ascii"), 0)
         return bool(previous.strip())
 
     def release(self) -> None:
@@ -121,7 +121,9 @@ class TableLock:
         self._depth -= 1
         try:
             if self._depth == 0 and self._lock_fd is not None and self._pid_fd is not None:
-                os.ftruncate(self._pid_fd, 0)  # a clean release: nothing to recover
+                # a clean release: nothing to recover. Blanks of the same width rather
+                # than a truncate: no block is freed and allocated again on every write.
+                os.pwrite(self._pid_fd, _BLANK, 0)
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         finally:
             self.local.release()

@@ -86,6 +86,9 @@ class TableState:
         self.index_fields = dict(index_fields)
         self.durable = durable
         self.lock = TableLock(table, directory, lock_timeout)
+        self._dir = os.fspath(directory)
+        self._journal = os.path.join(self._dir, JOURNAL)
+        self._dir_fd: int | None = None
         self._journal_fd: int | None = None
         self._journal_fd_sig: tuple[int, int] | None = None
         self._reset()
@@ -155,6 +158,14 @@ class TableState:
     def path(self, record_id: str) -> Path:
         return files.record_path(self.directory, record_id)
 
+    def _file(self, record_id: str) -> str:
+        return f"{self._dir}/{record_id}{RECORD_SUFFIX}"
+
+    def _directory_fd(self) -> int:
+        if self._dir_fd is None:
+            self._dir_fd = os.open(self._dir, os.O_RDONLY | os.O_CLOEXEC)
+        return self._dir_fd
+
     # --- keeping in step ------------------------------------------------------------
 
     def sync(self) -> None:
@@ -163,7 +174,7 @@ class TableState:
             self._reload()
             return
         try:
-            st = os.stat(self.journal_path)
+            st = os.stat(self._journal)
         except FileNotFoundError:
             if self.journal_sig is not None:
                 self._reload()
@@ -379,7 +390,7 @@ class TableState:
             self.write_snapshot()
         if self._journal_fd is None or self._journal_fd_sig != self.journal_sig:
             self.close_journal()
-            self._journal_fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            self._journal_fd = os.open(self._journal, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
             self._journal_fd_sig = self.journal_sig
         os.write(self._journal_fd, line)
         self.journal_size += len(line)
@@ -396,12 +407,14 @@ class TableState:
 
     def read_row(self, record_id: str, adopt: bool = False) -> Row:
         """Read one record file into the row cache (`StoreCorrupted` if unreadable)."""
-        path = self.path(record_id)
-        row = files.read_json(path)
+        file = self._file(record_id)
+        row = files.decode(files.read_bytes(file), file)
         if not isinstance(row, dict):
+            path = self.path(record_id)
             raise StoreCorrupted(f"{path}: corrupted file (not a JSON object)")
         stored_id = row.setdefault("id", record_id)
         if stored_id != record_id:
+            path = self.path(record_id)
             raise StoreCorrupted(f"{path}: corrupted file (holds record id {stored_id!r})")
         if not adopt and record_id not in self.ids:
             return row
@@ -435,7 +448,7 @@ class TableState:
     def file_bytes(self, record_id: str) -> bytes | None:
         """The record file as it is now (for a transaction's undo log)."""
         try:
-            return files.read_bytes(self.path(record_id))
+            return files.read_bytes(self._file(record_id))
         except FileNotFoundError:
             return None
 
@@ -445,7 +458,8 @@ class TableState:
         `new`: the ids are known not to exist (the undo log needs no read of them).
         """
         encoded = [
-            (self.path(row["id"]), files.encode(row, f"{self.table} {row['id']!r}")) for row in rows
+            (self._file(row["id"]), files.encode(row, f"{self.table} {row['id']!r}"))
+            for row in rows
         ]
         if undo is not None:
             undo.extend(
@@ -454,7 +468,8 @@ class TableState:
         if self.journal_sig is None:  # the table's first write creates its directory
             self.write_snapshot()
         if len(encoded) == 1:
-            files.write_atomic(encoded[0][0], encoded[0][1], self.durable)
+            dir_fd = self._directory_fd() if self.durable else None
+            files.write_atomic(encoded[0][0], encoded[0][1], self.durable, dir_fd=dir_fd)
         else:
             files.replace_many(self.directory, encoded, self.durable)
         self.append({"put": {row["id"]: self.index_values(row) for row in rows}})
@@ -467,9 +482,9 @@ class TableState:
             if undo is not None:
                 undo.append((self, record_id, self.file_bytes(record_id)))
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path(record_id))
+                os.unlink(self._file(record_id))
         if self.durable:
-            files.fsync_dir(self.directory)
+            os.fsync(self._directory_fd())
         self.append({"del": list(record_ids)})
 
     def restore(self, originals: Mapping[str, bytes | None]) -> None:
@@ -494,4 +509,7 @@ class TableState:
 
     def close(self) -> None:
         self.close_journal()
+        if self._dir_fd is not None:
+            os.close(self._dir_fd)
+            self._dir_fd = None
         self.lock.close()
