@@ -181,3 +181,16 @@ def test_every_logical_database_is_upgraded(tmp_path: Path) -> None:
     out = ok(["db", "upgrade"], env)
     for name in DATABASES:
         assert name in out
+
+
+def test_db_check_reports_and_repairs_a_damaged_json_store(tmp_path: Path) -> None:
+    pytest.importorskip("repositories.jsonfile")
+    store = tmp_path / "stores"
+    env = {"DB_APP_HOST": str(store)}
+    assert "layout ensured" in ok(["db", "upgrade", "--db", "app"], env)
+    ok(["records", "put", "User", '{"id": "u1", "username": "ann", "mandateId": "m"}'], env)
+    assert "ok" in ok(["db", "check", "--db", "app"], env)
+    (store / "app" / "User" / "u1.json").write_text("{not json", encoding="utf-8")
+    result = runner.invoke(app, ["db", "check", "--db", "app"], env=env)
+    assert result.exit_code == 1
+    assert "corrupted file" in result.stdout and "check found problems in: app" in result.stderr
