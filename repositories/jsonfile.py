@@ -22,10 +22,13 @@ rather than a deadlock).
 from __future__ import annotations
 
 import contextlib
+import operator
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+
+from pydantic import ValidationError
 
 from models.base import Record
 from models.schema import ModelInfo, model_info
@@ -43,6 +46,9 @@ __all__ = ["CheckReport", "JsonDatabase", "JsonRepository", "TableReport", "chec
 T = TypeVar("T", bound=Record)
 Durability = Literal["full", "none"]
 Row = dict[str, Any]
+
+
+_by_id = operator.itemgetter("id")
 
 
 def _clone(value: dict[str, Any] | list[Any]) -> Any:
@@ -282,18 +288,46 @@ class JsonRepository(RepositoryBase[T]):
         limit: int | None,
         offset: int,
     ) -> list[Row]:
-        rows = self._read(conditions)
-        if orders:
-            rows = sort_rows(rows, orders)
-        end = None if limit is None else offset + limit
-        return [self._detach(row) for row in rows[offset:end]]
+        return [self._detach(row) for row in self._page(conditions, orders, limit, offset)]
+
+    def _page(
+        self,
+        conditions: Sequence[Condition],
+        orders: Sequence[Order],
+        limit: int | None,
+        offset: int,
+    ) -> list[Row]:
+        rows = self._sorted(self._read(conditions), orders)
+        return rows[offset : None if limit is None else offset + limit]
+
+    @staticmethod
+    def _sorted(rows: list[Row], orders: Sequence[Order]) -> list[Row]:
+        if len(orders) == 1 and orders[0].field.name == "id" and not orders[0].descending:
+            rows.sort(key=_by_id)  # the default order; ids are never null
+            return rows
+        return sort_rows(rows, orders) if orders else rows
+
+    def _select_models(
+        self,
+        conditions: Sequence[Condition],
+        orders: Sequence[Order],
+        limit: int | None,
+        offset: int,
+    ) -> list[T]:
+        """`find`'s fast path: cached rows validated straight into models (detached)."""
+        validate = self.model.model_validate
+        rows = self._page(conditions, orders, limit, offset)
+        try:
+            return [validate(self._detach(row)) for row in rows]
+        except ValidationError:
+            for row in rows:
+                self._load(row)  # raises StoreCorrupted naming the bad record
+            raise
 
     def _iter_rows(
         self, conditions: Sequence[Condition], orders: Sequence[Order], batch_size: int
     ) -> Iterator[list[Row]]:
-        rows = self._read(conditions)
-        if orders:
-            rows = sort_rows(rows, orders)
+        rows = self._sorted(self._read(conditions), orders)
         for start in range(0, len(rows), batch_size):
             yield [self._detach(row) for row in rows[start : start + batch_size]]
 
