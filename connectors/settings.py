@@ -52,6 +52,8 @@ __all__ = [
 #: logical database name -> the NAME used in DB_<NAME>_* keys
 DATABASES = {"app": "APP", "chat": "CHAT", "management": "MANAGEMENT", "realestate": "REAL_ESTATE"}
 _WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
+#: ``scheme://user:password@`` anywhere in a text (an unquoted password may hold '@')
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s]*@")
 
 
 class Settings(BaseSettings):
@@ -295,7 +297,8 @@ def redact_url(url: str) -> str:
 
 
 def redact(text: str, settings: Settings | None) -> str:
-    """`text` with every configured secret (and its URL-quoted form) masked."""
+    """`text` with URL passwords and every configured secret (plain or URL-quoted) masked."""
+    text = _URL_PASSWORD.sub(r"\1***@", text)
     if settings is None:
         return text
     from urllib.parse import quote, quote_plus

@@ -133,6 +133,9 @@ def test_a_secret_never_appears_in_an_error_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["db", "check", "--db", "app"], env=env)
     assert result.exit_code == 1
     assert PASSWORD not in result.output and "error:" in result.stderr
+    # a URL typed on the command line is masked too
+    line = error(["db", "copy", "app", f"mysql://u:{PASSWORD}@h/db"], sqlite_env(Path(".")))
+    assert "mysql://u:***@h/db" in line and PASSWORD not in line
 
 
 def test_db_upgrade_check_and_copy_on_sqlite(tmp_path: Path) -> None:
