@@ -22,7 +22,6 @@ from sqlalchemy.engine import make_url
 
 from benchmarks._pg import line, scratch_database
 from models.base import Record, indexed
-from models.tables import table_for
 from repositories import connect
 from repositories.sql import SqlDatabase
 
@@ -105,7 +104,7 @@ def main() -> None:
         assert isinstance(db, SqlDatabase)
         db.ensure_schema(BenchItem)
         repo = db.repository(BenchItem)
-        table = table_for(BenchItem, db._core.metadata)
+        table = repo.table
         columns = [c.name for c in table.columns]
         raw = psycopg2.connect(raw_dsn(url))
         raw.autocommit = True

@@ -1,0 +1,228 @@
+"""The engine side of the SQL backend: connections, transactions, DDL, error translation.
+
+One `SqlCore` per database URL is shared by every context (`Database.with_context`).
+Outside a transaction each thread keeps one autocommit connection, so a point read is a
+single round trip; a connection idle for a while is re-checked out (the pool pre-pings
+it) and a dropped one is retried once. Driver errors become `repositories.errors` here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import Column, Connection, Engine, MetaData, Table, create_engine, event, inspect
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from models.base import Record
+from models.tables import new_metadata, system_table, table_for
+from repositories.context import Context
+from repositories.errors import (
+    BackendUnavailable,
+    DuplicateRecord,
+    InvalidQuery,
+    RepositoryError,
+    SchemaError,
+)
+from repositories.lookups import jsonb_contains
+
+if TYPE_CHECKING:
+    from repositories.sql import SqlDatabase
+
+__all__ = ["CONTAINS_FN", "SqlCore", "translate"]
+
+R = TypeVar("R")
+CONTAINS_FN = "connectors_jsonb_contains"
+_IDLE_RECHECK_SECONDS = 30.0
+
+
+def _sqlite_contains(left: str | None, right: str | None) -> int | None:
+    if left is None or right is None:
+        return None
+    return int(jsonb_contains(json.loads(left), json.loads(right)))
+
+
+def translate(exc: sa_exc.DBAPIError, table: str) -> RepositoryError:
+    """A driver error as a repository error (callers `raise … from exc`)."""
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    code = getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None)
+    lowered = text.lower()
+    if isinstance(exc, sa_exc.IntegrityError) and (
+        code == "23505" or "unique" in lowered or "primary key" in lowered
+    ):
+        return DuplicateRecord(table)
+    if code in ("42P01", "42703") or "no such table" in lowered or "no such column" in lowered:
+        return SchemaError(
+            f"{table}: table or column missing ({text.splitlines()[0]}); run "
+            "`alembic upgrade head` or `db.ensure_schema(...)`"
+        )
+    if isinstance(exc, sa_exc.DataError) or code in ("22003", "22P02", "22021", "54000"):
+        return InvalidQuery(f"{table}: value rejected by the database: {text.splitlines()[0]}")
+    if exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError):
+        return BackendUnavailable(f"{table}: database unavailable: {text.splitlines()[0]}")
+    return RepositoryError(f"{table}: {type(exc.orig).__name__}: {text.splitlines()[0]}")
+
+
+class SqlCore:
+    """What every context of one SQL database shares: engine, tables, connections."""
+
+    def __init__(self, url: str, create_tables: bool | None, pool_size: int) -> None:
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("postgresql", "sqlite"):
+            raise InvalidQuery(f"unsupported SQL database {self.dialect!r} in {url!r}")
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if self.dialect == "sqlite":
+            memory = parsed.database in (None, "", ":memory:")
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            if memory:
+                kwargs["poolclass"] = StaticPool
+        else:
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = pool_size
+        self.engine: Engine = create_engine(url, **kwargs)
+        if self.dialect == "sqlite":
+            self._sqlite_events(self.engine)
+        self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.metadata: MetaData = new_metadata()
+        self.system = system_table(self.metadata)
+        self.create_tables = self.dialect == "sqlite" if create_tables is None else create_tables
+        self.ensured: set[str] = set()
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.contexts: dict[Context, SqlDatabase] = {}
+
+    @staticmethod
+    def _sqlite_events(engine: Engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            dbapi_connection.create_function(CONTAINS_FN, 2, _sqlite_contains, deterministic=True)
+            dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def quote(self, name: str) -> str:
+        return str(self.engine.dialect.identifier_preparer.quote(name))
+
+    def table(self, model: type[Record]) -> Table:
+        with self.lock:
+            return table_for(model, self.metadata)
+
+    # --- connections ------------------------------------------------------------------
+
+    def tx_stack(self) -> list[Connection]:
+        stack: list[Connection] | None = getattr(self.local, "tx", None)
+        if stack is None:
+            stack = self.local.tx = []
+        return stack
+
+    def idle_connection(self) -> Connection:
+        conn: Connection | None = getattr(self.local, "idle", None)
+        now = time.monotonic()
+        if conn is not None and (conn.invalidated or now - self.local.used > _IDLE_RECHECK_SECONDS):
+            self.drop_idle()  # checking out again pre-pings a connection idle for long
+            conn = None
+        if conn is None:
+            conn = self.autocommit.connect()
+            self.local.idle = conn
+        self.local.used = now
+        return conn
+
+    def drop_idle(self) -> None:
+        conn: Connection | None = getattr(self.local, "idle", None)
+        self.local.idle = None
+        if conn is not None:
+            with contextlib.suppress(sa_exc.SQLAlchemyError):
+                conn.close()
+
+    def run(self, table: str, work: Callable[[Connection], R]) -> R:
+        """Run `work` in the current transaction, or autocommit with one retry on a drop."""
+        stack = self.tx_stack()
+        if stack:
+            try:
+                return work(stack[-1])
+            except sa_exc.DBAPIError as exc:
+                raise translate(exc, table) from exc
+        for attempt in (1, 2):
+            try:
+                conn = self.idle_connection()
+            except sa_exc.DBAPIError as exc:
+                raise BackendUnavailable(f"{table}: cannot connect: {exc.orig}") from exc
+            try:
+                result = work(conn)
+                conn.commit()
+                return result
+            except sa_exc.DBAPIError as exc:
+                if exc.connection_invalidated and attempt == 1:
+                    self.drop_idle()
+                    continue
+                with contextlib.suppress(sa_exc.SQLAlchemyError):
+                    conn.rollback()
+                raise translate(exc, table) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        stack = self.tx_stack()
+        if stack:
+            nested = stack[-1].begin_nested()
+            try:
+                yield
+            except BaseException:
+                nested.rollback()
+                raise
+            nested.commit()
+            return
+        try:
+            conn = self.engine.connect()
+            trans = conn.begin()
+        except sa_exc.DBAPIError as exc:
+            raise BackendUnavailable(f"cannot begin a transaction: {exc.orig}") from exc
+        stack.append(conn)
+        try:
+            try:
+                yield
+            except BaseException:
+                trans.rollback()
+                raise
+            try:
+                trans.commit()
+            except sa_exc.DBAPIError as exc:
+                raise translate(exc, "transaction") from exc
+        finally:
+            stack.pop()
+            conn.close()
+
+    def ensure_tables(self, models: Sequence[type[Record]]) -> None:
+        from alembic.migration import MigrationContext
+        from alembic.operations import Operations
+
+        tables = [self.system, *(self.table(m) for m in models)]
+        with self.engine.begin() as conn:
+            inspector = inspect(conn)
+            existing = set(inspector.get_table_names())
+            for table in tables:
+                if table.name not in existing:
+                    table.create(conn)
+                    continue
+                have = {c["name"] for c in inspector.get_columns(table.name)}
+                ops = Operations(MigrationContext.configure(conn))
+                for column in table.columns:
+                    if column.name not in have:
+                        # additive only: a new column is nullable, existing rows keep NULL
+                        ops.add_column(table.name, Column(column.name, column.type, nullable=True))
+                indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+                for index in table.indexes:
+                    if index.name not in indexes:
+                        index.create(conn)
+        self.ensured.update(t.name for t in tables)
