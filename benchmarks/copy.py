@@ -45,6 +45,7 @@ from repositories import connect
 
 ROWS = int(os.environ.get("BENCH_ROWS", "50000"))
 ROUNDS = 3
+BATCH = int(os.environ.get("BENCH_BATCH", "5000"))
 SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
@@ -187,7 +188,7 @@ def ours(source_url: str, target_url: str, verify: bool) -> float:
     source, target = connect(source_url), connect(target_url, create_tables=False)
     try:
         started = time.perf_counter()
-        results = copy_tables(source, target, [Property], batch_size=5000, create_schema=False)
+        results = copy_tables(source, target, [Property], batch_size=BATCH, create_schema=False)
         elapsed = time.perf_counter() - started
         if results[0].written != ROWS:
             raise SystemExit(f"ours copied {results[0].written} rows, expected {ROWS}")
