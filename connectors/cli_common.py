@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -39,10 +39,6 @@ class State:
         global _loaded
         if self._settings is None:
             self._settings = _loaded = load_settings(self.config, self.env)
-        return self._settings
-
-    @property
-    def loaded(self) -> Settings | None:
         return self._settings
 
 
@@ -97,8 +93,3 @@ def escape(text: str) -> str:
     from rich.markup import escape as rich_escape
 
     return rich_escape(text)
-
-
-def kwargs_of(**options: Any) -> dict[str, Any]:
-    """Only the options that were given (not None)."""
-    return {k: v for k, v in options.items() if v is not None}
