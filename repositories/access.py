@@ -6,6 +6,10 @@ behave as if they did not exist. A ``user`` may change only records it created, 
 ``admin`` any record of its mandate, a ``sysadmin`` anything. The scope is expressed as
 extra `Condition`s ANDed to every query, so each backend enforces it with the same
 machinery that evaluates the caller's own filter: no filter can widen it.
+
+The mandates themselves (`models.Mandate`) are scoped by their own id: a Mandate record
+is a record of the mandate it is. A non-sysadmin context sees only its own mandate's
+record (an ``admin`` may change it), and only a sysadmin creates mandates.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from models.schema import ModelInfo
+from models.app import Mandate
+from models.schema import FieldSpec, ModelInfo
 from repositories.context import Context
 from repositories.errors import AccessDenied, InvalidQuery
 from repositories.lookups import Condition
@@ -30,6 +35,8 @@ class Scope:
 
     def stamp_mandate(self, row: dict[str, Any]) -> None:
         """Fill or check the mandate of a record about to be created."""
+        if issubclass(self.info.model, Mandate) and not self.context.is_sysadmin:
+            raise AccessDenied(f"{self.info.table}: only a sysadmin context creates mandates")
         tenant = self.info.tenant
         if tenant is None:
             return
@@ -61,8 +68,11 @@ class Scope:
 def scope_for(info: ModelInfo, context: Context) -> Scope:
     """The read and write conditions a context adds to every query on a model."""
     read: list[Condition] = []
-    if info.tenant is not None and not context.is_sysadmin:
-        read.append(Condition(info.tenant, "eq", context.mandate_id))
+    tenant: FieldSpec | None = info.tenant
+    if issubclass(info.model, Mandate):
+        tenant = info.by_name["id"]  # a mandate's record belongs to that mandate
+    if tenant is not None and not context.is_sysadmin:
+        read.append(Condition(tenant, "eq", context.mandate_id))
     write = list(read)
     if context.privilege == "user":
         write.append(Condition(info.by_name["created_by"], "eq", context.user_id))

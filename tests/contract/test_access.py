@@ -227,10 +227,27 @@ def test_import_rows_is_for_the_system_context_only(world: dict[str, Any]) -> No
     assert kept is not None and kept.created_by == "carol"
 
 
-def test_unscoped_models_are_shared(open_db: OpenDb) -> None:
+def test_a_mandate_record_belongs_to_its_own_mandate(open_db: OpenDb) -> None:
     system = open_db()
-    system.repository(Mandate).create(Mandate(id="A", name="Acme"))
-    assert system.with_context(BOB).repository(Mandate).get("A") is not None
+    mandates = system.repository(Mandate)
+    mandates.create_many([Mandate(id="A", name="Acme"), Mandate(id="B", name="Birch")])
+    alice, bob = (system.with_context(c).repository(Mandate) for c in (ALICE, BOB))
+    assert [m.id for m in bob.find()] == ["A"] and bob.count({"id__ne": "A"}) == 0
+    assert bob.get("B") is None
+    with pytest.raises(RecordNotFound):
+        alice.update("B", {"name": "pwned"})
+    assert alice.delete("B") is False
+    assert alice.delete_many({"id": "B"}) == alice.delete_many({"id__ne": "A"}) == 0
+    for ctx_repo in (alice, bob):
+        with pytest.raises(AccessDenied):
+            ctx_repo.create(Mandate(id="C", name="new tenant"))
+        with pytest.raises(AccessDenied):
+            ctx_repo.upsert(Mandate(id="B", name="pwned"))
+    with pytest.raises(AccessDenied):
+        bob.update("A", {"name": "a user may not rename it"})
+    assert alice.update("A", {"name": "Acme AG"}).modified_by == "alice"  # its admin may
+    assert mandates.get("B") is not None and mandates.get("B").name == "Birch"  # type: ignore[union-attr]
+    assert mandates.count() == 2
 
 
 def test_with_context_is_cached_per_context(db: Database) -> None:
