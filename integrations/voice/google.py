@@ -1,0 +1,453 @@
+"""Google Speech-to-Text v1, Translation v3 and Text-to-Speech v1 behind one connector.
+
+`GoogleVoice` takes the service-account JSON itself (no file), or ready clients, or a gRPC
+channel (the tests point one at a local fake). Every RPC has an explicit timeout and goes
+through `_calls.call` (bounded retry, errors translated to `integrations.errors`).
+
+Speech-to-text sends what the headers allow (see `recognition`) and recovers instead of
+trying a grid of configs: an INVALID_ARGUMENT about encoding or rate converts the audio to
+16 kHz LINEAR16 once; one naming the model moves along the model chain; never more than
+`max_calls` RPCs per request. Silent audio makes no call at all, and audio over a minute
+is converted and recognised in quiet-point chunks whose texts are joined.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from pydantic import SecretStr
+
+from integrations.errors import AuthenticationFailed, InvalidRequest, UnsupportedAudio
+from integrations.voice import recognition as rec
+from integrations.voice._calls import CallBudget, call, translate_error
+from integrations.voice._optional import missing_extra
+from integrations.voice.analysis import analyse_decoded
+from integrations.voice.codec import DecodedAudio, decode, encode_pcm, resample_linear16
+from integrations.voice.codec import split_linear16
+from integrations.voice.results import (
+    Attempt,
+    Language,
+    SynthesizedSpeech,
+    Transcript,
+    Translation,
+    Voice,
+)
+from integrations.voice.sniff import AudioInfo, sniff
+from integrations.voice.synthesis import choose_voice, split_text, wav_payload
+
+try:
+    from google.api_core import exceptions as gexc
+    from google.cloud import speech_v1, speech_v1p1beta1, texttospeech_v1, translate_v3
+    from google.oauth2 import service_account
+except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
+    raise missing_extra(_exc) from _exc
+
+__all__ = ["GoogleVoice", "translation_language"]
+
+log = logging.getLogger(__name__)
+
+SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+TTS_ENCODINGS = tuple(texttospeech_v1.AudioEncoding.__members__)[1:]
+MAX_DURATION_SECONDS = 4 * 3600.0
+
+
+def _credentials(secret: str | SecretStr) -> tuple[Any, str | None]:
+    """Service-account credentials and project id from the JSON text (never logged)."""
+    raw = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    try:
+        info = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        # from None: the decode error carries the whole document (the secret) as .doc
+        raise AuthenticationFailed(
+            f"Google credentials are not valid JSON ({exc.msg} at line {exc.lineno})"
+        ) from None
+    if not isinstance(info, dict) or info.get("type") != "service_account":
+        raise AuthenticationFailed("Google credentials must be a service-account JSON object")
+    missing = [k for k in ("client_email", "private_key", "token_uri") if not info.get(k)]
+    if missing:
+        raise AuthenticationFailed(f"service-account JSON lacks {', '.join(missing)}")
+    try:
+        creds = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+    except (ValueError, TypeError) as exc:
+        # The message of a key parsing error can quote key material: name the type only.
+        raise AuthenticationFailed(
+            f"service-account private key rejected ({type(exc).__name__})"
+        ) from None
+    return creds, info.get("project_id")
+
+
+def _language(code: str | None) -> str | None:
+    """Google answers ``en-us``; report BCP-47 case (``en-US``)."""
+    if not code:
+        return None
+    parts = code.split("-")
+    return "-".join([parts[0].lower(), *(p.upper() if len(p) == 2 else p for p in parts[1:])])
+
+
+class GoogleVoice:
+    """Speech-to-text, translation and text-to-speech on Google Cloud.
+
+    Args:
+        credentials_json: the service-account JSON text (setting
+            ``Connector_GoogleSpeech_API_KEY_SECRET``).
+        channel: a gRPC channel for every client instead (tests, emulators, proxies).
+        speech_client, speech_beta_client, tts_client, translation_client: ready clients.
+        project_id: Translation's project; defaults to the service account's.
+        timeout: seconds per RPC.
+        max_calls: RPCs one request may make, retries and recoveries included.
+        backoff: first pause before retrying a transient failure (doubles each time).
+        strict_voice: text_to_speech without voice or gender fails (the original behaviour).
+        sleep: the pause function (tests pass a no-op).
+    """
+
+    def __init__(
+        self,
+        credentials_json: str | SecretStr | None = None,
+        *,
+        channel: Any = None,
+        speech_client: Any = None,
+        speech_beta_client: Any = None,
+        tts_client: Any = None,
+        translation_client: Any = None,
+        project_id: str | None = None,
+        timeout: float = 30.0,
+        max_calls: int = rec.MAX_CALLS,
+        backoff: float = 0.5,
+        strict_voice: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._credentials = None
+        if credentials_json is not None:
+            self._credentials, detected = _credentials(credentials_json)
+            project_id = project_id or detected
+        self._channel = channel
+        self._clients: dict[str, Any] = {
+            k: v
+            for k, v in (("speech", speech_client), ("speech_beta", speech_beta_client),
+                         ("tts", tts_client), ("translation", translation_client))
+            if v is not None
+        }
+        self.project_id = project_id
+        self.timeout = timeout
+        self.max_calls = max_calls
+        self.backoff = backoff
+        self.strict_voice = strict_voice
+        self._sleep = sleep
+        self._voices: dict[str, list[Voice]] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ clients
+
+    def _client(self, kind: str) -> Any:
+        with self._lock:
+            if kind not in self._clients:
+                self._clients[kind] = self._build(kind)
+            return self._clients[kind]
+
+    def _build(self, kind: str) -> Any:
+        module, client_name, transport_name = {
+            "speech": (speech_v1, "SpeechClient", "SpeechGrpcTransport"),
+            "speech_beta": (speech_v1p1beta1, "SpeechClient", "SpeechGrpcTransport"),
+            "tts": (texttospeech_v1, "TextToSpeechClient", "TextToSpeechGrpcTransport"),
+            "translation": (translate_v3, "TranslationServiceClient",
+                            "TranslationServiceGrpcTransport"),
+        }[kind]
+        client_class = getattr(module, client_name)
+        if self._channel is not None:
+            transports = getattr(module.services, _service_package(client_name)).transports
+            return client_class(transport=getattr(transports, transport_name)(channel=self._channel))
+        if self._credentials is None:
+            raise AuthenticationFailed("no Google credentials: set "
+                                       "Connector_GoogleSpeech_API_KEY_SECRET")
+        return client_class(credentials=self._credentials)
+
+    def _call(self, kind: str, method: str, request: Any, budget: CallBudget | None = None) -> Any:
+        return call(
+            getattr(self._client(kind), method),
+            request,
+            what=f"{kind} {method}",
+            budget=budget or CallBudget(self.max_calls),
+            timeout=self.timeout,
+            backoff=self.backoff,
+            sleep=self._sleep,
+        )
+
+    @property
+    def _parent(self) -> str:
+        if not self.project_id:
+            raise InvalidRequest("Translation v3 needs a project id (service account or "
+                                 "project_id=)")
+        return f"projects/{self.project_id}/locations/global"
+
+    # ------------------------------------------------------------------ speech-to-text
+
+    def speech_to_text(
+        self,
+        audio: bytes,
+        language: str,
+        alternative_languages: tuple[str, ...] | list[str] = (),
+        model: str | None = None,
+        *,
+        sample_rate: int | None = None,
+    ) -> Transcript:
+        """Transcribe a recording.
+
+        Args:
+            audio: WAV, FLAC, MP3, Ogg, WebM or anything else PyAV decodes.
+            language: BCP-47 code, e.g. ``de-DE``.
+            alternative_languages: up to three more codes Google may detect instead.
+            model: first model to try; defaults to ``latest_long`` (``phone_call`` at 8 kHz).
+            sample_rate: for headerless 16-bit mono PCM only.
+
+        Raises:
+            UnsupportedAudio: unknown, truncated or undecodable audio.
+            InvalidRequest: Google rejected the request even after recovery.
+            IntegrationError: other failures (authentication, rate limit, outage).
+        """
+        info = self._sniff(audio, sample_rate)
+        decoded = decode(audio, raw_rate=None if info else sample_rate)
+        analysis = analyse_decoded(decoded)
+        if analysis.is_silent:
+            return Transcript(text="", duration=analysis.duration, is_silent=True, chunks=0)
+        if analysis.duration > MAX_DURATION_SECONDS:
+            raise InvalidRequest(f"audio of {analysis.duration:.0f} s exceeds the "
+                                 f"{MAX_DURATION_SECONDS:.0f} s limit")
+        languages = tuple(alternative_languages)
+        if analysis.duration > rec.SYNC_LIMIT_SECONDS:
+            return self._recognize_chunks(decoded, language, languages, model)
+        plan = rec.plan_for(info, sample_rate)
+        if len(audio) > rec.SYNC_LIMIT_BYTES and not plan.convert:
+            plan = rec.LINEAR16_16K
+        payload = resample_linear16(decoded) if plan.convert else audio
+        result = self._recognize(payload, plan, decoded, language, languages, model)
+        return result.model_copy(update={"duration": analysis.duration})
+
+    def _sniff(self, audio: bytes, sample_rate: int | None) -> AudioInfo | None:
+        try:
+            return sniff(audio)
+        except UnsupportedAudio:
+            if sample_rate is None or not audio:
+                raise
+            return None  # headerless PCM at the caller's rate
+
+    def _recognize(
+        self,
+        payload: bytes,
+        plan: rec.SendPlan,
+        decoded: DecodedAudio,
+        language: str,
+        languages: tuple[str, ...],
+        model: str | None,
+    ) -> Transcript:
+        budget = CallBudget(self.max_calls)
+        models = rec.model_chain(model, plan.sample_rate)
+        attempts: list[Attempt] = []
+        index, converted = 0, plan.convert
+        while True:
+            config = rec.config_for(plan, language, languages, models[index])
+            kind = "speech_beta" if plan.api == "v1p1beta1" else "speech"
+            request = {"config": config, "audio": {"content": payload}}
+            try:
+                response = self._call(kind, "recognize", request, budget)
+            except InvalidRequest as exc:
+                attempts.append(Attempt(api=plan.api, config=config, error=str(exc)))
+                problem = rec.classify_rejection(str(exc), models[index])
+                if budget.left <= 0 or problem == "other":
+                    raise
+                if problem == "audio" and not converted:
+                    log.info("speech: %s rejected (%s); converting to LINEAR16", plan.reason, exc)
+                    payload, plan, converted = resample_linear16(decoded), rec.LINEAR16_16K, True
+                elif problem == "model" and index + 1 < len(models):
+                    index += 1
+                else:
+                    raise
+                continue
+            attempts.append(Attempt(api=plan.api, config=config))
+            return _transcript(response, config, tuple(attempts), budget.used)
+
+    def _recognize_chunks(
+        self, decoded: DecodedAudio, language: str, languages: tuple[str, ...], model: str | None
+    ) -> Transcript:
+        pcm = resample_linear16(decoded)
+        pieces = split_linear16(pcm, 16000, rec.CHUNK_SECONDS)
+        parts = []
+        for piece in pieces:
+            chunk = DecodedAudio(decoded.samples[:0], 16000, 1, "pcm_s16le", "raw")
+            parts.append(self._recognize(piece, rec.LINEAR16_16K, chunk, language, languages,
+                                         model))
+        texts = [p.text for p in parts if p.text]
+        weights = [(len(p.text), p.confidence) for p in parts if p.text and p.confidence]
+        total = sum(w for w, _ in weights)
+        return Transcript(
+            text=" ".join(texts),
+            confidence=sum(w * c for w, c in weights) / total if total else None,
+            language_code=next((p.language_code for p in parts if p.language_code), None),
+            config=parts[-1].config,
+            attempts=tuple(a for p in parts for a in p.attempts),
+            calls=sum(p.calls for p in parts),
+            duration=decoded.duration,
+            chunks=len(pieces),
+        )
+
+    def streaming_recognize(
+        self, config: dict[str, Any], audio: Iterable[bytes], *, timeout: float = 360.0
+    ) -> Iterator[Any]:
+        """One streaming_recognize connection: audio blocks in, responses out.
+
+        Errors arrive while iterating, already translated to `integrations.errors` types.
+        """
+        requests = (speech_v1.StreamingRecognizeRequest(audio_content=block) for block in audio)
+        streaming_config = speech_v1.StreamingRecognitionConfig(config)
+        try:
+            responses = self._client("speech").streaming_recognize(
+                config=streaming_config, requests=requests, timeout=timeout, retry=None
+            )
+            yield from responses
+        except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
+            raise translate_error(exc, "speech streaming_recognize") from exc
+
+    # ------------------------------------------------------------------ translation
+
+    def translate(self, text: str, target: str, source: str | None = None) -> Translation:
+        """Translate plain text; with no `source`, Google detects it (`detected_language`)."""
+        if not text.strip():
+            return Translation(text="", source_text=text, target_language=target,
+                               source_language=source)
+        request = {
+            "parent": self._parent,
+            "contents": [text],
+            "mime_type": "text/plain",
+            "target_language_code": target,
+            "source_language_code": source or "",
+        }
+        response = self._call("translation", "translate_text", request)
+        if not response.translations:
+            raise InvalidRequest(f"Translation returned nothing for {target}")
+        first = response.translations[0]
+        detected = first.detected_language_code or None
+        return Translation(
+            text=html.unescape(first.translated_text),  # text/plain should have none; be safe
+            source_text=text,
+            target_language=target,
+            source_language=source or detected,
+            detected_language=detected,
+        )
+
+    def languages(self, display_language: str | None = "en") -> list[Language]:
+        """Languages Translation supports, named in `display_language`."""
+        request = {"parent": self._parent, "display_language_code": display_language or ""}
+        response = self._call("translation", "get_supported_languages", request)
+        return [
+            Language(code=lang.language_code, name=lang.display_name or None,
+                     source=lang.support_source, target=lang.support_target)
+            for lang in response.languages
+        ]
+
+    # ------------------------------------------------------------------ text-to-speech
+
+    def voices(self, language: str | None = None) -> list[Voice]:
+        """Text-to-Speech voices for `language` (all when None); cached per language."""
+        key = language or ""
+        if key not in self._voices:
+            response = self._call("tts", "list_voices", {"language_code": key})
+            self._voices[key] = [
+                Voice(
+                    name=v.name,
+                    language_codes=tuple(v.language_codes),
+                    gender=texttospeech_v1.SsmlVoiceGender(v.ssml_gender).name,
+                    natural_sample_rate=v.natural_sample_rate_hertz,
+                )
+                for v in response.voices
+            ]
+        return self._voices[key]
+
+    def text_to_speech(
+        self,
+        text: str,
+        language: str,
+        voice: str | None = None,
+        gender: str | None = None,
+        encoding: str = "MP3",
+        *,
+        strict: bool | None = None,
+    ) -> SynthesizedSpeech:
+        """Synthesise `text`; text over 5,000 bytes is split at sentences and joined.
+
+        Raises:
+            InvalidRequest: empty text, unknown encoding, or no voice fits (the message lists
+                the voices there are).
+        """
+        encoding = encoding.upper()
+        if encoding not in TTS_ENCODINGS:
+            raise InvalidRequest(f"unknown encoding {encoding!r}; one of {TTS_ENCODINGS}")
+        chunks = split_text(text)
+        if not chunks:
+            raise InvalidRequest("nothing to synthesise: the text is empty")
+        strict = self.strict_voice if strict is None else strict
+        chosen = choose_voice(self.voices(language), language, voice, gender, strict)
+        selection = {"language_code": language, "name": chosen.name}
+        if len(chunks) == 1:
+            audio = self._synthesize(chunks[0], selection, {"audio_encoding": encoding})
+            return SynthesizedSpeech(audio=audio, encoding=encoding, voice=chosen.name,
+                                     language=language)
+        # Several requests: take PCM from each and encode once, so the result is one stream.
+        rate = chosen.natural_sample_rate or 24000
+        config = {"audio_encoding": "LINEAR16", "sample_rate_hertz": rate}
+        pcm = []
+        for chunk in chunks:
+            samples, rate = wav_payload(self._synthesize(chunk, selection, config))
+            pcm.append(samples)
+        audio = encode_pcm(b"".join(pcm), rate, encoding)
+        return SynthesizedSpeech(audio=audio, encoding=encoding, voice=chosen.name,
+                                 language=language, chunks=len(chunks), calls=len(chunks))
+
+    def _synthesize(self, text: str, voice: dict[str, Any], config: dict[str, Any]) -> bytes:
+        request = {"input": {"text": text}, "voice": voice, "audio_config": config}
+        response = self._call("tts", "synthesize_speech", request)
+        return bytes(response.audio_content)
+
+
+_REGIONAL_LANGUAGES = {"zh-CN", "zh-TW", "pt-PT", "pt-BR", "fr-CA", "mni-Mtei"}
+
+
+def translation_language(code: str) -> str:
+    """Translation's code for a speech locale: ``de-DE`` -> ``de``, ``zh-TW`` stays."""
+    for regional in _REGIONAL_LANGUAGES:
+        if code.lower() == regional.lower():
+            return regional
+    return code.split("-")[0].lower()
+
+
+def _service_package(client_name: str) -> str:
+    return {"SpeechClient": "speech", "TextToSpeechClient": "text_to_speech",
+            "TranslationServiceClient": "translation_service"}[client_name]
+
+
+def _transcript(
+    response: Any, config: dict[str, Any], attempts: tuple[Attempt, ...], calls: int
+) -> Transcript:
+    texts, weighted, language = [], 0.0, None
+    for result in response.results:
+        if not result.alternatives:
+            continue
+        best = result.alternatives[0]
+        text = best.transcript.strip()
+        if text:
+            texts.append(text)
+            weighted += best.confidence * len(text)
+        language = language or _language(result.language_code)
+    confidence = round(weighted / sum(len(t) for t in texts), 4) if texts else None
+    return Transcript(
+        text=" ".join(texts),
+        confidence=confidence,
+        language_code=language or _language(config.get("language_code")),
+        config=config,
+        attempts=attempts,
+        calls=calls,
+    )

@@ -1,0 +1,125 @@
+"""How to send audio to Speech-to-Text, decided from the sniffed headers (pure logic).
+
+Google's documented rules (``RecognitionConfig.AudioEncoding``, Speech v1):
+
+- FLAC and WAV (LINEAR16 or MULAW): the encoding and rate may be omitted; when given they
+  must match the header, and a multi-channel file needs ``audio_channel_count``.
+- OGG_OPUS and WEBM_OPUS: ``sample_rate_hertz`` must be one of 8000, 12000, 16000, 24000
+  or 48000.
+- MP3 is "a Beta feature and only available in v1p1beta1", and ``sample_rate_hertz`` has to
+  match the file's rate.
+- Anything else (AAC/M4A, Vorbis, float or 8-bit PCM, rates outside 8000-48000) is
+  converted to 16 kHz mono LINEAR16 before the first call.
+- Headerless LINEAR16 needs an explicit rate.
+
+When Google still rejects a request, `classify_rejection` says whether converting the
+audio or trying the next model can help; `model_chain` is the order models are tried in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from integrations.voice.sniff import AudioInfo
+
+__all__ = [
+    "LINEAR16_16K",
+    "MAX_CALLS",
+    "OPUS_RATES",
+    "SYNC_LIMIT_BYTES",
+    "SYNC_LIMIT_SECONDS",
+    "SendPlan",
+    "classify_rejection",
+    "config_for",
+    "model_chain",
+    "plan_for",
+]
+
+SYNC_LIMIT_SECONDS = 60.0  # Recognize: "Sync input too long" beyond one minute
+SYNC_LIMIT_BYTES = 10 * 1024 * 1024  # inline content limit, 10485760 bytes
+CHUNK_SECONDS = 50.0
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+MODEL_CHAIN = ("latest_long", "latest_short", "default")
+PHONE_CHAIN = ("phone_call", "default")
+MAX_CALLS = 3
+_RATE_RANGE = (8000, 48000)
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """How audio goes to Speech: encoding, rate, channels, API version, or convert first."""
+
+    encoding: str
+    sample_rate: int | None
+    channels: int = 1
+    api: Literal["v1", "v1p1beta1"] = "v1"
+    convert: bool = False
+    reason: str = ""
+
+
+LINEAR16_16K = SendPlan("LINEAR16", 16000, reason="converted to 16 kHz mono LINEAR16")
+
+
+def plan_for(info: AudioInfo | None, raw_rate: int | None = None) -> SendPlan:
+    """The send plan for sniffed audio, or for headerless PCM at `raw_rate`."""
+    if info is None:
+        if raw_rate is None:
+            raise ValueError("headerless audio needs raw_rate")
+        return SendPlan("LINEAR16", raw_rate, reason="headerless LINEAR16")
+    encoding, rate, channels = info.speech_encoding, info.sample_rate, info.channels or 1
+    if encoding is None:
+        return _convert(f"{info.format}/{info.codec} is not accepted by Speech v1")
+    if rate is None or not _RATE_RANGE[0] <= rate <= _RATE_RANGE[1]:
+        return _convert(f"sample rate {rate} outside {_RATE_RANGE[0]}-{_RATE_RANGE[1]} Hz")
+    if channels > 8:
+        return _convert(f"{channels} channels (Speech takes at most 8)")
+    if encoding in ("OGG_OPUS", "WEBM_OPUS"):
+        rate = rate if rate in OPUS_RATES else 48000  # Opus decodes at 48 kHz natively
+        return SendPlan(encoding, rate, channels, reason=f"{info.format} Opus")
+    if encoding == "MP3":
+        return SendPlan("MP3", rate, channels, api="v1p1beta1", reason="MP3 via v1p1beta1")
+    return SendPlan(encoding, rate, channels, reason=f"{info.format} header")
+
+
+def _convert(reason: str) -> SendPlan:
+    return SendPlan("LINEAR16", 16000, convert=True, reason=f"{reason}; converted to LINEAR16")
+
+
+def model_chain(model: str | None, sample_rate: int | None) -> tuple[str, ...]:
+    """Models to try in order: the caller's first, then the rest of the documented chain."""
+    chain = PHONE_CHAIN if sample_rate is not None and sample_rate <= 8000 else MODEL_CHAIN
+    if model is None:
+        return chain
+    rest = chain[chain.index(model) + 1 :] if model in chain else chain
+    return (model, *(m for m in rest if m != model))
+
+
+def config_for(
+    plan: SendPlan, language: str, alternative_languages: tuple[str, ...], model: str | None
+) -> dict[str, Any]:
+    """The RecognitionConfig fields for `plan` (a mapping proto-plus accepts)."""
+    config: dict[str, Any] = {"encoding": plan.encoding, "language_code": language}
+    if plan.sample_rate:
+        config["sample_rate_hertz"] = plan.sample_rate
+    if plan.channels > 1:
+        config["audio_channel_count"] = plan.channels
+    if alternative_languages:
+        config["alternative_language_codes"] = list(alternative_languages)
+    if model:
+        config["model"] = model
+    return config
+
+
+_AUDIO_WORDS = ("encoding", "sample_rate", "sample rate", "header", "channel", "opus", "mp3",
+                "wav", "flac", "linear16")
+
+
+def classify_rejection(message: str, model: str | None) -> Literal["audio", "model", "other"]:
+    """What an INVALID_ARGUMENT is about: the audio's encoding/rate, the model, or neither."""
+    text = message.lower()
+    if model and ("model" in text or model.lower() in text):
+        return "model"
+    if any(word in text for word in _AUDIO_WORDS):
+        return "audio"
+    return "other"
