@@ -4,7 +4,9 @@ Records stream from the source in id order and are written with the system-only
 `Repository.import_rows`, which keeps ids and audit fields and uses the backend's bulk
 path (``COPY`` on PostgreSQL). Each batch is one transaction, and ids already in the
 destination are skipped, so an interrupted copy is resumed by running it again.
-Reading runs one batch ahead in a thread, overlapping the destination's writes.
+Reading runs one batch ahead in a thread, overlapping the destination's writes, and the
+cyclic garbage collector is paused meanwhile: a copy allocates millions of short-lived,
+acyclic dicts, and the collector's passes over the growing heap cost a third of the time.
 Verification compares, per table, the count and a SHA-256 over the canonical JSON of
 every record in id order::
 
@@ -13,6 +15,8 @@ every record in id order::
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import queue
@@ -102,6 +106,18 @@ def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
 _DONE = object()
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (process-wide) for a bulk operation."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _prefetched(batches: Iterator[list[Record]], depth: int = 2) -> Iterator[list[Record]]:
     """`batches`, read one or two ahead in a thread while the caller writes.
 
@@ -176,30 +192,41 @@ def copy_tables(
     """
     if create_schema:
         target.ensure_schema(*models)
-    results = []
-    for model in models:
-        where = where_for(model) if where_for else None
-        table = model_info(model).table
-        try:
-            total = source.repository(model).count(where)
-        except SchemaError as exc:
-            raise CopyError(f"{table}: not in the source database ({exc})") from exc
-        result = TableCopy(table, total)
-        target_repo = target.repository(model)
-        # an empty target needs no per-batch "already there?" lookups
-        skip_existing = target_repo.count(where) > 0
-        done = 0
+    with _gc_paused():
+        return [
+            _copy_table(source, target, model, batch_size, progress, where_for) for model in models
+        ]
+
+
+def _copy_table(
+    source: Database,
+    target: Database,
+    model: type[Record],
+    batch_size: int,
+    progress: Progress | None,
+    where_for: WhereFor | None,
+) -> TableCopy:
+    where = where_for(model) if where_for else None
+    table = model_info(model).table
+    try:
+        total = source.repository(model).count(where)
+    except SchemaError as exc:
+        raise CopyError(f"{table}: not in the source database ({exc})") from exc
+    result = TableCopy(table, total)
+    target_repo = target.repository(model)
+    # an empty target needs no per-batch "already there?" lookups
+    skip_existing = target_repo.count(where) > 0
+    done = 0
+    if progress:
+        progress(table, 0, total)
+    for batch in _prefetched(_batches(_rows(source, model, where), batch_size)):
+        result.written += target_repo.import_rows(
+            batch, batch_size=len(batch), skip_existing=skip_existing
+        )
+        done += len(batch)
         if progress:
-            progress(table, 0, total)
-        for batch in _prefetched(_batches(_rows(source, model, where), batch_size)):
-            result.written += target_repo.import_rows(
-                batch, batch_size=len(batch), skip_existing=skip_existing
-            )
-            done += len(batch)
-            if progress:
-                progress(table, done, total)
-        results.append(result)
-    return results
+            progress(table, done, total)
+    return result
 
 
 def verify_tables(
@@ -212,13 +239,14 @@ def verify_tables(
     """Fill counts and checksums of both sides; `CopyError` if any table differs."""
     by_table = {r.table: r for r in results or ()}
     checked = []
-    for model in models:
-        where = where_for(model) if where_for else None
-        table = model_info(model).table
-        result = by_table.get(table) or TableCopy(table, -1)
-        result.source_count, result.source_checksum = checksum(source, model, where)
-        result.target_count, result.target_checksum = checksum(target, model, where)
-        checked.append(result)
+    with _gc_paused():
+        for model in models:
+            where = where_for(model) if where_for else None
+            table = model_info(model).table
+            result = by_table.get(table) or TableCopy(table, -1)
+            result.source_count, result.source_checksum = checksum(source, model, where)
+            result.target_count, result.target_checksum = checksum(target, model, where)
+            checked.append(result)
     bad = [r for r in checked if not r.verified]
     if bad:
         details = ", ".join(

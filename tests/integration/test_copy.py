@@ -135,3 +135,24 @@ def test_copy_cli_errors_are_one_line(store: Database, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "unknown table" in result.stderr
     listed = runner.invoke(app, ["records", "list", "Property", "--url", store.url, "--limit", "2"])
     assert len(json.loads(listed.stdout)) == 2
+
+
+def test_a_damaged_source_stops_the_copy_cleanly(store: Database, tmp_path: Path) -> None:
+    import gc
+    import threading
+
+    from repositories import StoreCorrupted
+
+    victim = store.repository(Property).find(order_by=["id"], limit=1, offset=N // 2)[0]
+    (tmp_path / "store" / "Property" / f"{victim.id}.json").write_text("{torn", encoding="utf-8")
+    fresh = connect(f"jsonfile://{tmp_path / 'store'}")  # no cached rows: reads the files
+    target = connect(f"sqlite:///{tmp_path / 'target.db'}")
+    threads = threading.active_count()
+    try:
+        with pytest.raises(StoreCorrupted, match=victim.id):
+            copy_tables(fresh, target, [Property], batch_size=500)
+        assert gc.isenabled()
+        assert threading.active_count() == threads  # the reader thread is gone
+    finally:
+        fresh.close()
+        target.close()
