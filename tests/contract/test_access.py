@@ -38,6 +38,9 @@ HOSTILE_FILTERS: list[dict[str, Any]] = [
     {"title__ne": None},
     {"created_by": "dave"},
     {"created_by__in": ["carol", "dave", "bob"]},
+    {"features__contains": {}},
+    {"tags__contains": []},
+    {"id__in": ["nope"]},
 ]
 
 
@@ -74,6 +77,17 @@ def test_no_filter_reaches_another_mandate(world: dict[str, Any], where: dict[st
         assert all(p.mandate_id == ctx.mandate_id for p in found), (ctx, where)
         assert repo.count(where) == len(found)
         assert all(p.mandate_id != other for p in repo.iter(where, batch_size=1))
+
+
+def test_paging_and_ordering_never_reach_another_mandate(world: dict[str, Any]) -> None:
+    repo = props(world, DAVE)
+    for order in (["mandate_id"], ["-mandate_id"], ["created_by", "-id"]):
+        for offset in range(6):
+            page = repo.find(order_by=order, limit=1, offset=offset)
+            assert all(p.mandate_id == "B" for p in page)
+        assert [p.created_by for p in repo.iter(batch_size=1)] != [] and all(
+            p.mandate_id == "B" for p in repo.iter(order_by=order)
+        )
 
 
 def test_get_of_another_mandate_is_none(world: dict[str, Any]) -> None:
