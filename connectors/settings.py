@@ -151,7 +151,8 @@ def config_files(config: str | Path | None = None, env: str | None = None) -> li
     explicit = config or os.environ.get("CONNECTORS_CONFIG")
     base = Path(explicit) if explicit else Path("config.ini")
     if explicit and not base.is_file():
-        raise ConfigError(f"CONNECTORS_CONFIG: no config file at {base}")
+        source = "--config" if config else "CONNECTORS_CONFIG"
+        raise ConfigError(f"{source}: no config file at {base}")
     env = env or os.environ.get("CONNECTORS_ENV") or ""
     files = [base] if base.is_file() else []
     if env:

@@ -197,3 +197,15 @@ def test_db_check_reports_and_repairs_a_damaged_json_store(tmp_path: Path) -> No
     result = runner.invoke(app, ["db", "check", "--db", "app"], env=env)
     assert result.exit_code == 1
     assert "corrupted file" in result.stdout and "check found problems in: app" in result.stderr
+
+
+def test_config_and_env_options_select_the_files(tmp_path: Path) -> None:
+    (tmp_path / "main.ini").write_text(f"DB_APP_URL = sqlite:///{tmp_path / 'dev.db'}\n")
+    (tmp_path / "config.staging.ini").write_text(f"DB_APP_URL = sqlite:///{tmp_path / 'st.db'}\n")
+    base = ["--config", str(tmp_path / "main.ini")]
+    ok([*base, "records", "put", "Mandate", '{"id": "dev", "name": "Dev"}'])
+    ok([*base, "--env", "staging", "records", "put", "Mandate", '{"id": "st", "name": "St"}'])
+    dev = json.loads(ok([*base, "records", "list", "Mandate"]))
+    staging = json.loads(ok([*base, "--env", "staging", "records", "list", "Mandate"]))
+    assert [m["id"] for m in dev] == ["dev"] and [m["id"] for m in staging] == ["st"]
+    assert "no config file" in error(["--config", str(tmp_path / "nope.ini"), "db", "upgrade"])
