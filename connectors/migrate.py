@@ -80,11 +80,13 @@ def upgrade(name: str, url: str) -> str:
         return "layout ensured"
     from alembic import command
     from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
 
     try:
         command.upgrade(_config(name, url), "head")  # type: ignore[arg-type]
-    except CommandError as exc:
-        raise MigrationError(f"{name}: alembic upgrade failed: {exc}") from exc
+    except (CommandError, SQLAlchemyError) as exc:
+        first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise MigrationError(f"{name}: alembic upgrade failed: {first}") from exc
     return "alembic upgrade head"
 
 

@@ -209,3 +209,14 @@ def test_config_and_env_options_select_the_files(tmp_path: Path) -> None:
     staging = json.loads(ok([*base, "--env", "staging", "records", "list", "Mandate"]))
     assert [m["id"] for m in dev] == ["dev"] and [m["id"] for m in staging] == ["st"]
     assert "no config file" in error(["--config", str(tmp_path / "nope.ini"), "db", "upgrade"])
+
+
+def test_upgrade_over_tables_alembic_did_not_make_is_one_clear_line(tmp_path: Path) -> None:
+    from repositories import connect
+
+    env = sqlite_env(tmp_path)
+    db = connect(env["DB_APP_URL"])
+    db.ensure_schema(*DATABASES["app"])  # tables without Alembic's version table
+    db.close()
+    line = error(["db", "upgrade", "--db", "app"], env)
+    assert "app: alembic upgrade failed" in line and "already exists" in line
