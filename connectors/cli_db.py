@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import (
@@ -22,6 +22,7 @@ from connectors.settings import DATABASES, database_configs, redact_url
 if TYPE_CHECKING:
     from connectors.transfer import TableCopy
     from models import Record
+    from repositories import Database
 
 __all__ = ["app"]
 
@@ -112,6 +113,21 @@ def _models_for(source: str, database: str | None, tables: list[str] | None) -> 
     return [m for group in MODELS.values() for m in group]
 
 
+def _present(source: Database, models: list[type[Record]]) -> list[type[Record]]:
+    """The models whose tables exist in `source` (those absent are named on the console)."""
+    from repositories import SchemaError
+
+    present = []
+    for model in models:
+        try:
+            source.repository(model).count()
+        except SchemaError:
+            console.print(f"skipped {model.__name__}: no such table in the source")
+            continue
+        present.append(model)
+    return present
+
+
 @app.command()
 @cli_errors
 def copy(
@@ -137,8 +153,13 @@ def copy(
 
     src_url, dst_url = _resolve_url(ctx, source), _resolve_url(ctx, target)
     models = _models_for(src_url, database, tables)
-    src, dst = connect(src_url), connect(dst_url)
+    # never create tables in the source as a side effect of reading it
+    options: dict[str, Any] = {} if src_url.startswith("jsonfile:") else {"create_tables": False}
+    src = connect(src_url, **options)
+    dst = connect(dst_url)
     try:
+        if not (tables or database):
+            models = _present(src, models)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, TimeElapsedColumn(), console=console, transient=False) as bar:
             tasks: dict[str, TaskID] = {}

@@ -220,3 +220,19 @@ def test_upgrade_over_tables_alembic_did_not_make_is_one_clear_line(tmp_path: Pa
     db.close()
     line = error(["db", "upgrade", "--db", "app"], env)
     assert "app: alembic upgrade failed" in line and "already exists" in line
+
+
+def test_copy_of_a_partial_source_skips_absent_tables(tmp_path: Path) -> None:
+    from repositories import connect
+
+    source = tmp_path / "mixed.db"
+    db = connect(f"sqlite:///{source}")
+    db.ensure_schema(*DATABASES["realestate"])
+    db.close()
+    out = ok(["db", "copy", f"sqlite:///{source}", f"sqlite:///{tmp_path / 'out.db'}"])
+    assert "skipped User: no such table in the source" in out and "Property" in out
+    import sqlite3
+
+    with sqlite3.connect(source) as conn:  # reading created nothing in the source
+        names = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
+    assert "User" not in names and "Property" in names
