@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import operator
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -31,13 +30,13 @@ from typing import Any, Literal, TypeVar
 from pydantic import ValidationError
 
 from models.base import Record
-from models.schema import ModelInfo, model_info
+from models.schema import model_info
 from repositories.base import MODIFIED_AT_STEP, DatabaseBase, RepositoryBase
 from repositories.context import Context
 from repositories.errors import AccessDenied, DuplicateRecord, InvalidQuery, StoreCorrupted
 from repositories.jsonstore import files
 from repositories.jsonstore.check import CheckReport, TableReport, check
-from repositories.jsonstore.locks import TableLock
+from repositories.jsonstore.store import Store
 from repositories.jsonstore.table import TableState, Undo
 from repositories.lookups import Condition, Order, matches, sort_rows
 
@@ -67,90 +66,6 @@ def store_path(url: str) -> Path:
     if not rest or "\x00" in rest:
         raise InvalidQuery(f"jsonfile URL {url!r} names no directory (jsonfile://<dir>)")
     return Path(rest)
-
-
-class _Transaction:
-    def __init__(self) -> None:
-        self.held: list[TableState] = []
-        self.undo: Undo = []
-
-
-class _Core:
-    """What every context of one store shares: table views, locks, the transaction."""
-
-    def __init__(self, root: Path, durable: bool, lock_timeout: float) -> None:
-        self.root = root
-        self.durable = durable
-        self.lock_timeout = lock_timeout
-        self.states: dict[str, TableState] = {}
-        self.mutex = threading.Lock()
-        self.local = threading.local()
-        self.contexts: dict[Context, JsonDatabase] = {}
-        self.system_lock = TableLock("_system", root, lock_timeout)
-
-    def state(self, info: ModelInfo) -> TableState:
-        name = files.validate_table_name(info.table)
-        with self.mutex:
-            state = self.states.get(name)
-            if state is None:
-                index_fields = {f.storage: f for f in info.fields if f.indexed and f.kind != "json"}
-                state = TableState(
-                    name, self.root / name, index_fields, self.lock_timeout, self.durable
-                )
-                self.states[name] = state
-            return state
-
-    def current(self) -> _Transaction | None:
-        tx: _Transaction | None = getattr(self.local, "tx", None)
-        return tx
-
-    def enter(self, tx: _Transaction, state: TableState) -> None:
-        """Lock `state` until the transaction ends (in name order, or without waiting)."""
-        if state in tx.held:
-            return
-        in_order = all(held.table < state.table for held in tx.held)
-        dirty = state.lock.acquire(None if in_order else 0.0)
-        tx.held.append(state)
-        if dirty:
-            state.load_locked(dirty=True)
-
-    @contextlib.contextmanager
-    def transaction(self, states: Sequence[TableState]) -> Iterator[None]:
-        ordered = sorted(set(states), key=lambda s: s.table)
-        outer = self.current()
-        if outer is not None:
-            mark = len(outer.undo)
-            for state in ordered:
-                self.enter(outer, state)
-            try:
-                yield
-            except BaseException:
-                self.rollback(outer, mark)
-                raise
-            return
-        tx = self.local.tx = _Transaction()
-        try:
-            for state in ordered:
-                self.enter(tx, state)
-            try:
-                yield
-            except BaseException:
-                self.rollback(tx, 0)
-                raise
-        finally:
-            self.local.tx = None
-            for state in reversed(tx.held):
-                state.lock.release()
-
-    @staticmethod
-    def rollback(tx: _Transaction, mark: int) -> None:
-        """Put back every file changed since `mark` (its content before the first change)."""
-        originals: dict[TableState, dict[str, bytes | None]] = {}
-        for state, record_id, data in tx.undo[mark:]:
-            originals.setdefault(state, {}).setdefault(record_id, data)
-        del tx.undo[mark:]
-        for state, changed in originals.items():
-            state.restore(changed)
 
 
 class JsonRepository(RepositoryBase[T]):
@@ -381,7 +296,7 @@ class JsonDatabase(DatabaseBase):
         *,
         durability: Durability = "full",
         lock_timeout: float = 10.0,
-        _core: _Core | None = None,
+        _core: Store | None = None,
     ) -> None:
         super().__init__(url, context or Context.system())
         if _core is None:
@@ -389,7 +304,7 @@ class JsonDatabase(DatabaseBase):
                 raise InvalidQuery(f"durability must be 'full' or 'none', not {durability!r}")
             if not isinstance(lock_timeout, int | float) or lock_timeout < 0:
                 raise InvalidQuery(f"lock_timeout must be seconds >= 0, not {lock_timeout!r}")
-            _core = _Core(store_path(url), durability == "full", float(lock_timeout))
+            _core = Store(store_path(url), durability == "full", float(lock_timeout))
         self._core = _core
 
     @property

@@ -18,7 +18,7 @@ from pathlib import Path
 from models.schema import FieldSpec, model_info
 from repositories.errors import InvalidQuery, StoreCorrupted
 from repositories.jsonstore import files
-from repositories.jsonstore.table import TableState, index_key, record_ids_on_disk
+from repositories.jsonstore.table import TableState, record_ids_on_disk
 
 __all__ = ["CheckReport", "TableReport", "check"]
 
@@ -151,12 +151,8 @@ def _check_table(state: TableState, repair: bool) -> TableReport:
                 report.corrupted_files.append((state.path(record_id), str(exc)))
                 continue
             report.records += 1
-            if record_id in listed:
-                held = state.indexed.get(record_id, {})
-                for key, spec in state.index_fields.items():
-                    if index_key(spec, held.get(key)) != index_key(spec, row.get(key)):
-                        report.stale_index.append(record_id)
-                        break
+            if record_id in listed and state.index.is_stale(record_id, row):
+                report.stale_index.append(record_id)
         if repair and not report.ok:
             state.rebuild(skip_corrupted=True)
             report.repaired = True

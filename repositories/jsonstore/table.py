@@ -26,30 +26,16 @@ from models.schema import FieldSpec
 from repositories.errors import StoreCorrupted
 from repositories.jsonstore import files
 from repositories.jsonstore.files import JOURNAL, METADATA, RECORD_SUFFIX
+from repositories.jsonstore.index import TableIndex
 from repositories.jsonstore.locks import TableLock
-from repositories.lookups import comparable
 
-__all__ = ["FORMAT", "TableState", "index_key", "record_ids_on_disk"]
+__all__ = ["FORMAT", "TableState", "record_ids_on_disk"]
 
 FORMAT = "connectors.jsonfile/1"
 #: Rewrite the snapshot once the journal is this big (a cold load replays the journal).
 COMPACT_BYTES = 4 * 1024 * 1024
 Row = dict[str, Any]
 Undo = list[tuple["TableState", str, bytes | None]]
-
-
-def index_key(spec: FieldSpec | None, stored: Any) -> Any:
-    """The hashable key a stored value is indexed under (what conditions compare with)."""
-    if stored is None:
-        return None
-    if isinstance(stored, dict | list):  # not a scalar: can never equal a condition value
-        return ("json", files.encode(stored, "index"))
-    if spec is not None and spec.kind == "datetime":
-        try:
-            return comparable(spec, stored)
-        except (TypeError, ValueError):
-            return ("bad", str(stored))
-    return stored
 
 
 def record_ids_on_disk(directory: Path) -> tuple[set[str], list[str]]:
@@ -95,9 +81,7 @@ class TableState:
 
     def _reset(self) -> None:
         self.loaded = False
-        self.ids: set[str] = set()
-        self.postings: dict[str, dict[Any, set[str]]] = {k: {} for k in self.index_fields}
-        self.indexed: dict[str, dict[str, Any]] = {}
+        self.index = TableIndex(self.index_fields)
         self.rows: dict[str, Row] = {}
         self.generation = 0
         self.journal_sig: tuple[int, int] | None = None
@@ -105,45 +89,26 @@ class TableState:
 
     # --- index maintenance ------------------------------------------------------------
 
+    @property
+    def ids(self) -> set[str]:
+        return self.index.ids
+
     def index_values(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        return {key: row.get(key) for key in self.index_fields}
+        return self.index.values(row)
+
+    def lookup(self, field: str, keys: Iterable[Any]) -> set[str] | None:
+        """Ids whose indexed `field` equals one of `keys`; None when `field` has no index."""
+        return self.index.lookup(field, keys)
 
     def _put(self, record_id: str, values: Mapping[str, Any], row: Row | None = None) -> None:
-        self._drop(record_id)
-        self.ids.add(record_id)
-        stored = {key: values.get(key) for key in self.index_fields}
-        self.indexed[record_id] = stored
-        for key, value in stored.items():
-            self.postings[key].setdefault(index_key(self.index_fields[key], value), set()).add(
-                record_id
-            )
+        self.rows.pop(record_id, None)
+        self.index.put(record_id, values)
         if row is not None:
             self.rows[record_id] = row
 
     def _drop(self, record_id: str) -> None:
-        self.ids.discard(record_id)
         self.rows.pop(record_id, None)
-        old = self.indexed.pop(record_id, None)
-        if old is None:
-            return
-        for key, value in old.items():
-            posting = self.postings[key]
-            ident = index_key(self.index_fields[key], value)
-            members = posting.get(ident)
-            if members is not None:
-                members.discard(record_id)
-                if not members:
-                    del posting[ident]
-
-    def lookup(self, field: str, keys: Iterable[Any]) -> set[str] | None:
-        """Ids whose indexed `field` equals one of `keys`; None when `field` has no index."""
-        posting = self.postings.get(field)
-        if posting is None:
-            return None
-        found: set[str] = set()
-        for key in keys:
-            found.update(posting.get(key, ()))
-        return found
+        self.index.drop(record_id)
 
     # --- paths ------------------------------------------------------------------------
 
@@ -285,18 +250,12 @@ class TableState:
             raise StoreCorrupted(f"{self.metadata_path}: corrupted file (no ids or indexes)")
         if set(indexes) != set(self.index_fields):
             return None  # an index was added or dropped since: derive the index data again
-        values: dict[str, dict[str, Any]] = {rid: {} for rid in ids}
         try:
-            for key, groups in indexes.items():
-                for value, members in groups:
-                    for rid in members:
-                        values[rid][key] = value
+            self.index.load_snapshot(ids, indexes)
         except (KeyError, TypeError, ValueError) as exc:
             raise StoreCorrupted(
                 f"{self.metadata_path}: corrupted file (index data does not match ids: {exc!r})"
             ) from exc
-        for rid, stored in values.items():
-            self._put(rid, stored)
         self.generation = int(meta.get("generation", 0))
         return meta
 
@@ -360,17 +319,12 @@ class TableState:
 
     def write_snapshot(self) -> None:
         """Write ``_metadata.json`` from the view and start an empty journal after it."""
-        groups: dict[str, dict[str, list[Any]]] = {key: {} for key in self.index_fields}
-        for rid in sorted(self.ids):
-            for key, value in self.indexed[rid].items():
-                token = files.encode(value, "index")
-                groups[key].setdefault(token.decode(), [value, []])[1].append(rid)
         meta = {
             "format": FORMAT,
             "table": self.table,
             "generation": self.generation,
             "ids": sorted(self.ids),
-            "indexes": {key: list(group.values()) for key, group in groups.items()},
+            "indexes": self.index.to_snapshot(),
         }
         self.directory.mkdir(parents=True, exist_ok=True)
         if self.durable:  # the table directory's own entry must survive a crash too

@@ -119,8 +119,10 @@ def test_kill_9_never_loses_an_acknowledged_write(ctx: ForkServerContext, tmp_pa
         report = check(tmp_path)
         assert report.ok, report.problems()
     assert kills == KILLS and len(ledger.expected) > KILLS  # the loop really wrote
-    assert mid_write >= KILLS // 2, f"only {mid_write} kills landed during a write"
-    assert dirty >= KILLS // 2, f"only {dirty} kills left a table to recover"
+    # Where a kill lands is up to the scheduler; typically about half leave a table to
+    # recover. A tenth is the floor that shows the recovery path really ran.
+    assert mid_write >= KILLS // 10, f"only {mid_write} kills landed during a write"
+    assert dirty >= KILLS // 10, f"only {dirty} kills left a table to recover"
 
 
 @pytest.mark.timeout(120)
