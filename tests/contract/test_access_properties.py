@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models import Property
+from models import Mandate, Property
 from repositories import Context, Database, RepositoryError
 
 from .conftest import OpenDb
@@ -169,3 +169,53 @@ def test_random_operations_respect_scoping(open_db: OpenDb, ops: list[tuple[Any,
     db = open_db()
     for op in ops:
         run(db, op)
+
+
+mandate_ops = st.tuples(
+    st.sampled_from(["get", "find", "update", "delete", "upsert", "create"]),
+    contexts,
+    st.sampled_from([*MANDATES, "Z"]),
+)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=st.lists(mandate_ops, min_size=1, max_size=10))
+def test_mandate_records_are_their_own_tenant(
+    open_db: OpenDb, ops: list[tuple[str, Context, str]]
+) -> None:
+    db = open_db()
+    system = db.repository(Mandate)
+    for mandate in MANDATES:
+        if system.get(mandate) is None:
+            system.create(Mandate(id=mandate, name=mandate))
+    for kind, ctx, target in ops:
+        repo = db.with_context(ctx).repository(Mandate)
+        before = {m.id: m for m in system.find()}
+        own = ctx.is_sysadmin or target == ctx.mandate_id
+        try:
+            if kind == "get":
+                assert (repo.get(target) is not None) == (own and target in before)
+            elif kind == "find":
+                seen = {m.id for m in repo.find({"id__in": [target, *MANDATES]})}
+                assert ctx.is_sysadmin or seen <= {ctx.mandate_id}
+            elif kind == "update":
+                repo.update(target, {"name": f"by {ctx.user_id}"})
+            elif kind == "delete":
+                repo.delete(target)
+            elif kind == "upsert":
+                repo.upsert(Mandate(id=target, name=f"by {ctx.user_id}"))
+            else:
+                repo.create(Mandate(id=f"{target}-{ctx.user_id}", name="new"))
+        except RepositoryError:
+            pass  # refused: the truth below must be unchanged where not allowed
+        after = {m.id: m for m in system.find()}
+        for mandate_id in set(before) | set(after):
+            if before.get(mandate_id) != after.get(mandate_id):
+                # only a sysadmin, or the admin of that very mandate, changes a mandate
+                assert ctx.is_sysadmin or (
+                    ctx.privilege == "admin" and mandate_id == ctx.mandate_id
+                ), (kind, ctx, mandate_id)
