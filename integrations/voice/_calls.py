@@ -63,6 +63,11 @@ def _retry_after(exc: gexc.GoogleAPICallError) -> float | None:
     return None
 
 
+def _too_large(exc: Exception) -> bool:
+    """gRPC reports an oversized message as RESOURCE_EXHAUSTED; it is not a quota."""
+    return "larger than max" in str(exc)
+
+
 def translate_error(exc: Exception, what: str) -> IntegrationError:
     """The `integrations.errors` type for a Google client exception; the message keeps Google's."""
     message = getattr(exc, "message", None) or str(exc)
@@ -74,6 +79,8 @@ def translate_error(exc: Exception, what: str) -> IntegrationError:
     if isinstance(exc, gexc.InvalidArgument | gexc.FailedPrecondition | gexc.OutOfRange):
         return InvalidRequest(text)
     if isinstance(exc, gexc.ResourceExhausted):
+        if _too_large(exc):
+            return InvalidRequest(text)
         return RateLimited(text, retry_after=_retry_after(exc))
     return ServiceUnavailable(text)
 
@@ -102,7 +109,7 @@ def call(
             return method(request=request, timeout=timeout, retry=None)
         except (gexc.GoogleAPICallError, gexc.RetryError, auth_exc.GoogleAuthError) as exc:
             error = translate_error(exc, what)
-            if not isinstance(exc, _TRANSIENT) or budget.left <= 0:
+            if not isinstance(exc, _TRANSIENT) or _too_large(exc) or budget.left <= 0:
                 raise error from exc
             wait = _retry_after(exc) if isinstance(exc, gexc.ResourceExhausted) else None
             sleep(wait if wait is not None else delay)

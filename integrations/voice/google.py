@@ -180,6 +180,7 @@ class GoogleVoice:
 
     @property
     def _parent(self) -> str:
+        self._client("translation")  # missing credentials are the first thing to report
         if not self.project_id:
             raise InvalidRequest("Translation v3 needs a project id (service account or "
                                  "project_id=)")

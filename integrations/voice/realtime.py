@@ -221,16 +221,24 @@ class _Streams:
                 for result in response.results:
                     end = result.result_end_time.total_seconds()
                     if result.is_final:
-                        with self.lock:
-                            self.unfinalised = [
-                                (start, block) for start, block in self.unfinalised
-                                if start + len(block) / 2 / self.rate > base + end
-                            ]
+                        self._finalised(base + end)
                     if result.alternatives:
                         self.emit((stream, base + end, result))
         finally:
             with self.lock:
                 dead.set()
+
+    def _finalised(self, until: float) -> None:
+        """Forget the audio Google has finalised (up to offset `until`), to the sample."""
+        kept = []
+        with self.lock:
+            for start, block in self.unfinalised:
+                cut = int(round((until - start) * self.rate)) * 2
+                if cut <= 0:
+                    kept.append((start, block))
+                elif cut < len(block):
+                    kept.append((until, block[cut:]))
+            self.unfinalised = kept
 
     def _audio(self, replay: list[bytes], base: float, dead: threading.Event) -> Any:
         """The request side of one connection (gRPC consumes it from its own thread)."""
@@ -299,7 +307,9 @@ async def interpret_stream(
     events: asyncio.Queue[object] = asyncio.Queue()
 
     def emit(item: object) -> None:
-        loop.call_soon_threadsafe(events.put_nowait, item)
+        # After the caller stopped listening the loop may be gone; nothing is waiting then.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(events.put_nowait, item)
 
     blocks = _Blocks()
     rechunker = _Rechunker(blocks, sample_rate or RATE)
@@ -361,3 +371,5 @@ async def interpret_stream(
             feeding.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await feeding
+        # The open connection half-closes within a block's wait; let it finish cleanly.
+        await asyncio.to_thread(worker.join, 5.0)

@@ -58,7 +58,8 @@ class SendPlan:
     reason: str = ""
 
 
-LINEAR16_16K = SendPlan("LINEAR16", 16000, reason="converted to 16 kHz mono LINEAR16")
+LINEAR16_16K = SendPlan("LINEAR16", 16000, convert=True,
+                        reason="converted to 16 kHz mono LINEAR16")
 
 
 def plan_for(info: AudioInfo | None, raw_rate: int | None = None) -> SendPlan:

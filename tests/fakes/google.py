@@ -129,7 +129,9 @@ class FakeGoogle:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> FakeGoogle:
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        # Google's own limit is checked in the handlers; gRPC's 4 MB default must not hit first.
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
+                             options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
         s1, sb, tts, tr = speech_v1, speech_v1p1beta1, texttospeech_v1, translate_v3
         handlers = [
             (_SPEECH, "Speech", {
@@ -185,7 +187,10 @@ class FakeGoogle:
         self.stop()
 
     def channel(self) -> grpc.Channel:
-        return grpc.insecure_channel(self.address)
+        """A client channel with the message limits the Google transports set on their own."""
+        unlimited = [("grpc.max_send_message_length", -1),
+                     ("grpc.max_receive_message_length", -1)]
+        return grpc.insecure_channel(self.address, options=unlimited)
 
     # ------------------------------------------------------------------ test controls
 
@@ -500,11 +505,16 @@ def _probe(content: bytes) -> tuple[str, str, int, int] | None:
         return None
 
 
+_CONTAINER_MAGIC = {b"OggS", b"fLaC", b"\x1aE\xdf\xa3", b"ID3\x03", b"ID3\x04"}
+
+
 def _validated_samples(content: bytes, encoding: str, config: Any, api: str) -> np.ndarray:
     """Check the config against the bytes like Google does; the first channel at 16 kHz."""
     invalid = grpc.StatusCode.INVALID_ARGUMENT
     rate, channels = config.sample_rate_hertz, config.audio_channel_count or 1
     if encoding == "LINEAR16" and content[:4] != b"RIFF":
+        if content[:4] in _CONTAINER_MAGIC or content[4:8] == b"ftyp":
+            raise _Abort(invalid, BAD_ENCODING)  # a compressed file declared as raw PCM
         if not rate:
             raise _Abort(invalid, "Invalid recognition 'config': sample_rate_hertz is required "
                                   "for LINEAR16 audio without a WAV header.")
