@@ -18,6 +18,7 @@ from pathlib import Path
 from models.schema import FieldSpec, model_info
 from repositories.errors import InvalidQuery, StoreCorrupted
 from repositories.jsonstore import files
+from repositories.jsonstore.locks import TableLock
 from repositories.jsonstore.table import TableState, record_ids_on_disk
 
 __all__ = ["CheckReport", "TableReport", "check"]
@@ -79,21 +80,24 @@ class CheckReport:
     path: Path
     tables: list[TableReport] = field(default_factory=list)
     corrupted_files: list[tuple[Path, str]] = field(default_factory=list)
+    root_temp_files: list[Path] = field(default_factory=list)
     repaired: bool = False
 
     @property
     def ok(self) -> bool:
-        return not self.corrupted_files and all(t.ok for t in self.tables)
+        leftovers = self.root_temp_files and not self.repaired
+        return not (self.corrupted_files or leftovers) and all(t.ok for t in self.tables)
 
     def problems(self) -> list[str]:
         out = [f"corrupted file {p}: {why}" for p, why in self.corrupted_files]
+        out += [f"orphaned temp file {p}" for p in self.root_temp_files]
         for table in self.tables:
             out += table.problems()
         return out
 
     @property
     def orphaned_temp_files(self) -> list[Path]:
-        return [p for t in self.tables for p in t.orphaned_temp_files]
+        return self.root_temp_files + [p for t in self.tables for p in t.orphaned_temp_files]
 
     @property
     def missing_from_metadata(self) -> list[tuple[str, str]]:
@@ -163,6 +167,20 @@ def _check_table(state: TableState, repair: bool) -> TableReport:
     return report
 
 
+def _check_system(root: Path, report: CheckReport, repair: bool) -> None:
+    system = root / files.SYSTEM
+    if system.exists():
+        try:
+            if not isinstance(files.read_json(system), dict):
+                report.corrupted_files.append((system, "not a JSON object"))
+        except StoreCorrupted as exc:
+            report.corrupted_files.append((system, str(exc)))
+    report.root_temp_files = sorted(p for p in root.iterdir() if files.is_temp(p.name))
+    if repair:
+        for temp in report.root_temp_files:
+            temp.unlink(missing_ok=True)
+
+
 def check(path: str | Path, repair: bool = False, lock_timeout: float = 10.0) -> CheckReport:
     """Check (and with `repair`, fix) the JSON store at `path` (a directory or URL).
 
@@ -182,13 +200,13 @@ def check(path: str | Path, repair: bool = False, lock_timeout: float = 10.0) ->
     if not root.is_dir():
         raise InvalidQuery(f"{root}: no JSON store directory there")
     report = CheckReport(root, repaired=repair)
-    system = root / files.SYSTEM
-    if system.exists():
-        try:
-            if not isinstance(files.read_json(system), dict):
-                report.corrupted_files.append((system, "not a JSON object"))
-        except StoreCorrupted as exc:
-            report.corrupted_files.append((system, str(exc)))
+    system_lock = TableLock("_system", root, lock_timeout)  # _system.json's writers take it
+    system_lock.acquire()
+    try:
+        _check_system(root, report, repair)
+    finally:
+        system_lock.release()
+        system_lock.close()
     for entry in sorted(root.iterdir()):
         if not entry.is_dir() or entry.name.startswith("."):
             continue

@@ -182,14 +182,19 @@ def test_check_reports_and_repairs_temp_files_and_unlisted_records(store: Path) 
     db.close()
     table = store / "User"
     (table / ".x.json.123.0.tmp").write_text("half")
+    (store / "._system.json.123.1.tmp").write_text("{")
     extra = {"id": "extra", "username": "hand-made", "mandateId": "m1"}
     (table / "extra.json").write_text(json.dumps(extra))
     report = check(store)
-    assert [p.name for p in report.orphaned_temp_files] == [".x.json.123.0.tmp"]
+    assert [p.name for p in report.orphaned_temp_files] == [
+        "._system.json.123.1.tmp",
+        ".x.json.123.0.tmp",
+    ]
     assert report.missing_from_metadata == [("User", "extra")]
     assert not report.ok and report.problems()
     assert check(store, repair=True).ok
     assert not (table / ".x.json.123.0.tmp").exists()
+    assert not (store / "._system.json.123.1.tmp").exists()
     users = open_db(store).repository(User)
     assert {u.id for u in users.find()} == {user.id, "extra"}
     assert check(store).ok
