@@ -86,9 +86,12 @@ def demo(
 ) -> None:
     """Show the layer at work: tenants, access scoping, audit trail, copy + verify."""
     from connectors.cli_common import settings_of
-    from connectors.demo import run_demo
+    from connectors.demo import DemoFailed, run_demo
 
-    run_demo(settings_of(ctx), directory, console)
+    try:
+        run_demo(settings_of(ctx), directory, console)
+    except DemoFailed as exc:
+        raise fail(str(exc)) from exc
 
 
 def mount(parent: typer.Typer, name: str, module: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,10 +38,10 @@ from models import (
     VoiceSettings,
 )
 from models.schema import model_info
-from repositories import AccessDenied, Context, RepositoryError, connect
+from repositories import AccessDenied, Context, connect
 from repositories.context import Privilege
 
-__all__ = ["DEMO_MANDATES", "run_demo"]
+__all__ = ["DEMO_MANDATES", "DemoFailed", "run_demo"]
 
 DEMO_MANDATES = {"demo-acme": "Acme Realty", "demo-birch": "Birch Homes"}
 
@@ -133,61 +133,93 @@ def _visibility(dbs: Databases, console: Console) -> None:
     console.print(table)
 
 
-def _attempt(action: Any) -> str:
+class DemoFailed(Exception):
+    """A scoping rule the demo shows did not hold (this is a bug: please report it)."""
+
+
+def _attempt(action: Callable[[], Any], expected: Any) -> tuple[str, bool]:
+    """Run `action`; its result as text, and whether it is `expected` (or refused)."""
     try:
         outcome = action()
     except AccessDenied:
-        return "[red]refused[/red] (AccessDenied)"
-    except RepositoryError as exc:
-        return f"[red]refused[/red] ({type(exc).__name__})"
+        return "[red]refused[/red] (AccessDenied)", expected is AccessDenied
     if outcome is None:
-        return "[green]not visible[/green] (None)"
+        return "[green]not visible[/green] (None)", expected is None
     if outcome is False:
-        return "[green]nothing deleted[/green] (False)"
+        return "[green]nothing deleted[/green] (False)", expected is False
     if isinstance(outcome, int):
-        return f"[green]{outcome} records[/green]"
-    return f"[yellow]{outcome}[/yellow]"
+        return f"[green]{outcome} records[/green]", expected == outcome
+    return f"[green]{outcome}[/green]", expected == outcome
 
 
 def _refusals(dbs: Databases, console: Console) -> None:
     bob = dbs.for_context(USERS[1].context).realestate.properties
     alice = dbs.for_context(USERS[0].context).realestate.properties
+    dave = dbs.for_context(USERS[3].context)
     carols = dbs.realestate.properties.find({"created_by": "carol"}, limit=1)[0]
     alices = dbs.realestate.properties.find({"created_by": "alice"}, limit=1)[0]
     bobs = dbs.realestate.properties.find({"created_by": "bob"}, limit=1)[0]
-    table = Table(title="Cross-tenant and cross-user attempts")
-    table.add_column("who")
-    table.add_column("tries to")
-    table.add_column("result", overflow="fold")
-    rows = [
-        ("bob", "read carol's property", lambda: bob.get(carols.id)),
-        ("bob", "find mandate_id=demo-birch", lambda: len(bob.find({"mandate_id": "demo-birch"}))),
+    forged = Property(title="forged", created_by="root", created_at=0.0)
+    attempts: list[tuple[str, str, Callable[[], Any], Any]] = [
+        ("bob", "read carol's property", lambda: bob.get(carols.id), None),
+        (
+            "bob",
+            "find mandate_id=demo-birch",
+            lambda: len(bob.find({"mandate_id": "demo-birch"})),
+            0,
+        ),
         (
             "bob",
             "find mandate_id__ne=demo-acme",
-            lambda: len(bob.find({"mandate_id__ne": "demo-acme"})),
+            lambda: bob.count({"mandate_id__ne": "demo-acme"}),
+            0,
         ),
-        ("bob", "delete carol's property", lambda: bob.delete(carols.id)),
-        ("bob", "update alice's property", lambda: bob.update(alices.id, {"price": 1.0})),
+        ("bob", "delete carol's property", lambda: bob.delete(carols.id), False),
+        (
+            "bob",
+            "update alice's property",
+            lambda: bob.update(alices.id, {"price": 1.0}),
+            AccessDenied,
+        ),
         (
             "bob",
             "create in demo-birch",
             lambda: bob.create(Property(title="x", mandate_id="demo-birch")),
+            AccessDenied,
         ),
         (
             "bob",
             "move his property to demo-birch",
             lambda: bob.update(bobs.id, {"mandate_id": "demo-birch"}),
+            AccessDenied,
         ),
+        (
+            "bob",
+            "create with _createdBy=root",
+            lambda: f"stored as {bob.create(forged).created_by}",
+            "stored as bob",
+        ),
+        ("dave", "read mandate demo-acme", lambda: dave.app.mandates.get("demo-acme"), None),
         (
             "alice",
             "update bob's property (admin)",
             lambda: f"ok, price {alice.update(bobs.id, {'price': 799e3}).price:,.0f}",
+            "ok, price 799,000",
         ),
     ]
-    for who, what, action in rows:
-        table.add_row(who, what, _attempt(action))
+    table = Table(title="Cross-tenant and cross-user attempts")
+    table.add_column("who")
+    table.add_column("tries to")
+    table.add_column("result", overflow="fold")
+    wrong = []
+    for who, what, action, expected in attempts:
+        text, as_expected = _attempt(action, expected)
+        table.add_row(who, what, text if as_expected else f"[red]UNEXPECTED[/red] {text}")
+        if not as_expected:
+            wrong.append(f"{who} could {what}")
     console.print(table)
+    if wrong:
+        raise DemoFailed("access scoping did not hold: " + "; ".join(wrong))
 
 
 def _audit(dbs: Databases, console: Console) -> None:
@@ -248,6 +280,7 @@ def run_demo(settings: Settings, directory: Path, console: Console) -> None:
     """Run the whole demo, printing Rich tables to `console`.
 
     Raises:
+        DemoFailed: a rule the demo shows did not hold.
         RepositoryError, MigrationError, CopyError: a step failed (the CLI prints it).
     """
     store = directory / "store"

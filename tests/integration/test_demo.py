@@ -46,7 +46,7 @@ def test_demo_runs_twice_on_a_fresh_directory(tmp_path: Path) -> None:
     assert second.count("equal") == first.count("equal") >= 10
     copy = connect(f"sqlite:///{tmp_path / 'data/demo/copy/realestate.db'}")
     try:
-        assert copy.repository(Property).count() == 8
+        assert copy.repository(Property).count() == 9  # 8 + the forged one
     finally:
         copy.close()
 
@@ -71,7 +71,7 @@ def test_demo_against_postgres_is_idempotent(pg_url: str) -> None:
         db.repository(Property).create(Property(title="theirs", mandate_id="not-the-demo"))
         out = run_demo(env)
         assert "postgresql" in out
-        assert db.repository(Property).count({"mandate_id__in": list(DEMO_MANDATES)}) == 8
+        assert db.repository(Property).count({"mandate_id__in": list(DEMO_MANDATES)}) == 9
         assert db.repository(Property).count({"mandate_id": "not-the-demo"}) == 1
         assert db.repository(Mandate).count() == 3
     finally:
