@@ -242,7 +242,11 @@ def _database_url(settings: Settings, name: str) -> str:
         return f"jsonfile://./data/{name}"
     if _is_path(host):
         return f"jsonfile://{Path(host).expanduser().as_posix().rstrip('/')}/{database}"
-    hostname, _, port_text = host.partition(":")
+    if host.startswith("["):  # [IPv6]:port
+        hostname, _, rest = host[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    else:
+        hostname, _, port_text = host.partition(":")
     port: int = getattr(settings, f"db_{key}_port")
     if port_text:
         if not port_text.isdigit():

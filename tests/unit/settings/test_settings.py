@@ -202,3 +202,9 @@ def test_redact_url_hides_the_password_even_in_malformed_urls(url: str) -> None:
     shown = redact_url(url)
     assert PASSWORD not in shown and quote(PASSWORD, safe="") not in shown
     assert shown.startswith("postgresql") and "u:***@" in shown and "/db" in shown
+
+
+def test_ipv6_host_with_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_CHAT_HOST", "[::1]:6000")
+    url = make_url(database_urls()["chat"])
+    assert (url.host, url.port, url.database) == ("::1", 6000, "chat")
