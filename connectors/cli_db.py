@@ -128,6 +128,18 @@ def _present(source: Database, models: list[type[Record]]) -> list[type[Record]]
     return present
 
 
+def _upgrade_target(url: str, models: list[type[Record]]) -> bool:
+    """A SQL target gets its schema from Alembic (so later upgrades still apply)."""
+    from connectors import migrate
+    from connectors.databases import model_database
+
+    if url.startswith("jsonfile:"):
+        return False
+    for name in sorted({model_database(m) for m in models}):
+        migrate.upgrade(name, url)
+    return True
+
+
 @app.command()
 @cli_errors
 def copy(
@@ -160,6 +172,7 @@ def copy(
     try:
         if not (tables or database):
             models = _present(src, models)
+        migrated = _upgrade_target(dst_url, models)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, TimeElapsedColumn(), console=console, transient=False) as bar:
             tasks: dict[str, TaskID] = {}
@@ -169,7 +182,14 @@ def copy(
                     tasks[table] = bar.add_task(table, total=total)
                 bar.update(tasks[table], completed=done)
 
-            results = copy_tables(src, dst, models, batch_size=batch_size, progress=progress)
+            results = copy_tables(
+                src,
+                dst,
+                models,
+                batch_size=batch_size,
+                progress=progress,
+                create_schema=not migrated,
+            )
         if verify:
             try:
                 results = verify_tables(src, dst, models, results)

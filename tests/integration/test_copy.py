@@ -58,6 +58,11 @@ def test_json_store_into_postgres_keeps_ids_and_audit_fields(store: Database, pg
     result = runner.invoke(app, ["db", "copy", store.url, pg_url, "--database", "realestate"])
     assert result.exit_code == 0, result.output
     assert "equal" in result.stdout and "Property" in result.stdout
+    # the target's schema came from Alembic: it checks clean and later upgrades apply
+    checked = runner.invoke(
+        app, ["db", "check", "--db", "realestate"], env={"DB_REAL_ESTATE_URL": pg_url}
+    )
+    assert checked.exit_code == 0 and "no drift" in checked.stdout, checked.output
     target = connect(pg_url)
     try:
         assert target.repository(Property).count() == N
