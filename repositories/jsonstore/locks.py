@@ -49,6 +49,7 @@ class TableLock:
         self.local = threading.RLock()
         self._depth = 0
         self._owner = 0
+        self._poisoned = False
         self._lock_fd: int | None = None
         self._pid_fd: int | None = None
 
@@ -114,6 +115,10 @@ class TableLock:
         os.pwrite(pid_fd, f"{os.getpid():>{_PID_WIDTH}}\n".encode("ascii"), 0)
         return bool(previous.strip())
 
+    def poison(self) -> None:
+        """Keep the pid on release, as a holder that died would: the next one recovers."""
+        self._poisoned = True
+
     def release(self) -> None:
         """Release one level; the last one empties the pid file and unlocks."""
         if self._depth <= 0:
@@ -121,9 +126,12 @@ class TableLock:
         self._depth -= 1
         try:
             if self._depth == 0 and self._lock_fd is not None and self._pid_fd is not None:
-                # a clean release: nothing to recover. Blanks of the same width rather
-                # than a truncate: no block is freed and allocated again on every write.
-                os.pwrite(self._pid_fd, _BLANK, 0)
+                if self._poisoned:
+                    self._poisoned = False  # the pid stays: the next holder recovers
+                else:
+                    # a clean release: nothing to recover. Blanks of the same width rather
+                    # than a truncate: no block is freed and allocated again on every write.
+                    os.pwrite(self._pid_fd, _BLANK, 0)
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         finally:
             self.local.release()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from models.schema import FieldSpec
-from repositories.errors import StoreCorrupted
+from repositories.errors import InvalidQuery, RepositoryError, StoreCorrupted
 from repositories.jsonstore import files
 from repositories.jsonstore.files import JOURNAL, METADATA, RECORD_SUFFIX
 from repositories.jsonstore.index import TableIndex
@@ -415,51 +415,79 @@ class TableState:
             (self._file(row["id"]), files.encode(row, f"{self.table} {row['id']!r}"))
             for row in rows
         ]
+        if new:
+            for path, _ in encoded:
+                if os.path.lexists(path):  # never overwrite a file we do not know about
+                    raise InvalidQuery(
+                        f"{path}: a file of that name exists but is not a record of "
+                        f"{self.table} (placed by hand, or an id differing only in case on a "
+                        "case-insensitive file system); run `connectors db check`"
+                    )
         if undo is not None:
             undo.extend(
                 (self, row["id"], None if new else self.file_bytes(row["id"])) for row in rows
             )
-        if self.journal_sig is None:  # the table's first write creates its directory
-            self.write_snapshot()
-        if len(encoded) == 1:
-            dir_fd = self._directory_fd() if self.durable else None
-            files.write_atomic(encoded[0][0], encoded[0][1], self.durable, dir_fd=dir_fd)
-        else:
-            files.replace_many(self.directory, encoded, self.durable)
-        self.append({"put": {row["id"]: self.index_values(row) for row in rows}})
+        try:
+            if self.journal_sig is None:  # the table's first write creates its directory
+                self.write_snapshot()
+            if len(encoded) == 1:
+                dir_fd = self._directory_fd() if self.durable else None
+                files.write_atomic(encoded[0][0], encoded[0][1], self.durable, dir_fd=dir_fd)
+            else:
+                files.replace_many(self.directory, encoded, self.durable)
+            self.append({"put": {row["id"]: self.index_values(row) for row in rows}})
+        except BaseException as exc:
+            raise self._failed(exc) from exc
         for row, (_, data) in zip(rows, encoded, strict=True):
             self.rows[row["id"]] = json.loads(data)  # our own copy: callers keep theirs
 
     def delete_rows(self, record_ids: list[str], undo: Undo | None) -> None:
         """Remove record files (one directory fsync) and journal it."""
-        for record_id in record_ids:
-            if undo is not None:
-                undo.append((self, record_id, self.file_bytes(record_id)))
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._file(record_id))
-        if self.durable:
-            os.fsync(self._directory_fd())
-        self.append({"del": list(record_ids)})
+        try:
+            for record_id in record_ids:
+                if undo is not None:
+                    undo.append((self, record_id, self.file_bytes(record_id)))
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._file(record_id))
+            if self.durable:
+                os.fsync(self._directory_fd())
+            self.append({"del": list(record_ids)})
+        except BaseException as exc:
+            raise self._failed(exc) from exc
 
     def restore(self, originals: Mapping[str, bytes | None]) -> None:
         """Put record files back as they were (a transaction rolling back)."""
         puts: dict[str, dict[str, Any]] = {}
         gone: list[str] = []
         rows: dict[str, Row] = {}
-        for record_id, data in originals.items():
-            path = self.path(record_id)
-            if data is None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
-                gone.append(record_id)
-            else:
-                files.write_atomic(path, data, self.durable, sync_dir=False)
-                rows[record_id] = files.decode(data, path)
-                puts[record_id] = self.index_values(rows[record_id])
-        if self.durable:
-            files.fsync_dir(self.directory)
-        self.append({"put": puts, "del": gone})
+        try:
+            for record_id, data in originals.items():
+                path = self.path(record_id)
+                if data is None:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+                    gone.append(record_id)
+                else:
+                    files.write_atomic(path, data, self.durable, sync_dir=False)
+                    rows[record_id] = files.decode(data, path)
+                    puts[record_id] = self.index_values(rows[record_id])
+            if self.durable:
+                files.fsync_dir(self.directory)
+            self.append({"put": puts, "del": gone})
+        except BaseException as exc:
+            raise self._failed(exc) from exc
         self.rows.update(rows)
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        """A write broke off halfway: leave the table marked for recovery (a rebuild).
+
+        Returns the error to raise: OS errors as a `RepositoryError` naming the table.
+        """
+        self.lock.poison()
+        self.loaded = False
+        if isinstance(exc, OSError):
+            return RepositoryError(f"{self.table}: write failed: {exc}")
+        return exc
 
     def close(self) -> None:
         self.close_journal()

@@ -18,6 +18,7 @@ from repositories import (
     InvalidQuery,
     LockTimeout,
     RecordNotFound,
+    RepositoryError,
     StoreCorrupted,
     connect,
 )
@@ -329,3 +330,32 @@ def test_full_durability_round_trip(tmp_path: Path) -> None:
     assert props.count() == 4 and props.get(created[0].id).price == 1.5  # type: ignore[union-attr]
     db.close()
     assert check(tmp_path / "full").ok
+
+
+def test_a_file_we_do_not_know_is_never_overwritten(store: Path) -> None:
+    users = open_db(store).repository(User)
+    users.count()  # the table is loaded: a file appearing after this is unknown to it
+    (store / "User").mkdir(parents=True, exist_ok=True)
+    stray = store / "User" / "stray.json"
+    stray.write_text('{"precious": true}')
+    with pytest.raises(InvalidQuery, match="exists but is not a record"):
+        users.create(User(id="stray", username="u", mandate_id="m1"))
+    assert stray.read_text() == '{"precious": true}'
+
+
+def test_a_write_that_breaks_off_leaves_the_table_to_recover(store: Path) -> None:
+    db = open_db(store)
+    users = db.repository(User)
+    user = users.create(User(username="a", mandate_id="m1"))
+    path = store / "User" / f"{user.id}.json"
+    original = path.read_bytes()
+    path.unlink()
+    path.mkdir()  # os.replace onto a directory fails halfway through the update
+    with pytest.raises(RepositoryError, match="write failed"):
+        users.update(user.id, {"username": "b"})
+    assert (store / "User" / PID_FILE).read_text().strip() == str(os.getpid())
+    path.rmdir()
+    path.write_bytes(original)
+    assert users.get(user.id) == user  # recovered from the files on the next call
+    assert (store / "User" / PID_FILE).read_text().strip() == ""
+    assert check(store).ok
