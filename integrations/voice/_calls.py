@@ -39,8 +39,12 @@ __all__ = ["CallBudget", "call", "translate_error"]
 
 T = TypeVar("T")
 
-_TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError,
-              gexc.ResourceExhausted)
+_TRANSIENT = (
+    gexc.ServiceUnavailable,
+    gexc.DeadlineExceeded,
+    gexc.InternalServerError,
+    gexc.ResourceExhausted,
+)
 
 
 @dataclass
@@ -59,7 +63,7 @@ def _retry_after(exc: gexc.GoogleAPICallError) -> float | None:
     for detail in getattr(exc, "details", None) or ():
         delay = getattr(detail, "retry_delay", None)
         if delay is not None and hasattr(delay, "seconds"):
-            return delay.seconds + delay.nanos / 1e9
+            return float(delay.seconds + delay.nanos / 1e9)
     return None
 
 

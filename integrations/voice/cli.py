@@ -23,8 +23,9 @@ __all__ = ["CREDENTIALS_ENV", "app"]
 
 CREDENTIALS_ENV = "Connector_GoogleSpeech_API_KEY_SECRET"
 
-app = typer.Typer(name="voice", help="Audio sniffing and Google speech, translation, TTS.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    name="voice", help="Audio sniffing and Google speech, translation, TTS.", no_args_is_help=True
+)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -42,8 +43,11 @@ def _voice(ctx: typer.Context) -> Any:
         typer.echo(f"error: set {CREDENTIALS_ENV} to the Google service-account JSON", err=True)
         raise typer.Exit(2)
     if secret.startswith("fernet:"):
-        typer.echo(f"error: {CREDENTIALS_ENV} is encrypted; this command needs it decrypted "
-                   "(plain service-account JSON) for now", err=True)
+        typer.echo(
+            f"error: {CREDENTIALS_ENV} is encrypted; this command needs it decrypted "
+            "(plain service-account JSON) for now",
+            err=True,
+        )
         raise typer.Exit(2)
     try:
         from pydantic import SecretStr
@@ -91,9 +95,11 @@ def sniff(
                 typer.echo(f"{item['file']}: error: {item['error']}", err=True)
                 continue
             duration = f"{item['duration']:.2f}s" if item["duration"] is not None else "?"
-            typer.echo(f"{item['file']}: {item['format']}/{item['codec']} "
-                       f"{item['sample_rate']} Hz {item['channels']} ch {duration} "
-                       f"speech={item['speech_encoding'] or 'convert'}")
+            typer.echo(
+                f"{item['file']}: {item['format']}/{item['codec']} "
+                f"{item['sample_rate']} Hz {item['channels']} ch {duration} "
+                f"speech={item['speech_encoding'] or 'convert'}"
+            )
     if failed:
         raise typer.Exit(1)
 
@@ -110,8 +116,9 @@ def transcribe(
 ) -> None:
     """Transcribe an audio file."""
     try:
-        result = _voice(ctx).speech_to_text(file.read_bytes(), language,
-                                            tuple(alternative or ()), model, sample_rate=rate)
+        result = _voice(ctx).speech_to_text(
+            file.read_bytes(), language, tuple(alternative or ()), model, sample_rate=rate
+        )
     except IntegrationError as exc:
         _fail(exc)
     lines = ["(silence: nothing sent)"] if result.is_silent else [result.text]
@@ -164,8 +171,11 @@ def languages(
         result = _voice(ctx).languages(display)
     except IntegrationError as exc:
         _fail(exc)
-    _emit([lang.model_dump() for lang in result], as_json,
-          [f"{lang.code}\t{lang.name or ''}" for lang in result])
+    _emit(
+        [lang.model_dump() for lang in result],
+        as_json,
+        [f"{lang.code}\t{lang.name or ''}" for lang in result],
+    )
 
 
 @app.command()
@@ -179,5 +189,8 @@ def voices(
         result = _voice(ctx).voices(language)
     except IntegrationError as exc:
         _fail(exc)
-    _emit([v.model_dump() for v in result], as_json,
-          [f"{v.name}\t{v.gender}\t{','.join(v.language_codes)}" for v in result])
+    _emit(
+        [v.model_dump() for v in result],
+        as_json,
+        [f"{v.name}\t{v.gender}\t{','.join(v.language_codes)}" for v in result],
+    )

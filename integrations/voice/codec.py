@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import wave
 from dataclasses import dataclass
+from typing import cast
 
 from integrations.errors import UnsupportedAudio
 from integrations.voice._optional import missing_extra
@@ -79,7 +80,11 @@ def decode(data: bytes, *, raw_rate: int | None = None) -> DecodedAudio:
             for frame in source.decode(stream):
                 chunks.extend(f.to_ndarray()[0] for f in resampler.resample(frame))
             chunks.extend(f.to_ndarray()[0] for f in resampler.resample(None))
-            channels, codec, container = context.layout.nb_channels, context.name, source.format.name
+            channels, codec, container = (
+                context.layout.nb_channels,
+                context.name,
+                source.format.name,
+            )
     except av.FFmpegError as exc:
         raise UnsupportedAudio(f"cannot decode audio ({len(data)} bytes): {exc}") from exc
     if not chunks:
@@ -125,7 +130,8 @@ def split_linear16(
 
 
 def _to_int16(samples: np.ndarray) -> np.ndarray:
-    return (np.clip(samples, -1.0, 32767 / 32768) * 32768).astype("<i2")
+    scaled: np.ndarray = (np.clip(samples, -1.0, 32767 / 32768) * 32768).astype("<i2")
+    return scaled
 
 
 def pcm_to_wav(pcm: bytes, rate: int) -> bytes:
@@ -170,7 +176,7 @@ def encode_pcm(pcm: bytes, rate: int, encoding: str) -> bytes:
         samples, rate = np.frombuffer(resample_linear16(decoded, target_rate), "<i2"), target_rate
     out = io.BytesIO()
     with av.open(out, mode="w", format=container) as sink:
-        stream = sink.add_stream(codec, rate=rate)
+        stream = cast(av.AudioStream, sink.add_stream(codec, rate=rate))
         stream.layout = "mono"
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = rate

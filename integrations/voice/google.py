@@ -28,8 +28,13 @@ from integrations.voice import recognition as rec
 from integrations.voice._calls import CallBudget, call, translate_error
 from integrations.voice._optional import missing_extra
 from integrations.voice.analysis import analyse_decoded
-from integrations.voice.codec import DecodedAudio, decode, encode_pcm, resample_linear16
-from integrations.voice.codec import split_linear16
+from integrations.voice.codec import (
+    DecodedAudio,
+    decode,
+    encode_pcm,
+    resample_linear16,
+    split_linear16,
+)
 from integrations.voice.results import (
     Attempt,
     Language,
@@ -73,7 +78,9 @@ def _credentials(secret: str | SecretStr) -> tuple[Any, str | None]:
     if missing:
         raise AuthenticationFailed(f"service-account JSON lacks {', '.join(missing)}")
     try:
-        creds = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+        creds = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+            info, scopes=SCOPES
+        )
     except (ValueError, TypeError) as exc:
         # The message of a key parsing error can quote key material: name the type only.
         raise AuthenticationFailed(
@@ -129,8 +136,12 @@ class GoogleVoice:
         self._channel = channel
         self._clients: dict[str, Any] = {
             k: v
-            for k, v in (("speech", speech_client), ("speech_beta", speech_beta_client),
-                         ("tts", tts_client), ("translation", translation_client))
+            for k, v in (
+                ("speech", speech_client),
+                ("speech_beta", speech_beta_client),
+                ("tts", tts_client),
+                ("translation", translation_client),
+            )
             if v is not None
         }
         self.project_id = project_id
@@ -155,16 +166,22 @@ class GoogleVoice:
             "speech": (speech_v1, "SpeechClient", "SpeechGrpcTransport"),
             "speech_beta": (speech_v1p1beta1, "SpeechClient", "SpeechGrpcTransport"),
             "tts": (texttospeech_v1, "TextToSpeechClient", "TextToSpeechGrpcTransport"),
-            "translation": (translate_v3, "TranslationServiceClient",
-                            "TranslationServiceGrpcTransport"),
+            "translation": (
+                translate_v3,
+                "TranslationServiceClient",
+                "TranslationServiceGrpcTransport",
+            ),
         }[kind]
         client_class = getattr(module, client_name)
         if self._channel is not None:
             transports = getattr(module.services, _service_package(client_name)).transports
-            return client_class(transport=getattr(transports, transport_name)(channel=self._channel))
+            return client_class(
+                transport=getattr(transports, transport_name)(channel=self._channel)
+            )
         if self._credentials is None:
-            raise AuthenticationFailed("no Google credentials: set "
-                                       "Connector_GoogleSpeech_API_KEY_SECRET")
+            raise AuthenticationFailed(
+                "no Google credentials: set Connector_GoogleSpeech_API_KEY_SECRET"
+            )
         return client_class(credentials=self._credentials)
 
     def _call(self, kind: str, method: str, request: Any, budget: CallBudget | None = None) -> Any:
@@ -182,8 +199,9 @@ class GoogleVoice:
     def _parent(self) -> str:
         self._client("translation")  # missing credentials are the first thing to report
         if not self.project_id:
-            raise InvalidRequest("Translation v3 needs a project id (service account or "
-                                 "project_id=)")
+            raise InvalidRequest(
+                "Translation v3 needs a project id (service account or project_id=)"
+            )
         return f"projects/{self.project_id}/locations/global"
 
     # ------------------------------------------------------------------ speech-to-text
@@ -217,8 +235,9 @@ class GoogleVoice:
         if analysis.is_silent:
             return Transcript(text="", duration=analysis.duration, is_silent=True, chunks=0)
         if analysis.duration > MAX_DURATION_SECONDS:
-            raise InvalidRequest(f"audio of {analysis.duration:.0f} s exceeds the "
-                                 f"{MAX_DURATION_SECONDS:.0f} s limit")
+            raise InvalidRequest(
+                f"audio of {analysis.duration:.0f} s exceeds the {MAX_DURATION_SECONDS:.0f} s limit"
+            )
         languages = tuple(alternative_languages)
         if analysis.duration > rec.SYNC_LIMIT_SECONDS:
             return self._recognize_chunks(decoded, language, languages, model)
@@ -280,8 +299,9 @@ class GoogleVoice:
         parts = []
         for piece in pieces:
             chunk = DecodedAudio(decoded.samples[:0], 16000, 1, "pcm_s16le", "raw")
-            parts.append(self._recognize(piece, rec.LINEAR16_16K, chunk, language, languages,
-                                         model))
+            parts.append(
+                self._recognize(piece, rec.LINEAR16_16K, chunk, language, languages, model)
+            )
         texts = [p.text for p in parts if p.text]
         weights = [(len(p.text), p.confidence) for p in parts if p.text and p.confidence]
         total = sum(w for w, _ in weights)
@@ -318,8 +338,9 @@ class GoogleVoice:
     def translate(self, text: str, target: str, source: str | None = None) -> Translation:
         """Translate plain text; with no `source`, Google detects it (`detected_language`)."""
         if not text.strip():
-            return Translation(text="", source_text=text, target_language=target,
-                               source_language=source)
+            return Translation(
+                text="", source_text=text, target_language=target, source_language=source
+            )
         request = {
             "parent": self._parent,
             "contents": [text],
@@ -345,8 +366,12 @@ class GoogleVoice:
         request = {"parent": self._parent, "display_language_code": display_language or ""}
         response = self._call("translation", "get_supported_languages", request)
         return [
-            Language(code=lang.language_code, name=lang.display_name or None,
-                     source=lang.support_source, target=lang.support_target)
+            Language(
+                code=lang.language_code,
+                name=lang.display_name or None,
+                source=lang.support_source,
+                target=lang.support_target,
+            )
             for lang in response.languages
         ]
 
@@ -395,8 +420,9 @@ class GoogleVoice:
         selection = {"language_code": language, "name": chosen.name}
         if len(chunks) == 1:
             audio = self._synthesize(chunks[0], selection, {"audio_encoding": encoding})
-            return SynthesizedSpeech(audio=audio, encoding=encoding, voice=chosen.name,
-                                     language=language)
+            return SynthesizedSpeech(
+                audio=audio, encoding=encoding, voice=chosen.name, language=language
+            )
         # Several requests: take PCM from each and encode once, so the result is one stream.
         rate = chosen.natural_sample_rate or 24000
         config = {"audio_encoding": "LINEAR16", "sample_rate_hertz": rate}
@@ -405,8 +431,14 @@ class GoogleVoice:
             samples, rate = wav_payload(self._synthesize(chunk, selection, config))
             pcm.append(samples)
         audio = encode_pcm(b"".join(pcm), rate, encoding)
-        return SynthesizedSpeech(audio=audio, encoding=encoding, voice=chosen.name,
-                                 language=language, chunks=len(chunks), calls=len(chunks))
+        return SynthesizedSpeech(
+            audio=audio,
+            encoding=encoding,
+            voice=chosen.name,
+            language=language,
+            chunks=len(chunks),
+            calls=len(chunks),
+        )
 
     def _synthesize(self, text: str, voice: dict[str, Any], config: dict[str, Any]) -> bytes:
         request = {"input": {"text": text}, "voice": voice, "audio_config": config}
@@ -426,8 +458,11 @@ def translation_language(code: str) -> str:
 
 
 def _service_package(client_name: str) -> str:
-    return {"SpeechClient": "speech", "TextToSpeechClient": "text_to_speech",
-            "TranslationServiceClient": "translation_service"}[client_name]
+    return {
+        "SpeechClient": "speech",
+        "TextToSpeechClient": "text_to_speech",
+        "TranslationServiceClient": "translation_service",
+    }[client_name]
 
 
 def _transcript(

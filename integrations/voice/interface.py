@@ -45,8 +45,9 @@ class VoiceResult(BaseModel):
     @classmethod
     def failure(cls: type[R], exc: IntegrationError) -> R:
         retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
-        return cls(success=False, error=str(exc), error_type=type(exc).__name__,
-                   retry_after=retry_after)
+        return cls(
+            success=False, error=str(exc), error_type=type(exc).__name__, retry_after=retry_after
+        )
 
 
 class SpeechToTextResult(VoiceResult):
@@ -133,24 +134,35 @@ class VoiceInterface:
             return result.failure(exc)
 
     def speech_to_text(
-        self, audio: bytes, language: str, alternative_languages: tuple[str, ...] = (),
+        self,
+        audio: bytes,
+        language: str,
+        alternative_languages: tuple[str, ...] = (),
         model: str | None = None,
     ) -> SpeechToTextResult:
         def work() -> SpeechToTextResult:
             t = self.google.speech_to_text(audio, language, alternative_languages, model)
-            return SpeechToTextResult(text=t.text, confidence=t.confidence,
-                                      language=t.language_code, duration=t.duration,
-                                      is_silent=t.is_silent, calls=t.calls)
+            return SpeechToTextResult(
+                text=t.text,
+                confidence=t.confidence,
+                language=t.language_code,
+                duration=t.duration,
+                is_silent=t.is_silent,
+                calls=t.calls,
+            )
 
         return self._run(SpeechToTextResult, work)
 
     def translate(self, text: str, target: str, source: str | None = None) -> TranslationResult:
         def work() -> TranslationResult:
             t = self.google.translate(text, target, source)
-            return TranslationResult(original_text=text, translated_text=t.text,
-                                     source_language=t.source_language,
-                                     detected_language=t.detected_language,
-                                     target_language=target)
+            return TranslationResult(
+                original_text=text,
+                translated_text=t.text,
+                source_language=t.source_language,
+                detected_language=t.detected_language,
+                target_language=target,
+            )
 
         return self._run(TranslationResult, work)
 
@@ -163,13 +175,15 @@ class VoiceInterface:
         def work() -> SpeechTranslationResult:
             transcript = self.google.speech_to_text(audio, from_language)
             if transcript.is_silent or not transcript.text:
-                return SpeechTranslationResult(source_language=transcript.language_code,
-                                               target_language=to_language,
-                                               is_silent=transcript.is_silent)
+                return SpeechTranslationResult(
+                    source_language=transcript.language_code,
+                    target_language=to_language,
+                    is_silent=transcript.is_silent,
+                )
             spoken = transcript.language_code or from_language
-            translation = self.google.translate(transcript.text,
-                                                translation_language(to_language),
-                                                translation_language(spoken))
+            translation = self.google.translate(
+                transcript.text, translation_language(to_language), translation_language(spoken)
+            )
             return SpeechTranslationResult(
                 original_text=transcript.text,
                 translated_text=translation.text,
@@ -181,20 +195,32 @@ class VoiceInterface:
         return self._run(SpeechTranslationResult, work)
 
     def text_to_speech(
-        self, text: str, language: str, voice: str | None = None, gender: str | None = None,
-        encoding: str = "MP3", *, strict: bool | None = None,
+        self,
+        text: str,
+        language: str,
+        voice: str | None = None,
+        gender: str | None = None,
+        encoding: str = "MP3",
+        *,
+        strict: bool | None = None,
     ) -> TextToSpeechResult:
         def work() -> TextToSpeechResult:
-            s = self.google.text_to_speech(text, language, voice, gender, encoding,
-                                           strict=strict)
-            return TextToSpeechResult(audio_content=s.audio, audio_format=s.encoding,
-                                      voice=s.voice, language=s.language, chunks=s.chunks)
+            s = self.google.text_to_speech(text, language, voice, gender, encoding, strict=strict)
+            return TextToSpeechResult(
+                audio_content=s.audio,
+                audio_format=s.encoding,
+                voice=s.voice,
+                language=s.language,
+                chunks=s.chunks,
+            )
 
         return self._run(TextToSpeechResult, work)
 
     def languages(self, display_language: str = "en") -> LanguagesResult:
-        return self._run(LanguagesResult,
-                         lambda: LanguagesResult(languages=self.google.languages(display_language)))
+        return self._run(
+            LanguagesResult,
+            lambda: LanguagesResult(languages=self.google.languages(display_language)),
+        )
 
     def voices(self, language: str | None = None) -> VoicesResult:
         return self._run(VoicesResult, lambda: VoicesResult(voices=self.google.voices(language)))

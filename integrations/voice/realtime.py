@@ -24,7 +24,7 @@ import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from integrations.errors import IntegrationError, ServiceUnavailable, UnsupportedAudio
 from integrations.voice.google import GoogleVoice, translation_language
@@ -39,6 +39,14 @@ RATE = 16000  # decoded container audio is sent at this rate
 BLOCK_SECONDS = 0.1  # Google recommends ~100 ms frames
 QUIET_DBFS = -40.0
 _DONE = object()
+
+
+class _Heard(NamedTuple):
+    """A streaming result, which connection produced it and where it ends in the audio."""
+
+    stream: int
+    offset: float
+    result: Any
 
 
 class _Blocks:
@@ -74,7 +82,7 @@ class _Blocks:
     def wait(self, timeout: float) -> bool:
         """Wait until a block is there or input ended; False on timeout."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._items or self.closed, timeout)
+            return bool(self._cond.wait_for(lambda: self._items or self.closed, timeout))
 
     @property
     def exhausted(self) -> bool:
@@ -129,8 +137,9 @@ class _Decoder:
         self.chunks.put(self.header)
         if chunk is None:
             self.chunks.put(None)
-        self.thread = threading.Thread(target=self._run, args=(fmt,), daemon=True,
-                                       name="voice-decoder")
+        self.thread = threading.Thread(
+            target=self._run, args=(fmt,), daemon=True, name="voice-decoder"
+        )
         self.thread.start()
 
     def read(self, size: int) -> bytes:  # the file-like interface PyAV reads from
@@ -148,8 +157,12 @@ class _Decoder:
 
         demuxer = {"webm": "matroska", "mp4": "mp4", "aac": "aac"}.get(fmt or "", fmt)
         try:
-            with av.open(self, mode="r", format=demuxer,
-                         options={"probesize": "32768", "analyzeduration": "0"}) as source:
+            with av.open(
+                self,
+                mode="r",
+                format=demuxer,
+                options={"probesize": "32768", "analyzeduration": "0"},
+            ) as source:
                 stream = source.streams.audio[0]
                 resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
                 for frame in source.decode(stream):
@@ -176,8 +189,16 @@ def _quiet(block: bytes) -> bool:
 class _Streams:
     """Feed blocks to consecutive streaming_recognize connections (runs in a thread)."""
 
-    def __init__(self, voice: GoogleVoice, config: dict[str, Any], blocks: _Blocks, rate: int,
-                 limit: float, window: float, emit: Callable[[object], None]) -> None:
+    def __init__(
+        self,
+        voice: GoogleVoice,
+        config: dict[str, Any],
+        blocks: _Blocks,
+        rate: int,
+        limit: float,
+        window: float,
+        emit: Callable[[object], None],
+    ) -> None:
         self.voice, self.config, self.blocks, self.rate = voice, config, blocks, rate
         self.limit, self.window, self.emit = limit, window, emit
         self.offset = 0.0  # seconds of audio taken from the buffer so far
@@ -187,7 +208,7 @@ class _Streams:
         self.connections = 0
 
     def run(self) -> None:
-        failures, replay = 0, []
+        failures, replay = 0, cast(list[bytes], [])
         try:
             while not self.stopped.is_set():
                 if not replay and not self.blocks.wait(0.2):
@@ -204,8 +225,9 @@ class _Streams:
                     failures += 1
                     with self.lock:
                         replay = [block for _, block in self.unfinalised]
-                    log.warning("speech stream %d broke (%s); resending %d blocks",
-                                stream, exc, len(replay))
+                    log.warning(
+                        "speech stream %d broke (%s); resending %d blocks", stream, exc, len(replay)
+                    )
             self.emit(_DONE)
         except Exception as exc:  # handed to the async side, which raises it
             self.emit(exc)
@@ -223,7 +245,7 @@ class _Streams:
                     if result.is_final:
                         self._finalised(base + end)
                     if result.alternatives:
-                        self.emit((stream, base + end, result))
+                        self.emit(_Heard(stream, base + end, result))
         finally:
             with self.lock:
                 dead.set()
@@ -233,7 +255,7 @@ class _Streams:
         kept = []
         with self.lock:
             for start, block in self.unfinalised:
-                cut = int(round((until - start) * self.rate)) * 2
+                cut = round((until - start) * self.rate) * 2
                 if cut <= 0:
                     kept.append((start, block))
                 elif cut < len(block):
@@ -243,11 +265,11 @@ class _Streams:
     def _audio(self, replay: list[bytes], base: float, dead: threading.Event) -> Any:
         """The request side of one connection (gRPC consumes it from its own thread)."""
         started, sent = time.monotonic(), 0.0
-        for block in replay:
+        for old in replay:
             with self.lock:
-                self.unfinalised.append((base + sent, block))
-            sent += len(block) / 2 / self.rate
-            yield block
+                self.unfinalised.append((base + sent, old))
+            sent += len(old) / 2 / self.rate
+            yield old
         while not self.stopped.is_set():
             try:
                 block = self.blocks.get(timeout=0.2)
@@ -314,12 +336,22 @@ async def interpret_stream(
     blocks = _Blocks()
     rechunker = _Rechunker(blocks, sample_rate or RATE)
     decoder = None if sample_rate else _Decoder(rechunker, emit)
-    config: dict[str, Any] = {"encoding": "LINEAR16", "sample_rate_hertz": sample_rate or RATE,
-                              "language_code": from_language}
+    config: dict[str, Any] = {
+        "encoding": "LINEAR16",
+        "sample_rate_hertz": sample_rate or RATE,
+        "language_code": from_language,
+    }
     if model:
         config["model"] = model
-    streams = _Streams(voice, {"config": config, "interim_results": True}, blocks,
-                       sample_rate or RATE, stream_limit, switch_window, emit)
+    streams = _Streams(
+        voice,
+        {"config": config, "interim_results": True},
+        blocks,
+        sample_rate or RATE,
+        stream_limit,
+        switch_window,
+        emit,
+    )
     worker = threading.Thread(target=streams.run, daemon=True, name="voice-streams")
     worker.start()
 
@@ -344,7 +376,8 @@ async def interpret_stream(
                 break
             if isinstance(item, BaseException):
                 raise item
-            stream, offset, result = item  # type: ignore[misc]
+            assert isinstance(item, _Heard)
+            result = item.result
             text = result.alternatives[0].transcript.strip()
             final = bool(result.is_final)
             if not final and (text == last_interim or not text):
@@ -360,8 +393,8 @@ async def interpret_stream(
                 translation=translated,
                 language=from_language,
                 confidence=result.alternatives[0].confidence if final else None,
-                stream=stream,
-                offset=round(offset, 3),
+                stream=item.stream,
+                offset=round(item.offset, 3),
             )
         await feeding  # surfaces an error of the caller's chunk iterator
     finally:

@@ -58,8 +58,7 @@ class SendPlan:
     reason: str = ""
 
 
-LINEAR16_16K = SendPlan("LINEAR16", 16000, convert=True,
-                        reason="converted to 16 kHz mono LINEAR16")
+LINEAR16_16K = SendPlan("LINEAR16", 16000, convert=True, reason="converted to 16 kHz mono LINEAR16")
 
 
 def plan_for(info: AudioInfo | None, raw_rate: int | None = None) -> SendPlan:
@@ -112,8 +111,18 @@ def config_for(
     return config
 
 
-_AUDIO_WORDS = ("encoding", "sample_rate", "sample rate", "header", "channel", "opus", "mp3",
-                "wav", "flac", "linear16")
+_AUDIO_WORDS = (
+    "encoding",
+    "sample_rate",
+    "sample rate",
+    "header",
+    "channel",
+    "opus",
+    "mp3",
+    "wav",
+    "flac",
+    "linear16",
+)
 
 
 def classify_rejection(message: str, model: str | None) -> Literal["audio", "model", "other"]:

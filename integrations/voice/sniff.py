@@ -273,14 +273,31 @@ def _mp3_info(data: bytes, pos: int, frame: _MpegFrame) -> AudioInfo:
     elif frame.bitrate:
         duration = (len(data) - pos) * 8 / frame.bitrate  # constant-bitrate estimate
     codec = {1: "mp1", 2: "mp2", 3: "mp3"}[frame.layer]
-    details = {"mpeg_version": frame.version, "layer": frame.layer,
-               "channel_mode": frame.channel_mode, "bitrate": frame.bitrate}
+    details = {
+        "mpeg_version": frame.version,
+        "layer": frame.layer,
+        "channel_mode": frame.channel_mode,
+        "bitrate": frame.bitrate,
+    }
     encoding = "MP3" if frame.layer == 3 else None
     return AudioInfo("mp3", codec, frame.rate, channels, None, duration, encoding, details)
 
 
-_ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025,
-               8000, 7350)
+_ADTS_RATES = (
+    96000,
+    88200,
+    64000,
+    48000,
+    44100,
+    32000,
+    24000,
+    22050,
+    16000,
+    12000,
+    11025,
+    8000,
+    7350,
+)
 
 
 def _adts(data: bytes) -> AudioInfo:
@@ -351,8 +368,9 @@ def _ogg(data: bytes) -> AudioInfo:
         return AudioInfo("ogg", "vorbis", rate, channels, None, duration)
     if packet.startswith(b"\x7fFLAC") and len(packet) >= 13 + 8 + 18:
         info = _flac(packet, 13)
-        return AudioInfo("ogg", "flac", info.sample_rate, info.channels, info.bits_per_sample,
-                         info.duration)
+        return AudioInfo(
+            "ogg", "flac", info.sample_rate, info.channels, info.bits_per_sample, info.duration
+        )
     if packet.startswith(b"Speex   ") and len(packet) >= 52:
         rate, _, _, channels = struct.unpack_from("<IIII", packet, 36)
         return AudioInfo("ogg", "speex", rate, channels)
@@ -366,8 +384,15 @@ _SEGMENT, _CLUSTER, _INFO, _TRACKS = 0x18538067, 0x1F43B675, 0x1549A966, 0x1654A
 _TIMECODE_SCALE, _DURATION = 0x2AD7B1, 0x4489
 _TRACK_ENTRY, _TRACK_TYPE, _CODEC_ID, _CODEC_PRIVATE, _AUDIO = 0xAE, 0x83, 0x86, 0x63A2, 0xE1
 _SAMPLING_FREQUENCY, _CHANNELS, _BIT_DEPTH = 0xB5, 0x9F, 0x6264
-_MKV_CODECS = {"A_OPUS": "opus", "A_VORBIS": "vorbis", "A_AAC": "aac", "A_FLAC": "flac",
-               "A_MPEG/L3": "mp3", "A_PCM/INT/LIT": "pcm_le", "A_PCM/FLOAT/IEEE": "pcm_f"}
+_MKV_CODECS = {
+    "A_OPUS": "opus",
+    "A_VORBIS": "vorbis",
+    "A_AAC": "aac",
+    "A_FLAC": "flac",
+    "A_MPEG/L3": "mp3",
+    "A_PCM/INT/LIT": "pcm_le",
+    "A_PCM/FLOAT/IEEE": "pcm_f",
+}
 _UNKNOWN = -1
 
 
@@ -404,7 +429,8 @@ def _uint(data: bytes, start: int, end: int) -> int:
 
 
 def _float(data: bytes, start: int, end: int) -> float:
-    return struct.unpack(">f" if end - start == 4 else ">d", data[start:end])[0]
+    value: float = struct.unpack(">f" if end - start == 4 else ">d", data[start:end])[0]
+    return value
 
 
 def _webm(data: bytes) -> AudioInfo:
@@ -437,7 +463,9 @@ def _webm(data: bytes) -> AudioInfo:
             break
     if track is None:
         if not reached_clusters:
-            raise UnsupportedAudio(f"truncated {doc_type}: track list incomplete in {len(data)} bytes")
+            raise UnsupportedAudio(
+                f"truncated {doc_type}: track list incomplete in {len(data)} bytes"
+            )
         raise UnsupportedAudio(f"{doc_type} without an audio track")
     codec_id, rate, channels, bits = track
     codec = _MKV_CODECS.get(codec_id, codec_id)
@@ -447,7 +475,9 @@ def _webm(data: bytes) -> AudioInfo:
     return AudioInfo(fmt, codec, rate, channels, bits, seconds, encoding, {"codec_id": codec_id})
 
 
-def _audio_track(data: bytes, start: int, end: int) -> tuple[str, int | None, int, int | None] | None:
+def _audio_track(
+    data: bytes, start: int, end: int
+) -> tuple[str, int | None, int, int | None] | None:
     for element_id, t_start, t_end in _elements(data, start, end):
         if element_id != _TRACK_ENTRY:
             continue
@@ -478,8 +508,15 @@ def _audio_track(data: bytes, start: int, end: int) -> tuple[str, int | None, in
 # --------------------------------------------------------------------------- MP4 / M4A
 
 _MP4_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
-_MP4_CODECS = {b"mp4a": "aac", b"alac": "alac", b"Opus": "opus", b"fLaC": "flac",
-               b".mp3": "mp3", b"ac-3": "ac3", b"ec-3": "eac3"}
+_MP4_CODECS = {
+    b"mp4a": "aac",
+    b"alac": "alac",
+    b"Opus": "opus",
+    b"fLaC": "flac",
+    b".mp3": "mp3",
+    b"ac-3": "ac3",
+    b"ec-3": "eac3",
+}
 
 
 def _mp4_boxes(data: bytes, pos: int, end: int) -> Iterator[tuple[bytes, int, int]]:
@@ -519,16 +556,27 @@ def _mp4(data: bytes) -> AudioInfo:
                 fourcc = data[entry + 4 : entry + 8]
                 channels = struct.unpack_from(">H", data, entry + 24)[0]
                 rate = struct.unpack_from(">I", data, entry + 32)[0] >> 16
-                found.update(codec=_MP4_CODECS.get(fourcc, fourcc.decode("latin-1")),
-                             rate=rate, channels=channels)
+                found.update(
+                    codec=_MP4_CODECS.get(fourcc, fourcc.decode("latin-1")),
+                    rate=rate,
+                    channels=channels,
+                )
 
     walk(0, len(data), in_sound=False)
     if "codec" not in found:
         if not any(kind == b"moov" for kind, _, _ in _mp4_boxes(data, 0, len(data))):
             raise UnsupportedAudio(f"truncated MP4 ({brand}): no moov box in {len(data)} bytes")
         raise UnsupportedAudio(f"MP4 ({brand}) without an audio track")
-    return AudioInfo("mp4", found["codec"], found["rate"], found["channels"], None,
-                     found.get("duration"), None, {"brand": brand})
+    return AudioInfo(
+        "mp4",
+        found["codec"],
+        found["rate"],
+        found["channels"],
+        None,
+        found.get("duration"),
+        None,
+        {"brand": brand},
+    )
 
 
 def _is_sound_track(data: bytes, start: int, end: int) -> bool:

@@ -17,7 +17,8 @@ from integrations.voice.results import Voice
 __all__ = ["TTS_LIMIT_BYTES", "choose_voice", "split_text", "wav_payload"]
 
 TTS_LIMIT_BYTES = 5000
-_SENTENCE_END = re.compile(r"(?<=[.!?…;。！？])\s+")
+_FULL_WIDTH_ENDS = "\u3002\uff01\uff1f"  # ideographic full stop, full-width ! and ?
+_SENTENCE_END = re.compile(rf"(?<=[.!?…;])\s+|(?<=[{_FULL_WIDTH_ENDS}])\s*")
 _VOICE_RANK = ("Neural2", "Wavenet", "Standard")
 
 
@@ -32,8 +33,9 @@ def split_text(text: str, limit: int = TTS_LIMIT_BYTES) -> list[str]:
         return [text] if text else []
     chunks: list[str] = []
     current = ""
-    for piece in _pieces(_SENTENCE_END.split(text), limit):
-        candidate = f"{current} {piece}" if current else piece
+    for piece in _pieces(filter(None, _SENTENCE_END.split(text)), limit):
+        joiner = "" if current.endswith(tuple(_FULL_WIDTH_ENDS)) else " "
+        candidate = f"{current}{joiner}{piece}" if current else piece
         if _size(candidate) <= limit:
             current = candidate
         else:
@@ -71,18 +73,21 @@ def choose_voice(
         for voice in voices:
             if voice.name.lower() == name.lower():
                 return voice
-        raise InvalidRequest(f"voice {name!r} is not available for {language}; "
-                             f"available: {available}")
+        raise InvalidRequest(
+            f"voice {name!r} is not available for {language}; available: {available}"
+        )
     candidates = voices
     if gender:
         candidates = [v for v in voices if v.gender.upper() == gender.upper()]
         if not candidates:
-            raise InvalidRequest(f"no {gender.upper()} voice for {language}; "
-                                 f"available: {available}")
+            raise InvalidRequest(
+                f"no {gender.upper()} voice for {language}; available: {available}"
+            )
     elif strict:
         # The original component's behaviour: no voice, no default.
-        raise InvalidRequest(f"no default voice: pass a voice name or gender for {language}; "
-                             f"available: {available}")
+        raise InvalidRequest(
+            f"no default voice: pass a voice name or gender for {language}; available: {available}"
+        )
     if not candidates:
         raise InvalidRequest(f"no Text-to-Speech voice for {language}")
     return min(candidates, key=_rank)
@@ -110,8 +115,9 @@ def wav_payload(data: bytes) -> tuple[bytes, int]:
             tag, channels, rate = struct.unpack_from("<HHI", data, pos + 8)
             bits = struct.unpack_from("<H", data, pos + 22)[0]
             if (tag, channels, bits) != (1, 1, 16):
-                raise UnsupportedAudio(f"expected 16-bit mono PCM, got format {tag}, "
-                                       f"{channels} channels, {bits} bits")
+                raise UnsupportedAudio(
+                    f"expected 16-bit mono PCM, got format {tag}, {channels} channels, {bits} bits"
+                )
         elif chunk == b"data" and rate is not None:
             end = len(data) if size in (0, 0xFFFFFFFF) else pos + 8 + size
             return data[pos + 8 : end], rate

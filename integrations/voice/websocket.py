@@ -32,8 +32,13 @@ def realtime_app(interface: VoiceInterface) -> Callable[[Scope, Receive, Send], 
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await send({"type": "http.response.start", "status": 404,
-                        "headers": [(b"content-type", b"text/plain")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 404,
+                    "headers": [(b"content-type", b"text/plain")],
+                }
+            )
             await send({"type": "http.response.body", "body": b"not found"})
             return
         if scope["type"] != "websocket":
@@ -43,8 +48,7 @@ def realtime_app(interface: VoiceInterface) -> Callable[[Scope, Receive, Send], 
         source, target = query.get("from", [""])[0], query.get("to", [""])[0]
         rate = query.get("rate", [""])[0]
         if scope["path"] != PATH or not source or not target or (rate and not rate.isdigit()):
-            await send({"type": "websocket.close", "code": 4404 if scope["path"] != PATH
-                        else 4400})
+            await send({"type": "websocket.close", "code": 4404 if scope["path"] != PATH else 4400})
             return
         await send({"type": "websocket.accept"})
 
@@ -62,8 +66,9 @@ def realtime_app(interface: VoiceInterface) -> Callable[[Scope, Receive, Send], 
             await send({"type": "websocket.send", "text": json.dumps(payload)})
 
         try:
-            events = interface.interpret_stream(chunks(), source, target,
-                                                sample_rate=int(rate) if rate else None)
+            events = interface.interpret_stream(
+                chunks(), source, target, sample_rate=int(rate) if rate else None
+            )
             async for event in events:
                 await reply({"type": event.kind, **event.model_dump(exclude={"kind"})})
         except IntegrationError as exc:

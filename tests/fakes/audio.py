@@ -173,15 +173,29 @@ def fixtures() -> dict[str, AudioFixture]:
     result: dict[str, AudioFixture] = {}
     wav16 = encode(s16, 16000, container="wav", codec="pcm_s16le")
     fx("wav_16k_mono", wav16, "wav", "pcm_s16le", 16000, 1, True)
-    fx("wav_44k_stereo", encode(s44, 44100, container="wav", codec="pcm_s16le", channels=2),
-       "wav", "pcm_s16le", 44100, 2, True)
+    fx(
+        "wav_44k_stereo",
+        encode(s44, 44100, container="wav", codec="pcm_s16le", channels=2),
+        "wav",
+        "pcm_s16le",
+        44100,
+        2,
+        True,
+    )
     fx("flac", encode(s16, 16000, container="flac", codec="flac"), "flac", "flac", 16000, 1, True)
-    fx("mp3", encode(s44, 44100, container="mp3", codec="libmp3lame"), "mp3", "mp3", 44100, 1,
-       True)
-    fx("ogg_opus", encode(s48, 48000, container="ogg", codec="libopus"), "ogg", "opus", 48000, 1,
-       True)
-    vorbis = encode(s44, 44100, container="ogg", codec="vorbis", channels=2,
-                    options={"strict": "experimental"})
+    fx("mp3", encode(s44, 44100, container="mp3", codec="libmp3lame"), "mp3", "mp3", 44100, 1, True)
+    fx(
+        "ogg_opus",
+        encode(s48, 48000, container="ogg", codec="libopus"),
+        "ogg",
+        "opus",
+        48000,
+        1,
+        True,
+    )
+    vorbis = encode(
+        s44, 44100, container="ogg", codec="vorbis", channels=2, options={"strict": "experimental"}
+    )
     fx("ogg_vorbis", vorbis, "ogg", "vorbis", 44100, 2, False)
     webm = encode(s48, 48000, container="webm", codec="libopus", live=True)
     fx("webm_opus", webm, "webm", "opus", 48000, 1, True)

@@ -44,21 +44,26 @@ from tests.fakes.audio import decode_mono, speech_like, word_spans
 __all__ = ["FakeGoogle"]
 
 LEXICON = {
-    "en": "hello world this is a test of the voice connector".split(),
-    "de": "hallo welt das ist ein test von der sprach verbindung".split(),
-    "fr": "bonjour monde ceci est un essai de la voix connecteur".split(),
-    "es": "hola mundo esto es una prueba de la voz conector".split(),
+    "en": ["hello", "world", "this", "is", "a", "test", "of", "the", "voice", "connector"],
+    "de": ["hallo", "welt", "das", "ist", "ein", "test", "von", "der", "sprach", "verbindung"],
+    "fr": ["bonjour", "monde", "ceci", "est", "un", "essai", "de", "la", "voix", "connecteur"],
+    "es": ["hola", "mundo", "esto", "es", "una", "prueba", "de", "la", "voz", "conector"],
 }
 LANGUAGE_NAMES = {
     "en": {"en": "English", "de": "German", "fr": "French", "es": "Spanish"},
     "de": {"en": "Englisch", "de": "Deutsch", "fr": "Französisch", "es": "Spanisch"},
 }
 VOICES = (
-    ("de-DE-Standard-A", "FEMALE"), ("de-DE-Standard-B", "MALE"),
-    ("de-DE-Neural2-C", "FEMALE"), ("de-DE-Wavenet-B", "MALE"),
-    ("en-US-Standard-C", "FEMALE"), ("en-US-Standard-D", "MALE"),
-    ("en-US-Neural2-F", "FEMALE"), ("en-GB-Wavenet-B", "MALE"),
-    ("fr-FR-Standard-A", "FEMALE"), ("es-ES-Standard-B", "MALE"),
+    ("de-DE-Standard-A", "FEMALE"),
+    ("de-DE-Standard-B", "MALE"),
+    ("de-DE-Neural2-C", "FEMALE"),
+    ("de-DE-Wavenet-B", "MALE"),
+    ("en-US-Standard-C", "FEMALE"),
+    ("en-US-Standard-D", "MALE"),
+    ("en-US-Neural2-F", "FEMALE"),
+    ("en-GB-Wavenet-B", "MALE"),
+    ("fr-FR-Standard-A", "FEMALE"),
+    ("es-ES-Standard-B", "MALE"),
 )
 MODELS = {"latest_long", "latest_short", "default", "phone_call", "command_and_search", "video"}
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
@@ -130,29 +135,63 @@ class FakeGoogle:
 
     def start(self) -> FakeGoogle:
         # Google's own limit is checked in the handlers; gRPC's 4 MB default must not hit first.
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
-                             options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=8),
+            options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)],
+        )
         s1, sb, tts, tr = speech_v1, speech_v1p1beta1, texttospeech_v1, translate_v3
         handlers = [
-            (_SPEECH, "Speech", {
-                "Recognize": (self._recognize_v1, s1.RecognizeRequest, s1.RecognizeResponse),
-            }),
-            (_SPEECH_BETA, "SpeechBeta", {
-                "Recognize": (self._recognize_beta, sb.RecognizeRequest, sb.RecognizeResponse),
-            }),
-            (_TTS, "TextToSpeech", {
-                "ListVoices": (self._list_voices, tts.ListVoicesRequest, tts.ListVoicesResponse),
-                "SynthesizeSpeech": (self._synthesize, tts.SynthesizeSpeechRequest,
-                                     tts.SynthesizeSpeechResponse),
-            }),
-            (_TRANSLATE, "Translation", {
-                "TranslateText": (self._translate, tr.TranslateTextRequest,
-                                  tr.TranslateTextResponse),
-                "DetectLanguage": (self._detect, tr.DetectLanguageRequest,
-                                   tr.DetectLanguageResponse),
-                "GetSupportedLanguages": (self._supported, tr.GetSupportedLanguagesRequest,
-                                          tr.SupportedLanguages),
-            }),
+            (
+                _SPEECH,
+                "Speech",
+                {
+                    "Recognize": (self._recognize_v1, s1.RecognizeRequest, s1.RecognizeResponse),
+                },
+            ),
+            (
+                _SPEECH_BETA,
+                "SpeechBeta",
+                {
+                    "Recognize": (self._recognize_beta, sb.RecognizeRequest, sb.RecognizeResponse),
+                },
+            ),
+            (
+                _TTS,
+                "TextToSpeech",
+                {
+                    "ListVoices": (
+                        self._list_voices,
+                        tts.ListVoicesRequest,
+                        tts.ListVoicesResponse,
+                    ),
+                    "SynthesizeSpeech": (
+                        self._synthesize,
+                        tts.SynthesizeSpeechRequest,
+                        tts.SynthesizeSpeechResponse,
+                    ),
+                },
+            ),
+            (
+                _TRANSLATE,
+                "Translation",
+                {
+                    "TranslateText": (
+                        self._translate,
+                        tr.TranslateTextRequest,
+                        tr.TranslateTextResponse,
+                    ),
+                    "DetectLanguage": (
+                        self._detect,
+                        tr.DetectLanguageRequest,
+                        tr.DetectLanguageResponse,
+                    ),
+                    "GetSupportedLanguages": (
+                        self._supported,
+                        tr.GetSupportedLanguagesRequest,
+                        tr.SupportedLanguages,
+                    ),
+                },
+            ),
         ]
         for service, short, methods in handlers:
             table = {
@@ -188,8 +227,7 @@ class FakeGoogle:
 
     def channel(self) -> grpc.Channel:
         """A client channel with the message limits the Google transports set on their own."""
-        unlimited = [("grpc.max_send_message_length", -1),
-                     ("grpc.max_receive_message_length", -1)]
+        unlimited = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
         return grpc.insecure_channel(self.address, options=unlimited)
 
     # ------------------------------------------------------------------ test controls
@@ -258,36 +296,49 @@ class FakeGoogle:
     def _recognize_beta(self, request: Any) -> Any:
         results = self._recognize(request, "v1p1beta1")
         return speech_v1p1beta1.RecognizeResponse(
-            results=[speech_v1p1beta1.SpeechRecognitionResult.deserialize(
-                speech_v1.SpeechRecognitionResult.serialize(r)) for r in results]
+            results=[
+                speech_v1p1beta1.SpeechRecognitionResult.deserialize(
+                    speech_v1.SpeechRecognitionResult.serialize(r)
+                )
+                for r in results
+            ]
         )
 
     def _recognize(self, request: Any, api: str) -> list[Any]:
         config, content = request.config, request.audio.content
         if not config.language_code:
-            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
-                         "Invalid recognition 'config': language_code is required.")
+            raise _Abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "Invalid recognition 'config': language_code is required.",
+            )
         if len(content) > 10485760:
-            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
-                         "Request payload size exceeds the limit: 10485760 bytes.")
+            raise _Abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "Request payload size exceeds the limit: 10485760 bytes.",
+            )
         if not content:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "RecognitionAudio not set.")
         _check_model(config.model, config.language_code, self.unsupported_models)
         encoding = speech_v1.RecognitionConfig.AudioEncoding(int(config.encoding)).name
         samples = _validated_samples(content, encoding, config, api)
         if len(samples) / 16000 > 60.0:
-            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
-                         "Sync input too long. For audio longer than 1 min use "
-                         "LongRunningRecognize with a 'uri' parameter.")
+            raise _Abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "Sync input too long. For audio longer than 1 min use "
+                "LongRunningRecognize with a 'uri' parameter.",
+            )
         count = len(word_spans(samples, 16000))
         if count == 0:
             return []
-        return [speech_v1.SpeechRecognitionResult(
-            alternatives=[{"transcript": _words(config.language_code, count),
-                           "confidence": 0.92}],
-            language_code=config.language_code.lower(),
-            result_end_time=datetime.timedelta(seconds=len(samples) / 16000),
-        )]
+        return [
+            speech_v1.SpeechRecognitionResult(
+                alternatives=[
+                    {"transcript": _words(config.language_code, count), "confidence": 0.92}
+                ],
+                language_code=config.language_code.lower(),
+                result_end_time=datetime.timedelta(seconds=len(samples) / 16000),
+            )
+        ]
 
     def _streaming(self, requests: Any, context: grpc.ServicerContext) -> Any:
         try:
@@ -308,11 +359,17 @@ class FakeGoogle:
         return [v for v in VOICES if v[0].lower().split("-")[0] == wanted]
 
     def _list_voices(self, request: Any) -> Any:
-        return texttospeech_v1.ListVoicesResponse(voices=[
-            {"name": name, "language_codes": ["-".join(name.split("-")[:2])],
-             "ssml_gender": gender, "natural_sample_rate_hertz": 24000}
-            for name, gender in self._voices(request.language_code)
-        ])
+        return texttospeech_v1.ListVoicesResponse(
+            voices=[
+                {
+                    "name": name,
+                    "language_codes": ["-".join(name.split("-")[:2])],
+                    "ssml_gender": gender,
+                    "natural_sample_rate_hertz": 24000,
+                }
+                for name, gender in self._voices(request.language_code)
+            ]
+        )
 
     def _synthesize(self, request: Any) -> Any:
         text = request.input.text or request.input.ssml
@@ -330,8 +387,11 @@ class FakeGoogle:
                 raise _Abort(invalid, f"Voice '{voice.name}' does not exist. Is it misspelled?")
             candidates = [v for v in candidates if v[0] == voice.name]
             if not candidates:
-                raise _Abort(invalid, f"Requested language code '{voice.language_code}' "
-                                      f"doesn't match the voice '{voice.name}'.")
+                raise _Abort(
+                    invalid,
+                    f"Requested language code '{voice.language_code}' "
+                    f"doesn't match the voice '{voice.name}'.",
+                )
         if not candidates:
             raise _Abort(invalid, f"Language code '{voice.language_code}' is not supported.")
         encoding = texttospeech_v1.AudioEncoding(int(config.audio_encoding)).name
@@ -339,11 +399,15 @@ class FakeGoogle:
             raise _Abort(invalid, "AudioConfig.audio_encoding is required.")
         rate = config.sample_rate_hertz or 24000
         words = len(text.split())
-        samples = speech_like(words, rate, word_seconds=TTS_WORD_SECONDS,
-                              gap_seconds=TTS_GAP_SECONDS, lead_seconds=0.1)
+        samples = speech_like(
+            words,
+            rate,
+            word_seconds=TTS_WORD_SECONDS,
+            gap_seconds=TTS_GAP_SECONDS,
+            lead_seconds=0.1,
+        )
         pcm = (samples * 32767).astype("<i2").tobytes()
-        audio = pcm_to_wav(pcm, rate) if encoding == "LINEAR16" else encode_pcm(pcm, rate,
-                                                                                 encoding)
+        audio = pcm_to_wav(pcm, rate) if encoding == "LINEAR16" else encode_pcm(pcm, rate, encoding)
         return texttospeech_v1.SynthesizeSpeechResponse(audio_content=audio)
 
     # ------------------------------------------------------------------ Translation
@@ -353,9 +417,11 @@ class FakeGoogle:
         if not match:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "Invalid 'parent'.")
         if match.group(1) != self.project:
-            raise _Abort(grpc.StatusCode.PERMISSION_DENIED,
-                         "Permission 'cloudtranslate.generalModels.predict' denied on resource "
-                         "(or it may not exist).")
+            raise _Abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                "Permission 'cloudtranslate.generalModels.predict' denied on resource "
+                "(or it may not exist).",
+            )
 
     def _translate(self, request: Any) -> Any:
         self._check_parent(request.parent)
@@ -395,11 +461,17 @@ class FakeGoogle:
         if display and display not in LANGUAGE_NAMES:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "Display language code is invalid.")
         names = LANGUAGE_NAMES.get(display, {})
-        return translate_v3.SupportedLanguages(languages=[
-            {"language_code": code, "display_name": names.get(code, ""),
-             "support_source": True, "support_target": True}
-            for code in LEXICON
-        ])
+        return translate_v3.SupportedLanguages(
+            languages=[
+                {
+                    "language_code": code,
+                    "display_name": names.get(code, ""),
+                    "support_source": True,
+                    "support_target": True,
+                }
+                for code in LEXICON
+            ]
+        )
 
 
 class _StreamSession:
@@ -411,8 +483,9 @@ class _StreamSession:
     def __init__(self, fake: FakeGoogle, first: Any) -> None:
         invalid = grpc.StatusCode.INVALID_ARGUMENT
         if first is None or "streaming_config" not in first:
-            raise _Abort(invalid, "Invalid streaming request: the first message must carry "
-                                  "streaming_config.")
+            raise _Abort(
+                invalid, "Invalid streaming request: the first message must carry streaming_config."
+            )
         self.fake = fake
         self.config = first.streaming_config.config
         self.interim = first.streaming_config.interim_results
@@ -430,16 +503,20 @@ class _StreamSession:
     def run(self, requests: Any) -> Any:
         for request in requests:
             if "streaming_config" in request:
-                raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
-                             "streaming_config is only allowed in the first request.")
+                raise _Abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "streaming_config is only allowed in the first request.",
+                )
             self.pcm.extend(request.audio_content)
             with self.fake._lock:
                 self.fake.stream_audio_bytes += len(request.audio_content)
             seconds = len(self.pcm) / 2 / self.rate
             if seconds > self.fake.stream_limit_seconds:
-                raise _Abort(grpc.StatusCode.OUT_OF_RANGE,
-                             "Exceeded maximum allowed stream duration of "
-                             f"{self.fake.stream_limit_seconds:g} seconds.")
+                raise _Abort(
+                    grpc.StatusCode.OUT_OF_RANGE,
+                    "Exceeded maximum allowed stream duration of "
+                    f"{self.fake.stream_limit_seconds:g} seconds.",
+                )
             if self.break_after is not None and seconds >= self.break_after:
                 raise _Abort(grpc.StatusCode.UNAVAILABLE, "The service is currently unavailable.")
             spans = word_spans(np.frombuffer(bytes(self.pcm), "<i2") / 32768.0, self.rate)
@@ -457,13 +534,17 @@ class _StreamSession:
         text = _words(self.config.language_code, words - self.finalised, self.finalised)
         if final:
             self.finalised = words
-        return speech_v1.StreamingRecognizeResponse(results=[{
-            "alternatives": [{"transcript": text, "confidence": 0.9 if final else 0.0}],
-            "is_final": final,
-            "stability": 0.0 if final else 0.5,
-            "result_end_time": datetime.timedelta(seconds=end),
-            "language_code": self.config.language_code.lower(),
-        }])
+        return speech_v1.StreamingRecognizeResponse(
+            results=[
+                {
+                    "alternatives": [{"transcript": text, "confidence": 0.9 if final else 0.0}],
+                    "is_final": final,
+                    "stability": 0.0 if final else 0.5,
+                    "result_end_time": datetime.timedelta(seconds=end),
+                    "language_code": self.config.language_code.lower(),
+                }
+            ]
+        )
 
 
 # ---------------------------------------------------------------------- validation helpers
@@ -474,8 +555,13 @@ def _abort(context: grpc.ServicerContext, abort: _Abort) -> None:
         context.abort(abort.code, abort.message)
     detail = any_pb2.Any()
     seconds = int(abort.retry_after)
-    detail.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(
-        seconds=seconds, nanos=int((abort.retry_after - seconds) * 1e9))))
+    detail.Pack(
+        error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(
+                seconds=seconds, nanos=int((abort.retry_after - seconds) * 1e9)
+            )
+        )
+    )
     status = status_pb2.Status(code=abort.code.value[0], message=abort.message, details=[detail])
     context.abort_with_status(rpc_status.to_status(status))
 
@@ -484,9 +570,11 @@ def _check_model(model: str, language: str, unsupported: dict[str, set[str]]) ->
     if not model:
         return
     if model not in MODELS or model in unsupported.get(language, set()):
-        raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
-                     f"Invalid recognition 'config': The requested model \"{model}\" is "
-                     f"currently not supported for language : {language}.")
+        raise _Abort(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"Invalid recognition 'config': The requested model \"{model}\" is "
+            f"currently not supported for language : {language}.",
+        )
 
 
 def _probe(content: bytes) -> tuple[str, str, int, int] | None:
@@ -516,8 +604,11 @@ def _validated_samples(content: bytes, encoding: str, config: Any, api: str) -> 
         if content[:4] in _CONTAINER_MAGIC or content[4:8] == b"ftyp":
             raise _Abort(invalid, BAD_ENCODING)  # a compressed file declared as raw PCM
         if not rate:
-            raise _Abort(invalid, "Invalid recognition 'config': sample_rate_hertz is required "
-                                  "for LINEAR16 audio without a WAV header.")
+            raise _Abort(
+                invalid,
+                "Invalid recognition 'config': sample_rate_hertz is required "
+                "for LINEAR16 audio without a WAV header.",
+            )
         return decode_mono(pcm_to_wav(content[: len(content) // 2 * 2], rate))
     probe = _probe(content)
     if probe is None:
@@ -529,33 +620,50 @@ def _validated_samples(content: bytes, encoding: str, config: Any, api: str) -> 
             raise _Abort(invalid, BAD_ENCODING)
         kind = container.upper()
         if rate and rate != header_rate:
-            raise _Abort(invalid, f"sample_rate_hertz ({rate}) in RecognitionConfig must either "
-                                  f"be omitted or match the value in the {kind} header "
-                                  f"( {header_rate}).")
+            raise _Abort(
+                invalid,
+                f"sample_rate_hertz ({rate}) in RecognitionConfig must either "
+                f"be omitted or match the value in the {kind} header "
+                f"( {header_rate}).",
+            )
         if header_channels > 1 and channels == 1:
-            raise _Abort(invalid, f"Must use single channel (mono) audio, but {kind} header "
-                                  f"indicates {header_channels} channels.")
+            raise _Abort(
+                invalid,
+                f"Must use single channel (mono) audio, but {kind} header "
+                f"indicates {header_channels} channels.",
+            )
         if channels != header_channels:
-            raise _Abort(invalid, f"Invalid audio channel count: audio_channel_count "
-                                  f"({channels}) does not match the {kind} header "
-                                  f"({header_channels}).")
+            raise _Abort(
+                invalid,
+                f"Invalid audio channel count: audio_channel_count "
+                f"({channels}) does not match the {kind} header "
+                f"({header_channels}).",
+            )
     elif codec == "opus" and (container == "ogg" or "webm" in container):
         expected = "OGG_OPUS" if container == "ogg" else "WEBM_OPUS"
         if encoding != expected:
             raise _Abort(invalid, BAD_ENCODING)
         if rate not in OPUS_RATES:
-            raise _Abort(invalid, f"Invalid recognition 'config': sample_rate_hertz ({rate}) "
-                                  f"must be one of 8000, 12000, 16000, 24000, or 48000 for "
-                                  f"{expected}.")
+            raise _Abort(
+                invalid,
+                f"Invalid recognition 'config': sample_rate_hertz ({rate}) "
+                f"must be one of 8000, 12000, 16000, 24000, or 48000 for "
+                f"{expected}.",
+            )
     elif container == "mp3" and codec.startswith("mp3"):
         if encoding != "MP3":
             raise _Abort(invalid, BAD_ENCODING)
         if api != "v1p1beta1":
-            raise _Abort(invalid, "Invalid recognition 'config': MP3 encoding is only "
-                                  "supported in v1p1beta1.")
+            raise _Abort(
+                invalid,
+                "Invalid recognition 'config': MP3 encoding is only supported in v1p1beta1.",
+            )
         if rate != header_rate:
-            raise _Abort(invalid, f"sample_rate_hertz ({rate}) in RecognitionConfig must match "
-                                  f"the sample rate of the MP3 file ({header_rate}).")
+            raise _Abort(
+                invalid,
+                f"sample_rate_hertz ({rate}) in RecognitionConfig must match "
+                f"the sample rate of the MP3 file ({header_rate}).",
+            )
     else:
         raise _Abort(invalid, BAD_ENCODING)
     return decode_mono(content)

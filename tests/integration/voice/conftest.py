@@ -35,6 +35,7 @@ def fake(fake_server: FakeGoogle) -> Iterator[FakeGoogle]:
 def voice(fake: FakeGoogle) -> Iterator[GoogleVoice]:
     """The real Google clients on a channel to the fake; no pauses between retries."""
     channel = fake.channel()
-    yield GoogleVoice(channel=channel, project_id=fake.project, backoff=0, timeout=10,
-                      sleep=lambda _: None)
+    yield GoogleVoice(
+        channel=channel, project_id=fake.project, backoff=0, timeout=10, sleep=lambda _: None
+    )
     channel.close()

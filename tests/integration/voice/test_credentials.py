@@ -15,11 +15,18 @@ from integrations.voice.google import GoogleVoice
 
 def _service_account(**overrides: str) -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    info = {"type": "service_account", "project_id": "voice-prod", "private_key_id": "k1",
-            "private_key": pem, "client_email": "voice@voice-prod.iam.gserviceaccount.com",
-            "client_id": "1", "token_uri": "https://oauth2.googleapis.com/token"}
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    info = {
+        "type": "service_account",
+        "project_id": "voice-prod",
+        "private_key_id": "k1",
+        "private_key": pem,
+        "client_email": "voice@voice-prod.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
     info.update(overrides)
     return json.dumps(info)
 
@@ -36,10 +43,16 @@ def test_project_and_credentials_come_from_the_json() -> None:
     [
         ('{"type": "service_account", "private_key": "SECRETKEY', "not valid JSON"),
         ('["SECRETKEY"]', "service-account JSON object"),
-        (json.dumps({"type": "service_account", "private_key": "SECRETKEY"}),
-         "lacks client_email, token_uri"),
-        (_service_account(private_key="-----BEGIN PRIVATE KEY-----\nSECRETKEY\n-----END "
-                                      "PRIVATE KEY-----\n"), "private key rejected"),
+        (
+            json.dumps({"type": "service_account", "private_key": "SECRETKEY"}),
+            "lacks client_email, token_uri",
+        ),
+        (
+            _service_account(
+                private_key="-----BEGIN PRIVATE KEY-----\nSECRETKEY\n-----END PRIVATE KEY-----\n"
+            ),
+            "private key rejected",
+        ),
     ],
 )
 def test_bad_credentials_never_show_the_secret(secret: str, message: str) -> None:

@@ -16,8 +16,9 @@ def interface(voice: GoogleVoice) -> VoiceInterface:
     return VoiceInterface(voice)
 
 
-def test_speech_to_translated_text(interface: VoiceInterface, fake: FakeGoogle,
-                                   audio: dict[str, AudioFixture]) -> None:
+def test_speech_to_translated_text(
+    interface: VoiceInterface, fake: FakeGoogle, audio: dict[str, AudioFixture]
+) -> None:
     result = interface.speech_to_translated_text(audio["webm_opus"].data, "de-DE", "en-US")
     assert result.success and result.error is None
     assert result.original_text == "hallo welt das ist ein"
@@ -28,23 +29,29 @@ def test_speech_to_translated_text(interface: VoiceInterface, fake: FakeGoogle,
     assert [(r.source_language_code, r.target_language_code) for r in translate] == [("de", "en")]
 
 
-def test_silence_is_reported_without_calls(interface: VoiceInterface, fake: FakeGoogle,
-                                           audio: dict[str, AudioFixture]) -> None:
+def test_silence_is_reported_without_calls(
+    interface: VoiceInterface, fake: FakeGoogle, audio: dict[str, AudioFixture]
+) -> None:
     result = interface.speech_to_translated_text(audio["silence"].data, "de-DE", "en-US")
     assert result.success and result.is_silent and result.translated_text == ""
     assert fake.count() == 0
 
 
-def test_errors_become_structured_failures(interface: VoiceInterface, fake: FakeGoogle,
-                                           audio: dict[str, AudioFixture]) -> None:
+def test_errors_become_structured_failures(
+    interface: VoiceInterface, fake: FakeGoogle, audio: dict[str, AudioFixture]
+) -> None:
     bad = interface.speech_to_translated_text(audio["random_bytes"].data, "de-DE", "en")
     assert not bad.success and bad.error_type == "UnsupportedAudio"
     assert bad.error is not None and "unrecognised audio" in bad.error
-    fake.fail_next("Speech/Recognize", grpc.StatusCode.RESOURCE_EXHAUSTED, "quota", times=3,
-                   retry_after=30)
+    fake.fail_next(
+        "Speech/Recognize", grpc.StatusCode.RESOURCE_EXHAUSTED, "quota", times=3, retry_after=30
+    )
     limited = interface.speech_to_text(audio["flac"].data, "de-DE")
-    assert (limited.success, limited.error_type, limited.retry_after) == (False, "RateLimited",
-                                                                          30.0)
+    assert (limited.success, limited.error_type, limited.retry_after) == (
+        False,
+        "RateLimited",
+        30.0,
+    )
     no_voice = interface.text_to_speech("Hallo", "de-DE", voice="x")
     assert not no_voice.success and no_voice.error_type == "InvalidRequest"
 

@@ -41,8 +41,7 @@ def _final_words(events: list[InterpretEvent]) -> int:
     return sum(len(e.transcript.split()) for e in events if e.kind == "final")
 
 
-def test_interim_and_final_results_with_translations(voice: GoogleVoice,
-                                                     fake: FakeGoogle) -> None:
+def test_interim_and_final_results_with_translations(voice: GoogleVoice, fake: FakeGoogle) -> None:
     events = _run(voice, PCM, sample_rate=16000)
     assert fake.count("Speech/StreamingRecognize") == 1
     kinds = [e.kind for e in events]
@@ -52,13 +51,14 @@ def test_interim_and_final_results_with_translations(voice: GoogleVoice,
     assert final.translation == "hello world this is a test of the voice connector hello world"
     assert all(e.translation for e in events)
     assert fake.stream_audio_bytes == len(PCM)
-    (_, first), = [r for r in fake.requests if r[0] == "Speech/StreamingRecognize"]
+    ((_, first),) = [r for r in fake.requests if r[0] == "Speech/StreamingRecognize"]
     config = first.streaming_config
     assert config.interim_results and config.config.sample_rate_hertz == 16000
 
 
-def test_reconnects_before_the_limit_without_losing_audio(voice: GoogleVoice,
-                                                          fake: FakeGoogle) -> None:
+def test_reconnects_before_the_limit_without_losing_audio(
+    voice: GoogleVoice, fake: FakeGoogle
+) -> None:
     fake.stream_limit_seconds = 3.0  # the fake cuts a connection off after 3 s of audio
     events = _run(voice, PCM, sample_rate=16000, stream_limit=2.5, switch_window=1.0)
     connections = fake.count("Speech/StreamingRecognize")
@@ -70,8 +70,9 @@ def test_reconnects_before_the_limit_without_losing_audio(voice: GoogleVoice,
     assert offsets == sorted(offsets) and offsets[-1] == pytest.approx(6.55, abs=0.2)
 
 
-def test_a_broken_connection_resends_what_was_not_finalised(voice: GoogleVoice,
-                                                           fake: FakeGoogle) -> None:
+def test_a_broken_connection_resends_what_was_not_finalised(
+    voice: GoogleVoice, fake: FakeGoogle
+) -> None:
     fake.break_next_stream(after_seconds=2.0)
     events = _run(voice, PCM, sample_rate=16000)
     assert fake.count("Speech/StreamingRecognize") == 2
@@ -92,8 +93,9 @@ def test_overrunning_googles_limit_is_recovered(voice: GoogleVoice, fake: FakeGo
     assert _final_words(events) == 8
 
 
-def test_browser_webm_chunks_are_decoded_as_they_arrive(voice: GoogleVoice,
-                                                       fake: FakeGoogle) -> None:
+def test_browser_webm_chunks_are_decoded_as_they_arrive(
+    voice: GoogleVoice, fake: FakeGoogle
+) -> None:
     webm = encode(speech_like(6, 48000), 48000, container="webm", codec="libopus", live=True)
     events = _run(voice, webm, size=700)  # small chunks: the header spans several
     assert _final_words(events) == 6
@@ -138,8 +140,9 @@ class _Socket:
         self.sent.append(message)
 
 
-def _socket_session(voice: GoogleVoice, query: bytes, messages: list[dict[str, Any]],
-                    path: str = PATH) -> list[dict[str, Any]]:
+def _socket_session(
+    voice: GoogleVoice, query: bytes, messages: list[dict[str, Any]], path: str = PATH
+) -> list[dict[str, Any]]:
     app = realtime_app(VoiceInterface(voice))
     socket = _Socket([{"type": "websocket.connect"}, *messages])
     scope = {"type": "websocket", "path": path, "query_string": query}
@@ -148,10 +151,14 @@ def _socket_session(voice: GoogleVoice, query: bytes, messages: list[dict[str, A
 
 
 def test_websocket_endpoint(voice: GoogleVoice, fake: FakeGoogle) -> None:
-    audio = [{"type": "websocket.receive", "bytes": PCM[i : i + 6400]}
-             for i in range(0, len(PCM), 6400)]
-    sent = _socket_session(voice, b"from=de-DE&to=en-US&rate=16000",
-                           [*audio, {"type": "websocket.receive", "text": '{"type": "stop"}'}])
+    audio = [
+        {"type": "websocket.receive", "bytes": PCM[i : i + 6400]} for i in range(0, len(PCM), 6400)
+    ]
+    sent = _socket_session(
+        voice,
+        b"from=de-DE&to=en-US&rate=16000",
+        [*audio, {"type": "websocket.receive", "text": '{"type": "stop"}'}],
+    )
     assert sent[0] == {"type": "websocket.accept"}
     assert sent[-1] == {"type": "websocket.close", "code": 1000}
     payloads = [json.loads(m["text"]) for m in sent if m["type"] == "websocket.send"]
@@ -161,14 +168,16 @@ def test_websocket_endpoint(voice: GoogleVoice, fake: FakeGoogle) -> None:
     assert finals[-1]["translation"].startswith("hello world")
 
 
-def test_websocket_reports_errors_and_rejects_bad_requests(voice: GoogleVoice,
-                                                          fake: FakeGoogle) -> None:
-    sent = _socket_session(voice, b"from=de-DE&to=en-US",
-                           [{"type": "websocket.receive", "bytes": b"\x00\x01" * 5000}])
+def test_websocket_reports_errors_and_rejects_bad_requests(
+    voice: GoogleVoice, fake: FakeGoogle
+) -> None:
+    sent = _socket_session(
+        voice, b"from=de-DE&to=en-US", [{"type": "websocket.receive", "bytes": b"\x00\x01" * 5000}]
+    )
     payloads = [json.loads(m["text"]) for m in sent if m["type"] == "websocket.send"]
     assert payloads[-1]["type"] == "error" and payloads[-1]["error_type"] == "UnsupportedAudio"
     assert sent[-1] == {"type": "websocket.close", "code": 1011}
-    assert _socket_session(voice, b"from=de-DE", []) == [{"type": "websocket.close",
-                                                          "code": 4400}]
+    assert _socket_session(voice, b"from=de-DE", []) == [{"type": "websocket.close", "code": 4400}]
     assert _socket_session(voice, b"from=de-DE&to=en", [], path="/elsewhere") == [
-        {"type": "websocket.close", "code": 4404}]
+        {"type": "websocket.close", "code": 4404}
+    ]

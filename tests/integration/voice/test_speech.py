@@ -49,10 +49,15 @@ def test_config_sent_for_each_format(
     for name in ACCEPTED:
         fake.reset()
         voice.speech_to_text(audio[name].data, "de-DE")
-        (key, request), = fake.requests
+        ((key, request),) = fake.requests
         config = request.config
-        sent[name] = (key, type(config).AudioEncoding(config.encoding).name,
-                      config.sample_rate_hertz, config.audio_channel_count, config.model)
+        sent[name] = (
+            key,
+            type(config).AudioEncoding(config.encoding).name,
+            config.sample_rate_hertz,
+            config.audio_channel_count,
+            config.model,
+        )
     assert sent == {
         "wav_16k_mono": ("Speech/Recognize", "LINEAR16", 16000, 0, "latest_long"),
         "wav_44k_stereo": ("Speech/Recognize", "LINEAR16", 44100, 2, "latest_long"),
@@ -88,8 +93,12 @@ def test_headerless_pcm_needs_and_uses_an_explicit_rate(
         voice.speech_to_text(pcm, "de-DE")
     result = voice.speech_to_text(pcm, "de-DE", sample_rate=8000)
     assert result.text == "hallo welt das"
-    assert result.config == {"encoding": "LINEAR16", "language_code": "de-DE",
-                             "sample_rate_hertz": 8000, "model": "phone_call"}
+    assert result.config == {
+        "encoding": "LINEAR16",
+        "language_code": "de-DE",
+        "sample_rate_hertz": 8000,
+        "model": "phone_call",
+    }
 
 
 def test_audio_over_a_minute_is_recognised_in_chunks_and_joined(
@@ -162,8 +171,9 @@ def test_transient_failure_is_retried_within_the_budget(
 def test_google_errors_arrive_typed(
     voice: GoogleVoice, fake: FakeGoogle, audio: dict[str, AudioFixture]
 ) -> None:
-    fake.fail_next("Speech/Recognize", grpc.StatusCode.RESOURCE_EXHAUSTED, "quota",
-                   times=3, retry_after=1.5)
+    fake.fail_next(
+        "Speech/Recognize", grpc.StatusCode.RESOURCE_EXHAUSTED, "quota", times=3, retry_after=1.5
+    )
     with pytest.raises(errors.RateLimited) as limited:
         voice.speech_to_text(audio["flac"].data, "de-DE")
     assert limited.value.retry_after == 1.5
@@ -172,10 +182,11 @@ def test_google_errors_arrive_typed(
         voice.speech_to_text(audio["flac"].data, "de-DE")
 
 
-def test_alternative_languages_are_sent(voice: GoogleVoice, fake: FakeGoogle,
-                                        audio: dict[str, AudioFixture]) -> None:
+def test_alternative_languages_are_sent(
+    voice: GoogleVoice, fake: FakeGoogle, audio: dict[str, AudioFixture]
+) -> None:
     voice.speech_to_text(audio["flac"].data, "de-DE", ["en-US", "fr-FR"], model="default")
-    (_, request), = fake.requests
+    ((_, request),) = fake.requests
     assert list(request.config.alternative_language_codes) == ["en-US", "fr-FR"]
     assert request.config.model == "default"
 
@@ -192,8 +203,7 @@ def raw_speech(fake: FakeGoogle):  # type: ignore[no-untyped-def]
 
 def _reject(client: speech_v1.SpeechClient, content: bytes, **config: object) -> str:
     with pytest.raises(gexc.InvalidArgument) as info:
-        client.recognize(config={"language_code": "de-DE", **config},
-                         audio={"content": content})
+        client.recognize(config={"language_code": "de-DE", **config}, audio={"content": content})
     return str(info.value.message)
 
 
@@ -202,17 +212,25 @@ def test_fake_rejects_what_google_rejects(
 ) -> None:
     wav44 = audio["wav_44k_stereo"].data
     assert "match the value in the WAV header ( 44100)" in _reject(
-        raw_speech, wav44, sample_rate_hertz=16000, audio_channel_count=2)
+        raw_speech, wav44, sample_rate_hertz=16000, audio_channel_count=2
+    )
     assert "Must use single channel (mono) audio, but WAV header indicates 2 channels" in (
-        _reject(raw_speech, wav44))
+        _reject(raw_speech, wav44)
+    )
     assert "must be one of 8000, 12000, 16000, 24000, or 48000" in _reject(
-        raw_speech, audio["ogg_opus"].data, encoding="OGG_OPUS", sample_rate_hertz=44100)
-    assert _reject(raw_speech, audio["ogg_opus"].data, encoding="WEBM_OPUS",
-                   sample_rate_hertz=48000) == BAD_ENCODING
-    assert _reject(raw_speech, audio["m4a_aac"].data, encoding="LINEAR16",
-                   sample_rate_hertz=16000) == BAD_ENCODING
+        raw_speech, audio["ogg_opus"].data, encoding="OGG_OPUS", sample_rate_hertz=44100
+    )
+    assert (
+        _reject(raw_speech, audio["ogg_opus"].data, encoding="WEBM_OPUS", sample_rate_hertz=48000)
+        == BAD_ENCODING
+    )
+    assert (
+        _reject(raw_speech, audio["m4a_aac"].data, encoding="LINEAR16", sample_rate_hertz=16000)
+        == BAD_ENCODING
+    )
     assert "only supported in v1p1beta1" in _reject(
-        raw_speech, audio["mp3"].data, encoding="MP3", sample_rate_hertz=44100)
+        raw_speech, audio["mp3"].data, encoding="MP3", sample_rate_hertz=44100
+    )
     long = encode(speech_like(120, 8000), 8000, container="wav", codec="pcm_s16le")
     assert "Sync input too long" in _reject(raw_speech, long)
     assert 'model "nonsense"' in _reject(raw_speech, audio["flac"].data, model="nonsense")
@@ -226,7 +244,8 @@ def test_fake_beta_checks_the_mp3_rate(fake: FakeGoogle, audio: dict[str, AudioF
     channel = fake.channel()
     beta = speech_v1p1beta1.SpeechClient(transport=BetaTransport(channel=channel))
     with pytest.raises(gexc.InvalidArgument, match="MP3 file"):
-        beta.recognize(config={"language_code": "de-DE", "encoding": "MP3",
-                               "sample_rate_hertz": 16000},
-                       audio={"content": audio["mp3"].data})
+        beta.recognize(
+            config={"language_code": "de-DE", "encoding": "MP3", "sample_rate_hertz": 16000},
+            audio={"content": audio["mp3"].data},
+        )
     channel.close()

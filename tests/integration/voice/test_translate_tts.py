@@ -17,23 +17,21 @@ def test_translate_detects_the_source(voice: GoogleVoice, fake: FakeGoogle) -> N
     result = voice.translate("Hallo Welt, das ist ein Test.", "en")
     assert result.text == "Hello World, this is a Test."
     assert result.detected_language == result.source_language == "de"
-    (_, request), = fake.requests
+    ((_, request),) = fake.requests
     assert request.mime_type == "text/plain"
     assert request.parent == "projects/test-project/locations/global"
 
 
-def test_translate_with_a_source_reports_no_detection(voice: GoogleVoice,
-                                                      fake: FakeGoogle) -> None:
+def test_translate_with_a_source_reports_no_detection(voice: GoogleVoice, fake: FakeGoogle) -> None:
     result = voice.translate("it's a test & more", "de", "en")
     assert result.text == "it's ein test & more"  # plain text: no entities
     assert result.detected_language is None and result.source_language == "en"
 
 
-def test_entities_that_come_back_anyway_are_unescaped(voice: GoogleVoice,
-                                                      fake: FakeGoogle) -> None:
+def test_entities_that_come_back_anyway_are_unescaped(voice: GoogleVoice, fake: FakeGoogle) -> None:
     fake.leak_entities = True
     assert voice.translate("it's a test", "de", "en").text == "it's ein test"
-    (_, request), = fake.requests
+    ((_, request),) = fake.requests
     assert request.mime_type == "text/plain"
 
 
@@ -61,8 +59,12 @@ def test_languages_named_in_the_display_language(voice: GoogleVoice) -> None:
 
 def test_voices_filtered_by_language_and_cached(voice: GoogleVoice, fake: FakeGoogle) -> None:
     german = voice.voices("de-DE")
-    assert {v.name for v in german} == {"de-DE-Standard-A", "de-DE-Standard-B",
-                                        "de-DE-Neural2-C", "de-DE-Wavenet-B"}
+    assert {v.name for v in german} == {
+        "de-DE-Standard-A",
+        "de-DE-Standard-B",
+        "de-DE-Neural2-C",
+        "de-DE-Wavenet-B",
+    }
     assert {v.gender for v in german} == {"FEMALE", "MALE"}
     voice.voices("de-DE")
     assert fake.count("TextToSpeech/ListVoices") == 1
@@ -71,15 +73,19 @@ def test_voices_filtered_by_language_and_cached(voice: GoogleVoice, fake: FakeGo
 
 @pytest.mark.parametrize(
     ("name", "gender", "expected"),
-    [("de-DE-Standard-B", None, "de-DE-Standard-B"), (None, "MALE", "de-DE-Wavenet-B"),
-     (None, None, "de-DE-Neural2-C")],
+    [
+        ("de-DE-Standard-B", None, "de-DE-Standard-B"),
+        (None, "MALE", "de-DE-Wavenet-B"),
+        (None, None, "de-DE-Neural2-C"),
+    ],
 )
-def test_speak_picks_the_voice(voice: GoogleVoice, fake: FakeGoogle, name: str | None,
-                               gender: str | None, expected: str) -> None:
+def test_speak_picks_the_voice(
+    voice: GoogleVoice, fake: FakeGoogle, name: str | None, gender: str | None, expected: str
+) -> None:
     result = voice.text_to_speech("Hallo Welt.", "de-DE", name, gender)
     assert result.voice == expected
     assert sniff(result.audio).format == "mp3"
-    (_, request), = [r for r in fake.requests if r[0] == "TextToSpeech/SynthesizeSpeech"]
+    ((_, request),) = [r for r in fake.requests if r[0] == "TextToSpeech/SynthesizeSpeech"]
     assert request.voice.name == expected
 
 
@@ -96,11 +102,10 @@ def test_speak_without_a_fitting_voice(voice: GoogleVoice, fake: FakeGoogle) -> 
     assert fake.count("TextToSpeech/SynthesizeSpeech") == 0
 
 
-def test_long_text_is_split_by_bytes_and_encoded_once(voice: GoogleVoice,
-                                                      fake: FakeGoogle) -> None:
-    sentence = "Grüße aus Zürich für Sie. "
-    text = sentence * 220  # 5,720 characters but 6,380 bytes
-    assert len(text) > TTS_LIMIT or len(text.encode()) > TTS_LIMIT
+def test_long_text_is_split_by_bytes_and_encoded_once(voice: GoogleVoice, fake: FakeGoogle) -> None:
+    sentence = "Größenüberschreitungsprüfungsgrüße für Übergrößenäußerungen. "
+    text = sentence * 90  # 5,580 characters, 6,480 bytes
+    assert len(text.encode()) > TTS_LIMIT
     result = voice.text_to_speech(text, "de-DE", encoding="OGG_OPUS")
     synth = [r for k, r in fake.requests if k == "TextToSpeech/SynthesizeSpeech"]
     assert result.chunks == len(synth) == 2
@@ -110,7 +115,8 @@ def test_long_text_is_split_by_bytes_and_encoded_once(voice: GoogleVoice,
     assert (info.format, info.codec) == ("ogg", "opus")  # one stream, one header
     assert count_words(decode_mono(result.audio), 16000) == len(text.split())
     assert analyse(result.audio).duration == pytest.approx(
-        sum(0.2 + len(r.input.text.split()) * 0.27 - 0.12 for r in synth), abs=0.1)
+        sum(0.2 + len(r.input.text.split()) * 0.27 - 0.12 for r in synth), abs=0.1
+    )
 
 
 def test_fake_refuses_text_over_5000_bytes(voice: GoogleVoice, fake: FakeGoogle) -> None:
@@ -125,8 +131,13 @@ def test_spoken_text_transcribes_back(voice: GoogleVoice) -> None:
 
 
 def test_tts_rate_limit_is_typed(voice: GoogleVoice, fake: FakeGoogle) -> None:
-    fake.fail_next("TextToSpeech/ListVoices", grpc.StatusCode.RESOURCE_EXHAUSTED, "quota",
-                   times=3, retry_after=4)
+    fake.fail_next(
+        "TextToSpeech/ListVoices",
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "quota",
+        times=3,
+        retry_after=4,
+    )
     with pytest.raises(errors.RateLimited) as info:
         voice.voices("fr-FR")
     assert info.value.retry_after == 4

@@ -76,8 +76,14 @@ def test_odd_raw_pcm_is_rejected() -> None:
 
 @pytest.mark.parametrize(
     ("encoding", "fmt", "codec"),
-    [("MP3", "mp3", "mp3"), ("OGG_OPUS", "ogg", "opus"), ("MULAW", "wav", "pcm_mulaw"),
-     ("ALAW", "wav", "pcm_alaw"), ("M4A", "mp4", "aac"), ("LINEAR16", "wav", "pcm_s16le")],
+    [
+        ("MP3", "mp3", "mp3"),
+        ("OGG_OPUS", "ogg", "opus"),
+        ("MULAW", "wav", "pcm_mulaw"),
+        ("ALAW", "wav", "pcm_alaw"),
+        ("M4A", "mp4", "aac"),
+        ("LINEAR16", "wav", "pcm_s16le"),
+    ],
 )
 def test_encode_pcm_produces_each_tts_encoding(encoding: str, fmt: str, codec: str) -> None:
     pcm = (speech_like(3, 24000) * 32767).astype("<i2").tobytes()
@@ -105,4 +111,8 @@ def test_split_linear16_cuts_at_pauses_and_loses_nothing() -> None:
 def test_pcm_to_wav_header() -> None:
     info = sniff(pcm_to_wav(b"\x00\x00" * 160, 16000))
     assert (info.codec, info.sample_rate, info.channels, info.duration) == (
-        "pcm_s16le", 16000, 1, 0.01)
+        "pcm_s16le",
+        16000,
+        1,
+        0.01,
+    )

@@ -29,8 +29,15 @@ class Flaky:
 
 def _call(method: Flaky, budget: CallBudget, sleeps: list[float] | None = None) -> str:
     pauses = sleeps if sleeps is not None else []
-    return call(method, {"x": 1}, what="speech recognize", budget=budget, timeout=7.0,
-                backoff=0.5, sleep=pauses.append)
+    return call(
+        method,
+        {"x": 1},
+        what="speech recognize",
+        budget=budget,
+        timeout=7.0,
+        backoff=0.5,
+        sleep=pauses.append,
+    )
 
 
 def test_every_call_has_an_explicit_timeout_and_no_library_retry() -> None:
@@ -63,7 +70,9 @@ def test_non_transient_errors_are_not_retried() -> None:
 
 
 def test_rate_limit_waits_as_told_then_reports_retry_after() -> None:
-    retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=2, nanos=500_000_000))
+    retry = error_details_pb2.RetryInfo(
+        retry_delay=duration_pb2.Duration(seconds=2, nanos=500_000_000)
+    )
     method, sleeps = Flaky(*[gexc.ResourceExhausted("quota", details=[retry])] * 2), []
     with pytest.raises(errors.RateLimited) as info:
         _call(method, CallBudget(2), sleeps)

@@ -24,12 +24,22 @@ from tests.fakes.audio import AudioFixture
     ],
 )
 def test_plan_follows_the_documented_rules(
-    audio: dict[str, AudioFixture], name: str, encoding: str, rate: int, channels: int,
-    api: str, convert: bool,
+    audio: dict[str, AudioFixture],
+    name: str,
+    encoding: str,
+    rate: int,
+    channels: int,
+    api: str,
+    convert: bool,
 ) -> None:
     plan = rec.plan_for(sniff(audio[name].data))
     assert (plan.encoding, plan.sample_rate, plan.channels, plan.api, plan.convert) == (
-        encoding, rate, channels, api, convert)
+        encoding,
+        rate,
+        channels,
+        api,
+        convert,
+    )
 
 
 def test_opus_rate_outside_the_allowed_set_becomes_48k() -> None:
@@ -41,17 +51,20 @@ def test_opus_rate_outside_the_allowed_set_becomes_48k() -> None:
 
 @pytest.mark.parametrize(
     "info",
-    [AudioInfo("wav", "pcm_s16le", 96000, 1, 16, speech_encoding="LINEAR16"),
-     AudioInfo("wav", "pcm_s16le", 4000, 1, 16, speech_encoding="LINEAR16"),
-     AudioInfo("wav", "pcm_s16le", 16000, 12, 16, speech_encoding="LINEAR16")],
+    [
+        AudioInfo("wav", "pcm_s16le", 96000, 1, 16, speech_encoding="LINEAR16"),
+        AudioInfo("wav", "pcm_s16le", 4000, 1, 16, speech_encoding="LINEAR16"),
+        AudioInfo("wav", "pcm_s16le", 16000, 12, 16, speech_encoding="LINEAR16"),
+    ],
 )
 def test_rates_and_channels_google_refuses_are_converted(info: AudioInfo) -> None:
     assert rec.plan_for(info).convert
 
 
 def test_headerless_pcm_needs_a_rate() -> None:
-    assert rec.plan_for(None, raw_rate=8000) == rec.SendPlan("LINEAR16", 8000,
-                                                              reason="headerless LINEAR16")
+    assert rec.plan_for(None, raw_rate=8000) == rec.SendPlan(
+        "LINEAR16", 8000, reason="headerless LINEAR16"
+    )
     with pytest.raises(ValueError, match="raw_rate"):
         rec.plan_for(None)
 
@@ -59,7 +72,10 @@ def test_headerless_pcm_needs_a_rate() -> None:
 def test_config_omits_what_it_must_not_say() -> None:
     plan = rec.SendPlan("FLAC", 16000)
     assert rec.config_for(plan, "de-DE", (), None) == {
-        "encoding": "FLAC", "language_code": "de-DE", "sample_rate_hertz": 16000}
+        "encoding": "FLAC",
+        "language_code": "de-DE",
+        "sample_rate_hertz": 16000,
+    }
     stereo = rec.config_for(rec.SendPlan("LINEAR16", 44100, 2), "en-US", ("de-DE",), "default")
     assert stereo["audio_channel_count"] == 2
     assert stereo["alternative_language_codes"] == ["de-DE"]
@@ -68,10 +84,12 @@ def test_config_omits_what_it_must_not_say() -> None:
 
 @pytest.mark.parametrize(
     ("model", "rate", "chain"),
-    [(None, 16000, ("latest_long", "latest_short", "default")),
-     (None, 8000, ("phone_call", "default")),
-     ("latest_short", 16000, ("latest_short", "default")),
-     ("video", 48000, ("video", "latest_long", "latest_short", "default"))],
+    [
+        (None, 16000, ("latest_long", "latest_short", "default")),
+        (None, 8000, ("phone_call", "default")),
+        ("latest_short", 16000, ("latest_short", "default")),
+        ("video", 48000, ("video", "latest_long", "latest_short", "default")),
+    ],
 )
 def test_model_chain(model: str | None, rate: int, chain: tuple[str, ...]) -> None:
     assert rec.model_chain(model, rate) == chain
@@ -81,16 +99,34 @@ def test_model_chain(model: str | None, rate: int, chain: tuple[str, ...]) -> No
     ("message", "model", "kind"),
     [
         (fake_google.BAD_ENCODING, "latest_long", "audio"),
-        ("sample_rate_hertz (16000) in RecognitionConfig must either be omitted or match the "
-         "value in the WAV header ( 44100).", "latest_long", "audio"),
-        ("Must use single channel (mono) audio, but WAV header indicates 2 channels.", None,
-         "audio"),
-        ("Invalid recognition 'config': MP3 encoding is only supported in v1p1beta1.", None,
-         "audio"),
-        ("Invalid recognition 'config': The requested model \"latest_long\" is currently not "
-         "supported for language : gsw-CH.", "latest_long", "model"),
-        ("Sync input too long. For audio longer than 1 min use LongRunningRecognize with a "
-         "'uri' parameter.", "latest_long", "other"),
+        (
+            "sample_rate_hertz (16000) in RecognitionConfig must either be omitted or match the "
+            "value in the WAV header ( 44100).",
+            "latest_long",
+            "audio",
+        ),
+        (
+            "Must use single channel (mono) audio, but WAV header indicates 2 channels.",
+            None,
+            "audio",
+        ),
+        (
+            "Invalid recognition 'config': MP3 encoding is only supported in v1p1beta1.",
+            None,
+            "audio",
+        ),
+        (
+            "Invalid recognition 'config': The requested model \"latest_long\" is currently not "
+            "supported for language : gsw-CH.",
+            "latest_long",
+            "model",
+        ),
+        (
+            "Sync input too long. For audio longer than 1 min use LongRunningRecognize with a "
+            "'uri' parameter.",
+            "latest_long",
+            "other",
+        ),
         ("Request payload size exceeds the limit: 10485760 bytes.", "default", "other"),
     ],
 )

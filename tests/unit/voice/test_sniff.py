@@ -19,15 +19,26 @@ def test_fixture_format_codec_rate_and_channels(audio: dict[str, AudioFixture], 
     fixture = audio[name]
     info = sniff(fixture.data)
     assert (info.format, info.codec, info.sample_rate, info.channels) == (
-        fixture.format, fixture.codec, fixture.sample_rate, fixture.channels)
+        fixture.format,
+        fixture.codec,
+        fixture.sample_rate,
+        fixture.channels,
+    )
     assert info.accepted is fixture.accepted
 
 
 @pytest.mark.parametrize(
     ("name", "encoding"),
-    [("wav_16k_mono", "LINEAR16"), ("wav_44k_stereo", "LINEAR16"), ("flac", "FLAC"),
-     ("mp3", "MP3"), ("ogg_opus", "OGG_OPUS"), ("webm_opus", "WEBM_OPUS"),
-     ("ogg_vorbis", None), ("m4a_aac", None)],
+    [
+        ("wav_16k_mono", "LINEAR16"),
+        ("wav_44k_stereo", "LINEAR16"),
+        ("flac", "FLAC"),
+        ("mp3", "MP3"),
+        ("ogg_opus", "OGG_OPUS"),
+        ("webm_opus", "WEBM_OPUS"),
+        ("ogg_vorbis", None),
+        ("m4a_aac", None),
+    ],
 )
 def test_speech_encoding(audio: dict[str, AudioFixture], name: str, encoding: str | None) -> None:
     assert sniff(audio[name].data).speech_encoding == encoding
@@ -57,7 +68,7 @@ def test_mp3_frame_header_details(audio: dict[str, AudioFixture]) -> None:
 
 def test_mpeg2_stereo_mp3_without_id3() -> None:
     data = encode(speech_like(2, 22050), 22050, container="mp3", codec="libmp3lame", channels=2)
-    bare = data[_id3_size(data):]
+    bare = data[_id3_size(data) :]
     info = sniff(bare)
     assert (info.sample_rate, info.channels, info.details["mpeg_version"]) == (22050, 2, "2")
     assert info.details["channel_mode"] in ("stereo", "joint_stereo")
@@ -77,17 +88,41 @@ def test_opus_reports_the_encoders_input_rate() -> None:
     assert info.details["decode_rate"] == 48000
 
 
-def _wav(tag: int, bits: int, channels: int = 1, rate: int = 8000, extensible: bool = False,
-         frames: int = 100) -> bytes:
+def _wav(
+    tag: int,
+    bits: int,
+    channels: int = 1,
+    rate: int = 8000,
+    extensible: bool = False,
+    frames: int = 100,
+) -> bytes:
     block = channels * bits // 8
     if extensible:
-        fmt = struct.pack("<HHIIHHHHI16s", 0xFFFE, channels, rate, rate * block, block, bits,
-                          22, bits, 0, struct.pack("<H", tag) + b"\x00" * 14)
+        fmt = struct.pack(
+            "<HHIIHHHHI16s",
+            0xFFFE,
+            channels,
+            rate,
+            rate * block,
+            block,
+            bits,
+            22,
+            bits,
+            0,
+            struct.pack("<H", tag) + b"\x00" * 14,
+        )
     else:
         fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * block, block, bits)
     data = b"\x00" * frames * block
-    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack(
-        "<I", len(data)) + data
+    body = (
+        b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"data"
+        + struct.pack("<I", len(data))
+        + data
+    )
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
@@ -124,17 +159,25 @@ def test_adts_aac_is_recognised_and_not_accepted() -> None:
 
 
 @pytest.mark.parametrize("name", INVALID)
-def test_invalid_fixtures_raise_unsupported_audio(audio: dict[str, AudioFixture], name: str) -> None:
+def test_invalid_fixtures_raise_unsupported_audio(
+    audio: dict[str, AudioFixture], name: str
+) -> None:
     with pytest.raises(UnsupportedAudio):
         sniff(audio[name].data)
 
 
 @pytest.mark.parametrize(
     ("name", "cut", "seen"),
-    [("wav_16k_mono", 30, "truncated WAV"), ("wav_16k_mono", 50, "no samples"),
-     ("flac", 30, "truncated FLAC"), ("mp3", 200, "truncated MP3"),
-     ("ogg_opus", 30, "truncated Ogg"), ("webm_opus", 200, "truncated webm"),
-     ("webm_opus", 300, "truncated webm"), ("m4a_aac", 2000, "no moov")],
+    [
+        ("wav_16k_mono", 30, "truncated WAV"),
+        ("wav_16k_mono", 50, "no samples"),
+        ("flac", 30, "truncated FLAC"),
+        ("mp3", 200, "truncated MP3"),
+        ("ogg_opus", 30, "truncated Ogg"),
+        ("webm_opus", 200, "truncated webm"),
+        ("webm_opus", 300, "truncated webm"),
+        ("m4a_aac", 2000, "no moov"),
+    ],
 )
 def test_truncated_data_names_what_was_seen(
     audio: dict[str, AudioFixture], name: str, cut: int, seen: str

@@ -30,6 +30,14 @@ def test_limit_is_bytes_not_characters() -> None:
     assert " ".join(chunks).split() == text.split()
 
 
+def test_sentences_without_spaces_split_at_full_stops() -> None:
+    text = "これは音声合成のテストです。" * 150  # 2,100 characters, 6,300 bytes
+    chunks = split_text(text)
+    assert len(chunks) == 2
+    assert all(_bytes(c) <= 5000 and c.endswith("。") for c in chunks)
+    assert "".join(chunks) == text
+
+
 def test_a_sentence_over_the_limit_is_cut_at_spaces_then_inside_words() -> None:
     words = " ".join(["wort"] * 30)  # one 149-byte sentence, no full stop
     chunks = split_text(words, limit=40)
@@ -42,18 +50,26 @@ def test_a_sentence_over_the_limit_is_cut_at_spaces_then_inside_words() -> None:
 
 
 VOICES = [
-    Voice(name="de-DE-Standard-A", language_codes=("de-DE",), gender="FEMALE",
-          natural_sample_rate=24000),
-    Voice(name="de-DE-Standard-B", language_codes=("de-DE",), gender="MALE",
-          natural_sample_rate=24000),
-    Voice(name="de-DE-Neural2-C", language_codes=("de-DE",), gender="FEMALE",
-          natural_sample_rate=24000),
+    Voice(
+        name="de-DE-Standard-A",
+        language_codes=("de-DE",),
+        gender="FEMALE",
+        natural_sample_rate=24000,
+    ),
+    Voice(
+        name="de-DE-Standard-B", language_codes=("de-DE",), gender="MALE", natural_sample_rate=24000
+    ),
+    Voice(
+        name="de-DE-Neural2-C",
+        language_codes=("de-DE",),
+        gender="FEMALE",
+        natural_sample_rate=24000,
+    ),
 ]
 
 
 def test_voice_by_name_gender_or_rank() -> None:
-    assert choose_voice(VOICES, "de-DE", "de-de-standard-a", None, False).name == \
-        "de-DE-Standard-A"
+    assert choose_voice(VOICES, "de-DE", "de-de-standard-a", None, False).name == "de-DE-Standard-A"
     assert choose_voice(VOICES, "de-DE", None, "male", False).name == "de-DE-Standard-B"
     assert choose_voice(VOICES, "de-DE", None, "FEMALE", False).name == "de-DE-Neural2-C"
     assert choose_voice(VOICES, "de-DE", None, None, False).name == "de-DE-Neural2-C"

@@ -1,0 +1,68 @@
+"""`connectors voice` commands with the real clients on the fake server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from integrations.voice.cli import CREDENTIALS_ENV, app
+from integrations.voice.google import GoogleVoice
+from integrations.voice.sniff import sniff
+from tests.fakes.audio import AudioFixture
+
+
+def _invoke(voice: GoogleVoice | None, *args: str):  # type: ignore[no-untyped-def]
+    obj = {"google_voice": voice} if voice is not None else None
+    return CliRunner().invoke(app, list(args), obj=obj)
+
+
+def test_transcribe(voice: GoogleVoice, tmp_path: Path, audio: dict[str, AudioFixture]) -> None:
+    path = tmp_path / "a.ogg"
+    path.write_bytes(audio["ogg_opus"].data)
+    result = _invoke(voice, "transcribe", str(path), "-l", "en-US")
+    assert result.exit_code == 0 and result.stdout.strip() == "hello world this is a"
+    result = _invoke(voice, "transcribe", str(path), "--json")
+    assert json.loads(result.stdout)["calls"] == 1
+    silent = tmp_path / "s.wav"
+    silent.write_bytes(audio["silence"].data)
+    assert "silence" in _invoke(voice, "transcribe", str(silent)).stdout
+
+
+def test_transcribe_error_exit(
+    voice: GoogleVoice, tmp_path: Path, audio: dict[str, AudioFixture]
+) -> None:
+    path = tmp_path / "x.bin"
+    path.write_bytes(audio["random_bytes"].data)
+    result = _invoke(voice, "transcribe", str(path))
+    assert result.exit_code == 1
+    assert "error: UnsupportedAudio: unrecognised audio" in result.output
+
+
+def test_translate_speak_languages_voices(voice: GoogleVoice, tmp_path: Path) -> None:
+    assert _invoke(voice, "translate", "Hallo Welt", "--to", "en").stdout.strip() == "Hello World"
+    out = tmp_path / "out.ogg"
+    result = _invoke(voice, "speak", "Hallo Welt.", "-o", str(out), "--encoding", "OGG_OPUS")
+    assert result.exit_code == 0 and "de-DE-Neural2-C" in result.stdout
+    assert sniff(out.read_bytes()).codec == "opus"
+    languages = _invoke(voice, "languages", "--display", "de").stdout
+    assert "de\tDeutsch" in languages
+    voices = json.loads(_invoke(voice, "voices", "-l", "en-GB", "--json").stdout)
+    assert [v["name"] for v in voices] == ["en-GB-Wavenet-B"]
+
+
+def test_credentials_come_from_the_environment_and_stay_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(CREDENTIALS_ENV, raising=False)
+    missing = _invoke(None, "voices")
+    assert missing.exit_code == 2 and CREDENTIALS_ENV in missing.output
+    monkeypatch.setenv(CREDENTIALS_ENV, '{"type": "service_account", "private_key": "TOPSECRET"')
+    broken = _invoke(None, "voices")
+    assert broken.exit_code == 1 and "not valid JSON" in broken.output
+    assert "TOPSECRET" not in broken.output
+    monkeypatch.setenv(CREDENTIALS_ENV, "fernet:gAAAAB...")
+    encrypted = _invoke(None, "voices")
+    assert encrypted.exit_code == 2 and "encrypted" in encrypted.output
