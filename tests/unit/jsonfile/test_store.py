@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -359,3 +360,24 @@ def test_a_write_that_breaks_off_leaves_the_table_to_recover(store: Path) -> Non
     assert users.get(user.id) == user  # recovered from the files on the next call
     assert (store / "User" / PID_FILE).read_text().strip() == ""
     assert check(store).ok
+
+
+def test_threads_of_one_process_serialise_on_the_table(store: Path) -> None:
+    db = open_db(store, lock_timeout=30)
+    users = db.repository(User)
+    users.create(User(id="counter", username="c", mandate_id="m1", age=0))
+
+    def work() -> None:
+        for _ in range(50):
+            with db.transaction(User):
+                current = users.get("counter")
+                assert current is not None and current.age is not None
+                users.update("counter", {"age": current.age + 1})
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert users.get("counter").age == 200  # type: ignore[union-attr]
+    assert open_db(store).repository(User).get("counter").age == 200  # type: ignore[union-attr]
