@@ -20,8 +20,6 @@ from hypothesis import strategies as st
 from models import Mandate, Property
 from repositories import Context, Database, RepositoryError
 
-from .conftest import OpenDb
-
 MANDATES = ["A", "B", "C"]
 CONTEXTS = [
     Context(f"{privilege}-{mandate}-{n}", mandate, privilege)  # type: ignore[arg-type]
@@ -165,8 +163,8 @@ def run(db: Database, op: tuple[Any, ...]) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(ops=st.lists(operations, min_size=1, max_size=12))
-def test_random_operations_respect_scoping(open_db: OpenDb, ops: list[tuple[Any, ...]]) -> None:
-    db = open_db()
+def test_random_operations_respect_scoping(db: Database, ops: list[tuple[Any, ...]]) -> None:
+    # one database for every example (state accumulates; each check is against a snapshot)
     for op in ops:
         run(db, op)
 
@@ -185,9 +183,8 @@ mandate_ops = st.tuples(
 )
 @given(ops=st.lists(mandate_ops, min_size=1, max_size=10))
 def test_mandate_records_are_their_own_tenant(
-    open_db: OpenDb, ops: list[tuple[str, Context, str]]
+    db: Database, ops: list[tuple[str, Context, str]]
 ) -> None:
-    db = open_db()
     system = db.repository(Mandate)
     for mandate in MANDATES:
         if system.get(mandate) is None:
