@@ -14,7 +14,6 @@ is converted and recognised in quiet-point chunks whose texts are joined.
 from __future__ import annotations
 
 import html
-import json
 import logging
 import threading
 import time
@@ -35,6 +34,7 @@ from integrations.voice.codec import (
     resample_linear16,
     split_linear16,
 )
+from integrations.voice.google_auth import credentials_from_json
 from integrations.voice.results import (
     Attempt,
     Language,
@@ -49,52 +49,17 @@ from integrations.voice.synthesis import choose_voice, split_text, wav_payload
 try:
     from google.api_core import exceptions as gexc
     from google.cloud import speech_v1, speech_v1p1beta1, texttospeech_v1, translate_v3
-    from google.oauth2 import service_account
 except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
     raise missing_extra(_exc) from _exc
 
 __all__ = ["GoogleVoice", "translation_language"]
 
+translation_language = rec.translation_language  # re-exported: callers map speech locales
+
 log = logging.getLogger(__name__)
 
-SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 TTS_ENCODINGS = tuple(texttospeech_v1.AudioEncoding.__members__)[1:]
 MAX_DURATION_SECONDS = 4 * 3600.0
-
-
-def _credentials(secret: str | SecretStr) -> tuple[Any, str | None]:
-    """Service-account credentials and project id from the JSON text (never logged)."""
-    raw = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
-    try:
-        info = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        # from None: the decode error carries the whole document (the secret) as .doc
-        raise AuthenticationFailed(
-            f"Google credentials are not valid JSON ({exc.msg} at line {exc.lineno})"
-        ) from None
-    if not isinstance(info, dict) or info.get("type") != "service_account":
-        raise AuthenticationFailed("Google credentials must be a service-account JSON object")
-    missing = [k for k in ("client_email", "private_key", "token_uri") if not info.get(k)]
-    if missing:
-        raise AuthenticationFailed(f"service-account JSON lacks {', '.join(missing)}")
-    try:
-        creds = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
-            info, scopes=SCOPES
-        )
-    except (ValueError, TypeError) as exc:
-        # The message of a key parsing error can quote key material: name the type only.
-        raise AuthenticationFailed(
-            f"service-account private key rejected ({type(exc).__name__})"
-        ) from None
-    return creds, info.get("project_id")
-
-
-def _language(code: str | None) -> str | None:
-    """Google answers ``en-us``; report BCP-47 case (``en-US``)."""
-    if not code:
-        return None
-    parts = code.split("-")
-    return "-".join([parts[0].lower(), *(p.upper() if len(p) == 2 else p for p in parts[1:])])
 
 
 class GoogleVoice:
@@ -131,7 +96,7 @@ class GoogleVoice:
     ) -> None:
         self._credentials = None
         if credentials_json is not None:
-            self._credentials, detected = _credentials(credentials_json)
+            self._credentials, detected = credentials_from_json(credentials_json)
             project_id = project_id or detected
         self._channel = channel
         self._clients: dict[str, Any] = {
@@ -260,15 +225,16 @@ class GoogleVoice:
         self,
         payload: bytes,
         plan: rec.SendPlan,
-        decoded: DecodedAudio,
+        decoded: DecodedAudio | None,
         language: str,
         languages: tuple[str, ...],
         model: str | None,
     ) -> Transcript:
+        """Recognize `payload`; `decoded` is what a rejected payload is converted from."""
         budget = CallBudget(self.max_calls)
         models = rec.model_chain(model, plan.sample_rate)
         attempts: list[Attempt] = []
-        index, converted = 0, plan.convert
+        index = 0
         while True:
             config = rec.config_for(plan, language, languages, models[index])
             kind = "speech_beta" if plan.api == "v1p1beta1" else "speech"
@@ -280,28 +246,26 @@ class GoogleVoice:
                 problem = rec.classify_rejection(str(exc), models[index])
                 if budget.left <= 0 or problem == "other":
                     raise
-                if problem == "audio" and not converted:
+                if problem == "audio" and decoded is not None and not plan.convert:
                     log.info("speech: %s rejected (%s); converting to LINEAR16", plan.reason, exc)
-                    payload, plan, converted = resample_linear16(decoded), rec.LINEAR16_16K, True
+                    payload, plan = resample_linear16(decoded), rec.LINEAR16_16K
                 elif problem == "model" and index + 1 < len(models):
                     index += 1
                 else:
                     raise
                 continue
             attempts.append(Attempt(api=plan.api, config=config))
-            return _transcript(response, config, tuple(attempts), budget.used)
+            return rec.transcript_from(response, config, tuple(attempts), budget.used)
 
     def _recognize_chunks(
         self, decoded: DecodedAudio, language: str, languages: tuple[str, ...], model: str | None
     ) -> Transcript:
         pcm = resample_linear16(decoded)
         pieces = split_linear16(pcm, 16000, rec.CHUNK_SECONDS)
-        parts = []
-        for piece in pieces:
-            chunk = DecodedAudio(decoded.samples[:0], 16000, 1, "pcm_s16le", "raw")
-            parts.append(
-                self._recognize(piece, rec.LINEAR16_16K, chunk, language, languages, model)
-            )
+        parts = [
+            self._recognize(piece, rec.LINEAR16_16K, None, language, languages, model)
+            for piece in pieces
+        ]
         texts = [p.text for p in parts if p.text]
         weights = [(len(p.text), p.confidence) for p in parts if p.text and p.confidence]
         total = sum(w for w, _ in weights)
@@ -446,44 +410,9 @@ class GoogleVoice:
         return bytes(response.audio_content)
 
 
-_REGIONAL_LANGUAGES = {"zh-CN", "zh-TW", "pt-PT", "pt-BR", "fr-CA", "mni-Mtei"}
-
-
-def translation_language(code: str) -> str:
-    """Translation's code for a speech locale: ``de-DE`` -> ``de``, ``zh-TW`` stays."""
-    for regional in _REGIONAL_LANGUAGES:
-        if code.lower() == regional.lower():
-            return regional
-    return code.split("-")[0].lower()
-
-
 def _service_package(client_name: str) -> str:
     return {
         "SpeechClient": "speech",
         "TextToSpeechClient": "text_to_speech",
         "TranslationServiceClient": "translation_service",
     }[client_name]
-
-
-def _transcript(
-    response: Any, config: dict[str, Any], attempts: tuple[Attempt, ...], calls: int
-) -> Transcript:
-    texts, weighted, language = [], 0.0, None
-    for result in response.results:
-        if not result.alternatives:
-            continue
-        best = result.alternatives[0]
-        text = best.transcript.strip()
-        if text:
-            texts.append(text)
-            weighted += best.confidence * len(text)
-        language = language or _language(result.language_code)
-    confidence = round(weighted / sum(len(t) for t in texts), 4) if texts else None
-    return Transcript(
-        text=" ".join(texts),
-        confidence=confidence,
-        language_code=language or _language(config.get("language_code")),
-        config=config,
-        attempts=attempts,
-        calls=calls,
-    )

@@ -14,6 +14,7 @@ Google's documented rules (``RecognitionConfig.AudioEncoding``, Speech v1):
 
 When Google still rejects a request, `classify_rejection` says whether converting the
 audio or trying the next model can help; `model_chain` is the order models are tried in.
+`transcript_from` reads a RecognizeResponse (any object with the proto's shape).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from integrations.voice.results import Attempt, Transcript
 from integrations.voice.sniff import AudioInfo
 
 __all__ = [
@@ -33,7 +35,10 @@ __all__ = [
     "classify_rejection",
     "config_for",
     "model_chain",
+    "normalise_language",
     "plan_for",
+    "transcript_from",
+    "translation_language",
 ]
 
 SYNC_LIMIT_SECONDS = 60.0  # Recognize: "Sync input too long" beyond one minute
@@ -133,3 +138,47 @@ def classify_rejection(message: str, model: str | None) -> Literal["audio", "mod
     if any(word in text for word in _AUDIO_WORDS):
         return "audio"
     return "other"
+
+
+_REGIONAL_LANGUAGES = {"zh-CN", "zh-TW", "pt-PT", "pt-BR", "fr-CA", "mni-Mtei"}
+
+
+def translation_language(code: str) -> str:
+    """Translation's code for a speech locale: ``de-DE`` -> ``de``, ``zh-TW`` stays."""
+    for regional in _REGIONAL_LANGUAGES:
+        if code.lower() == regional.lower():
+            return regional
+    return code.split("-")[0].lower()
+
+
+def normalise_language(code: str | None) -> str | None:
+    """Google answers ``en-us``; report BCP-47 case (``en-US``)."""
+    if not code:
+        return None
+    parts = code.split("-")
+    return "-".join([parts[0].lower(), *(p.upper() if len(p) == 2 else p for p in parts[1:])])
+
+
+def transcript_from(
+    response: Any, config: dict[str, Any], attempts: tuple[Attempt, ...], calls: int
+) -> Transcript:
+    """A `Transcript` from a RecognizeResponse: texts joined, confidence weighted by length."""
+    texts, weighted, language = [], 0.0, None
+    for result in response.results:
+        if not result.alternatives:
+            continue
+        best = result.alternatives[0]
+        text = best.transcript.strip()
+        if text:
+            texts.append(text)
+            weighted += best.confidence * len(text)
+        language = language or normalise_language(result.language_code)
+    confidence = round(weighted / sum(len(t) for t in texts), 4) if texts else None
+    return Transcript(
+        text=" ".join(texts),
+        confidence=confidence,
+        language_code=language or normalise_language(config.get("language_code")),
+        config=config,
+        attempts=attempts,
+        calls=calls,
+    )
