@@ -51,7 +51,8 @@ def root(
 @cli_errors
 def encrypt(
     value: Annotated[
-        str | None, typer.Argument(help="The value; omitted: read from stdin.")
+        str | None,
+        typer.Argument(help="The value; omitted: prompted for (hidden) or read from stdin."),
     ] = None,
     key: Annotated[
         str | None,
@@ -70,7 +71,12 @@ def encrypt(
         return
     if not key:
         raise fail("CONFIG_KEY is not set: pass --key, set CONFIG_KEY, or --generate-key one")
-    plain = value if value is not None else sys.stdin.read().rstrip("\n")
+    if value is not None:
+        plain = value
+    elif sys.stdin.isatty():
+        plain = typer.prompt("Value to encrypt", hide_input=True)
+    else:
+        plain = sys.stdin.read().rstrip("\n")
     if not plain:
         raise fail("nothing to encrypt: give a value or pipe it on stdin")
     typer.echo(encrypt_value(plain, key))
