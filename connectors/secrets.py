@@ -26,13 +26,12 @@ def generate_key() -> str:
 
 def _fernet(key: str | None, setting: str) -> Fernet:
     if not key:
-        raise ConfigError(f"{setting} is encrypted (fernet:…) but CONFIG_KEY is not set")
+        raise ConfigError(f"CONFIG_KEY is not set, needed for {setting} (fernet:…)")
     try:
         return Fernet(key.encode("ascii"))
     except (ValueError, UnicodeEncodeError) as exc:
         raise ConfigError(
-            f"CONFIG_KEY is not a valid Fernet key (32 url-safe base64 bytes), "
-            f"needed to decrypt {setting}"
+            f"CONFIG_KEY is not a valid Fernet key (32 url-safe base64 bytes), needed for {setting}"
         ) from exc
 
 
@@ -41,7 +40,7 @@ def is_encrypted(value: str) -> bool:
     return value.startswith(PREFIX)
 
 
-def encrypt(value: str, key: str | None, setting: str = "value") -> str:
+def encrypt(value: str, key: str | None, setting: str = "encrypting a value") -> str:
     """Encrypt `value` with `key` into ``fernet:<token>``.
 
     Raises:
