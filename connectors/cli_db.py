@@ -66,7 +66,8 @@ def check(
     ctx: typer.Context,
     db: DbOption = None,
     repair: Annotated[
-        bool, typer.Option(help="JSON stores: move damaged files aside and rebuild metadata.")
+        bool,
+        typer.Option(help="JSON stores: rebuild metadata from the record files, drop temp files."),
     ] = False,
 ) -> None:
     """Check each database: JSON store integrity, or SQL connectivity + ``alembic check``."""

@@ -93,8 +93,8 @@ def upgrade(name: str, url: str) -> str:
 def check(name: str, url: str, repair: bool = False) -> CheckResult:
     """Check one logical database.
 
-    JSON store: every file of the store is read and validated (`repair` moves damaged
-    files aside, as ``repositories.jsonfile.check`` does). SQL: a connection round trip,
+    JSON store: ``repositories.jsonfile.check`` reads every file (`repair` rebuilds the
+    metadata from the record files; damaged files stay and are reported). SQL: a connection round trip,
     then ``alembic check`` (no drift between models and the migrated schema).
     """
     if not _is_sql(url):
