@@ -94,8 +94,8 @@ def check(name: str, url: str, repair: bool = False) -> CheckResult:
     """Check one logical database.
 
     JSON store: ``repositories.jsonfile.check`` reads every file (`repair` rebuilds the
-    metadata from the record files; damaged files stay and are reported). SQL: a connection round trip,
-    then ``alembic check`` (no drift between models and the migrated schema).
+    metadata from the record files; damaged files stay and are reported). SQL: a
+    connection round trip, then ``alembic check`` (no drift between models and schema).
     """
     if not _is_sql(url):
         from repositories.jsonfile import check as check_store
