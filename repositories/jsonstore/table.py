@@ -16,7 +16,6 @@ rebuilt from its record files and orphaned temp files are removed.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -54,6 +53,15 @@ def record_ids_on_disk(directory: Path) -> tuple[set[str], list[str]]:
             if stem.lower() not in files.RESERVED_STEMS:
                 ids.add(stem)
     return ids, temps
+
+
+def _own_copy(value: Any) -> Any:
+    """A deep copy of a JSON-like row (scalars are immutable and shared)."""
+    if isinstance(value, dict):
+        return {k: _own_copy(v) if isinstance(v, dict | list) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [_own_copy(v) if isinstance(v, dict | list) else v for v in value]
+    return value
 
 
 class TableState:
@@ -438,8 +446,8 @@ class TableState:
             self.append({"put": {row["id"]: self.index_values(row) for row in rows}})
         except BaseException as exc:
             raise self._failed(exc) from exc
-        for row, (_, data) in zip(rows, encoded, strict=True):
-            self.rows[row["id"]] = json.loads(data)  # our own copy: callers keep theirs
+        for row in rows:
+            self.rows[row["id"]] = _own_copy(row)  # callers keep theirs and may mutate it
 
     def delete_rows(self, record_ids: list[str], undo: Undo | None) -> None:
         """Remove record files (one directory fsync) and journal it."""
