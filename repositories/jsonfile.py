@@ -17,6 +17,12 @@ file it changed put back. Several tables are locked in one order (by name): tabl
 to ``transaction(*models)`` up front, then later ones that sort after all held ones; a
 table that would break the order is only tried without waiting (`LockTimeout` at once
 rather than a deadlock).
+
+Limits: POSIX only (``fcntl.flock``); a transaction is all-or-nothing when its block
+raises, not across a crash (a writer killed mid-transaction leaves the writes it
+completed; the next open recovers the metadata, every record file stays intact). The
+first open of a directory written by the original application replaces its
+``_metadata.json`` with ours (the records are not touched).
 """
 
 from __future__ import annotations
