@@ -438,5 +438,4 @@ class SqlDatabase(DatabaseBase):
             self.ensure_schema()
 
     def close(self) -> None:
-        self._core.drop_idle()
-        self._core.engine.dispose()
+        self._core.dispose()

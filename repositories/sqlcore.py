@@ -12,6 +12,7 @@ import contextlib
 import json
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -96,6 +97,8 @@ class SqlCore:
         self.ensured: set[str] = set()
         self.local = threading.local()
         self.lock = threading.Lock()
+        # every thread's pinned connection, so close() can return them all
+        self.pinned: weakref.WeakSet[Connection] = weakref.WeakSet()
         self.contexts: dict[Context, SqlDatabase] = {}
 
     @staticmethod
@@ -135,6 +138,8 @@ class SqlCore:
         if conn is None:
             conn = self.autocommit.connect()
             self.local.idle = conn
+            with self.lock:
+                self.pinned.add(conn)
         self.local.used = now
         return conn
 
@@ -142,8 +147,19 @@ class SqlCore:
         conn: Connection | None = getattr(self.local, "idle", None)
         self.local.idle = None
         if conn is not None:
+            with self.lock:
+                self.pinned.discard(conn)
             with contextlib.suppress(sa_exc.SQLAlchemyError):
                 conn.close()
+
+    def dispose(self) -> None:
+        """Close every thread's pinned connection and the pool (the database is closed)."""
+        with self.lock:
+            pinned, self.pinned = list(self.pinned), weakref.WeakSet()
+        for conn in pinned:
+            with contextlib.suppress(sa_exc.SQLAlchemyError):
+                conn.close()
+        self.engine.dispose()
 
     def run(self, table: str, work: Callable[[Connection], R]) -> R:
         """Run `work` in the current transaction, or autocommit with one retry on a drop."""
