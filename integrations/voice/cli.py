@@ -1,7 +1,8 @@
 """``connectors voice …``: sniff, transcribe, translate, speak, languages, voices.
 
-The Google credential is the service-account JSON in the environment variable
-``Connector_GoogleSpeech_API_KEY_SECRET`` (never printed or logged). Start-up imports
+The Google credential is the setting ``Connector_GoogleSpeech_API_KEY_SECRET``: the
+service-account JSON itself, from config.ini or the environment, plain or ``fernet:``
+encrypted (see `connectors.settings`); it is never printed or logged. Start-up imports
 nothing heavy: PyAV and the Google libraries load inside the commands that need them, and
 a missing ``voice`` extra is reported with the install hint. Tests pass a ready connector
 as ``obj={"google_voice": ...}`` to Typer's runner.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -38,23 +38,21 @@ def _fail(exc: Exception) -> NoReturn:
 def _voice(ctx: typer.Context) -> Any:
     if isinstance(ctx.obj, dict) and ctx.obj.get("google_voice") is not None:
         return ctx.obj["google_voice"]
-    secret = os.environ.get(CREDENTIALS_ENV, "").strip()
-    if not secret:
+    from connectors.secrets import ConfigError
+    from connectors.settings import load_settings
+
+    try:
+        credential = load_settings().connector_googlespeech_api_key_secret
+    except ConfigError as exc:  # names the setting, never its value
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if credential is None or not credential.get_secret_value().strip():
         typer.echo(f"error: set {CREDENTIALS_ENV} to the Google service-account JSON", err=True)
         raise typer.Exit(2)
-    if secret.startswith("fernet:"):
-        typer.echo(
-            f"error: {CREDENTIALS_ENV} is encrypted; this command needs it decrypted "
-            "(plain service-account JSON) for now",
-            err=True,
-        )
-        raise typer.Exit(2)
     try:
-        from pydantic import SecretStr
-
         from integrations.voice.google import GoogleVoice
 
-        return GoogleVoice(SecretStr(secret))
+        return GoogleVoice(credential)
     except IntegrationError as exc:
         _fail(exc)
 

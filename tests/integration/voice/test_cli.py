@@ -63,6 +63,9 @@ def test_credentials_come_from_the_environment_and_stay_secret(
     broken = _invoke(None, "voices")
     assert broken.exit_code == 1 and "not valid JSON" in broken.output
     assert "TOPSECRET" not in broken.output
-    monkeypatch.setenv(CREDENTIALS_ENV, "fernet:gAAAAB...")
+    monkeypatch.setenv(CREDENTIALS_ENV, "fernet:gAAAAB-not-a-token")
+    monkeypatch.setenv("CONFIG_KEY", "k" * 43 + "=")
     encrypted = _invoke(None, "voices")
-    assert encrypted.exit_code == 2 and "encrypted" in encrypted.output
+    assert encrypted.exit_code == 2
+    assert CREDENTIALS_ENV.upper() in encrypted.output.upper()
+    assert "not-a-token" not in encrypted.output
