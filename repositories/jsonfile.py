@@ -185,11 +185,26 @@ class JsonRepository(RepositoryBase[T]):
     def _insert_rows(self, rows: list[Row]) -> None:
         for row in rows:
             files.validate_record_id(self.info.table, row["id"])
+        state = self.state
+        tx = self._core.current()
+        if tx is None:  # the per-record create: inlined `_writing`, the hottest write path
+            dirty = state.lock.acquire()
+            try:
+                if dirty:
+                    state.load_locked(dirty=True)
+                state.sync()
+                self._insert_checked(rows, None)
+            finally:
+                state.lock.release()
+            return
         with self._writing() as undo:
-            for row in rows:
-                if row["id"] in self.state.ids:
-                    raise DuplicateRecord(self.info.table, row["id"])
-            self.state.write_rows(rows, undo, new=True)
+            self._insert_checked(rows, undo)
+
+    def _insert_checked(self, rows: list[Row], undo: Undo | None) -> None:
+        for row in rows:
+            if row["id"] in self.state.ids:
+                raise DuplicateRecord(self.info.table, row["id"])
+        self.state.write_rows(rows, undo, new=True)
 
     def _insert_many(self, rows: list[Row], batch_size: int) -> None:
         """One lock, one all-or-nothing transaction, one directory fsync per batch."""

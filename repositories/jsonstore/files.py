@@ -103,12 +103,14 @@ def is_temp(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
 
 
+#: One encoder for every write (``json.dumps`` with options builds a new one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def encode(value: Any, what: str) -> bytes:
     """Compact UTF-8 JSON; `InvalidQuery` for what JSON/PostgreSQL cannot hold."""
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
-            "utf-8"
-        )
+        return _ENCODER.encode(value).encode("utf-8")
     except (ValueError, TypeError, UnicodeEncodeError) as exc:
         raise InvalidQuery(f"{what}: cannot be stored as JSON: {exc}") from exc
 
@@ -150,9 +152,9 @@ _temp_counter = itertools.count()
 
 
 def _temp_for(path: str) -> str:
-    head, name = os.path.split(path)
+    cut = path.rfind("/") + 1
     # pid + a per-process counter: unique without a random-number system call
-    return os.path.join(head, f".{name}.{os.getpid()}.{next(_temp_counter)}{TEMP_SUFFIX}")
+    return f"{path[:cut]}.{path[cut:]}.{os.getpid()}.{next(_temp_counter)}{TEMP_SUFFIX}"
 
 
 def _write_temp(path: str, data: bytes, fsync: bool, verify: bool = True) -> str:
