@@ -39,7 +39,13 @@ from models.base import Record
 from models.schema import model_info
 from repositories.base import MODIFIED_AT_STEP, DatabaseBase, RepositoryBase
 from repositories.context import Context
-from repositories.errors import AccessDenied, DuplicateRecord, InvalidQuery, StoreCorrupted
+from repositories.errors import (
+    AccessDenied,
+    DuplicateRecord,
+    InvalidQuery,
+    LockTimeout,
+    StoreCorrupted,
+)
 from repositories.jsonstore import files
 from repositories.jsonstore.check import CheckReport, TableReport, check
 from repositories.jsonstore.store import Store
@@ -428,11 +434,19 @@ class JsonDatabase(DatabaseBase):
             lock.release()
 
     def close(self) -> None:
-        """Close open lock and journal files (the cache stays; files reopen on use)."""
+        """Fold journals into ``_metadata.json``, close lock and journal files.
+
+        After a clean close each ``_metadata.json`` lists every record by itself. A table
+        another process holds at that moment is left as it is (its journal stays valid).
+        The cache stays; files reopen on use.
+        """
         with self._core.mutex:
             states = list(self._core.states.values())
         for state in states:
-            if not state.lock.held:
-                state.close()
+            if state.lock.held:
+                continue
+            with contextlib.suppress(LockTimeout):
+                state.compact()
+            state.close()
         if not self._core.system_lock.held:
             self._core.system_lock.close()

@@ -94,6 +94,7 @@ class TableState:
         self.generation = 0
         self.journal_sig: tuple[int, int] | None = None
         self.journal_size = 0
+        self.journal_header_size = 0
 
     # --- index maintenance ------------------------------------------------------------
 
@@ -243,6 +244,7 @@ class TableState:
             self._apply(entry)
         self.journal_sig = (st.st_dev, st.st_ino)
         self.journal_size = size
+        self.journal_header_size = len(lines[0]) + 1
         return True
 
     def _read_snapshot(self) -> dict[str, Any] | None:
@@ -343,6 +345,7 @@ class TableState:
         st = os.stat(self.journal_path)
         self.journal_sig = (st.st_dev, st.st_ino)
         self.journal_size = st.st_size
+        self.journal_header_size = len(header)
 
     def append(self, entry: dict[str, Any]) -> None:
         """Record one write (``put``: id -> indexed values, ``del``: ids) as a new generation."""
@@ -359,6 +362,27 @@ class TableState:
         self._apply(entry)
         if self.journal_size > COMPACT_BYTES:
             self.write_snapshot()
+
+    def compact(self) -> None:
+        """Rewrite the snapshot if this view wrote or saw journal lines (lock not waited for).
+
+        Raises:
+            LockTimeout: another process holds the table right now.
+        """
+        if not self.loaded or self.journal_sig is None:
+            return
+        if self.journal_size <= self.journal_header_size:
+            return  # nothing but the header line: the snapshot is current
+        dirty = self.lock.acquire(timeout=0.0)
+        try:
+            if dirty:
+                self.load_locked(dirty=True)  # a rebuild writes a fresh snapshot itself
+                return
+            self.sync()
+            if self.journal_sig is not None and self.journal_size > self.journal_header_size:
+                self.write_snapshot()
+        finally:
+            self.lock.release()
 
     def close_journal(self) -> None:
         if self._journal_fd is not None:

@@ -381,3 +381,19 @@ def test_threads_of_one_process_serialise_on_the_table(store: Path) -> None:
         thread.join(60)
     assert users.get("counter").age == 200  # type: ignore[union-attr]
     assert open_db(store).repository(User).get("counter").age == 200  # type: ignore[union-attr]
+
+
+def test_a_clean_close_folds_the_journal_into_the_metadata(store: Path) -> None:
+    db = open_db(store)
+    users = db.repository(User)
+    kept = users.create_many([User(username=f"u{i}", mandate_id="m1") for i in range(3)])
+    users.delete(kept[0].id)
+    users.update(kept[1].id, {"mandate_id": "m2"})
+    db.close()
+    meta = json.loads((store / "User" / "_metadata.json").read_text("utf-8"))
+    assert meta["ids"] == sorted(u.id for u in kept[1:])
+    assert sorted(meta["indexes"]["mandateId"]) == [["m1", [kept[2].id]], ["m2", [kept[1].id]]]
+    journal = (store / "User" / "_journal.jsonl").read_text("utf-8").splitlines()
+    assert len(journal) == 1 and json.loads(journal[0])["base"] == meta["generation"]
+    assert open_db(store).repository(User).count({"mandate_id": "m2"}) == 1
+    assert check(store).ok
