@@ -42,10 +42,11 @@ class TableReport:
     @property
     def ok(self) -> bool:
         """No problem left (after a repair: none that a repair could not fix)."""
+        if self.repaired:  # metadata and journal were derived again; records never are
+            derived = (files.METADATA, files.JOURNAL)
+            return all(path.name in derived for path, _ in self.corrupted_files)
         if self.corrupted_files:
             return False
-        if self.repaired:
-            return True
         return not (
             self.orphaned_temp_files
             or self.missing_from_metadata
@@ -142,7 +143,8 @@ def _check_table(state: TableState, repair: bool) -> TableReport:
         try:
             report.metadata_rebuild_needed = not state.read_view()
         except StoreCorrupted as exc:
-            report.corrupted_files.append((state.metadata_path, str(exc)))
+            damaged = state.journal_path if str(state.journal_path) in str(exc) else None
+            report.corrupted_files.append((damaged or state.metadata_path, str(exc)))
             report.metadata_rebuild_needed = True
         listed = set(state.ids) if not report.metadata_rebuild_needed else set()
         if not report.metadata_rebuild_needed:

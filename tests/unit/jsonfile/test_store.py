@@ -397,3 +397,17 @@ def test_a_clean_close_folds_the_journal_into_the_metadata(store: Path) -> None:
     assert len(journal) == 1 and json.loads(journal[0])["base"] == meta["generation"]
     assert open_db(store).repository(User).count({"mandate_id": "m2"}) == 1
     assert check(store).ok
+
+
+def test_a_damaged_journal_is_reported_and_repaired(store: Path) -> None:
+    db = open_db(store)
+    db.repository(User).create(User(username="a", mandate_id="m1"))
+    journal = store / "User" / "_journal.jsonl"
+    journal.write_bytes(journal.read_bytes() + b"{garbage}\n")
+    with pytest.raises(StoreCorrupted, match=r"_journal\.jsonl"):
+        open_db(store).repository(User).count()
+    report = check(store)
+    assert [p for p, _ in report.all_corrupted_files] == [journal] and not report.ok
+    repaired = check(store, repair=True)
+    assert repaired.tables[0].repaired and repaired.ok
+    assert open_db(store).repository(User).count() == 1 and check(store).ok
