@@ -7,7 +7,8 @@ orphaned temp files; corrupted files are never deleted: they stay reported until
 fixes or removes them.
 
 Like any open, a check takes each table's lock and first recovers a table whose last
-writer died mid-operation (reported as ``recovered_interrupted_write``).
+writer died mid-operation (reported as ``recovered_interrupted_write``) and derives the
+metadata of a table last written before a reboot again (``rederived_after_reboot``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class TableReport:
     stale_index: list[str] = field(default_factory=list)
     metadata_rebuild_needed: bool = False
     recovered_interrupted_write: bool = False
+    rederived_after_reboot: bool = False
     repaired: bool = False
 
     @property
@@ -71,6 +73,8 @@ class TableReport:
             out.append(f"{self.table}: metadata missing, foreign or outdated (repair derives it)")
         if self.recovered_interrupted_write:
             out.append(f"{self.table}: recovered after a writer died mid-operation")
+        if self.rederived_after_reboot:
+            out.append(f"{self.table}: metadata derived again (last written before a reboot)")
         return out
 
 
@@ -137,6 +141,9 @@ def _check_table(state: TableState, repair: bool) -> TableReport:
         if dirty:
             state.load_locked(dirty=True)
             report.recovered_interrupted_write = True
+        elif state.journal_before_boot():
+            state.load_locked(dirty=True)  # as any first open after a reboot does
+            report.rederived_after_reboot = True
         on_disk, temps = record_ids_on_disk(state.directory)
         report.orphaned_temp_files = [state.directory / name for name in sorted(temps)]
         state._reset()

@@ -220,6 +220,21 @@ def write_atomic(
         raise RepositoryError(f"{target}: write failed: {exc}") from exc
 
 
+def _boot_id() -> str | None:
+    """This boot of the machine (Linux); None where the platform does not say."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+#: Journal lines are appended without an fsync (they only repeat what the fsynced record
+#: files say); a journal written before the last boot may have lost lines to a power
+#: failure, so it is derived again from the record files once after every boot.
+BOOT_ID = _boot_id()
+
+
 def _syncfs_function() -> Any:
     """libc ``syncfs`` on Linux: one call makes every written file of a file system durable."""
     if not sys.platform.startswith("linux"):

@@ -233,6 +233,8 @@ class TableState:
             raise StoreCorrupted(f"{self.journal_path}: corrupted file (no journal header)")
         if header["base"] > self.generation:
             return False  # the snapshot is older than its journal
+        if files.BOOT_ID is not None and header.get("boot") != files.BOOT_ID:
+            return False  # written before a reboot: lines may be lost (see files.BOOT_ID)
         for line in lines[1:]:
             entry = files.decode(line, self.journal_path)
             if not isinstance(entry, dict) or not isinstance(entry.get("g"), int):
@@ -246,6 +248,18 @@ class TableState:
         self.journal_size = size
         self.journal_header_size = len(lines[0]) + 1
         return True
+
+    def journal_before_boot(self) -> bool:
+        """Whether the journal was started before this boot (so it is derived again)."""
+        if files.BOOT_ID is None:
+            return False
+        try:
+            with open(self.journal_path, "rb") as handle:
+                first = handle.readline()
+            header = files.decode(first, self.journal_path)
+        except (FileNotFoundError, StoreCorrupted):
+            return False
+        return isinstance(header, dict) and header.get("boot") != files.BOOT_ID
 
     def _read_snapshot(self) -> dict[str, Any] | None:
         """Load ``_metadata.json`` into the view; None when absent or not ours (rebuild)."""
@@ -340,7 +354,8 @@ class TableState:
         if self.durable:  # the table directory's own entry must survive a crash too
             files.fsync_dir(self.directory.parent)
         files.write_atomic(self.metadata_path, files.encode(meta, self.table), self.durable)
-        header = files.encode({"base": self.generation, "table": self.table}, self.table) + b"\n"
+        head = {"base": self.generation, "table": self.table, "boot": files.BOOT_ID}
+        header = files.encode(head, self.table) + b"\n"
         files.write_atomic(self.journal_path, header, self.durable)
         st = os.stat(self.journal_path)
         self.journal_sig = (st.st_dev, st.st_ino)

@@ -411,3 +411,21 @@ def test_a_damaged_journal_is_reported_and_repaired(store: Path) -> None:
     repaired = check(store, repair=True)
     assert repaired.tables[0].repaired and repaired.ok
     assert open_db(store).repository(User).count() == 1 and check(store).ok
+
+
+def test_a_journal_from_before_a_reboot_is_derived_again(store: Path) -> None:
+    db = open_db(store)
+    user = db.repository(User).create(User(username="before", mandate_id="m1"))
+    db.close()
+    # a power failure after the record file was synced but before its journal line was
+    # written: the file has the new value, the metadata still the old one
+    path = store / "User" / f"{user.id}.json"
+    path.write_text(json.dumps({**json.loads(path.read_text("utf-8")), "username": "after"}))
+    journal = store / "User" / "_journal.jsonl"
+    lines = journal.read_text("utf-8").splitlines()
+    header = {**json.loads(lines[0]), "boot": "an-earlier-boot"}
+    journal.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n", "utf-8")
+    users = open_db(store).repository(User)
+    assert [u.id for u in users.find({"username": "after"})] == [user.id]
+    assert users.find({"username": "before"}) == []
+    assert check(store).ok
