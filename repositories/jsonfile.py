@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import operator
+import types
+import typing
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -69,6 +71,29 @@ def _clone(value: dict[str, Any] | list[Any]) -> Any:
     return [_clone(v) if isinstance(v, dict | list) else v for v in value]
 
 
+def _unshare(value: dict[str, Any] | list[Any]) -> None:
+    """Replace the containers held by a fresh container with copies (in place)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict | list):
+                value[key] = _clone(item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, dict | list):
+                value[index] = _clone(item)
+
+
+def _is_container(annotation: Any) -> bool:
+    """Whether a field is typed ``dict[...]`` or ``list[...]`` (optionally Optional)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _is_container(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(args) == 1 and _is_container(args[0])
+    return origin in (dict, list)
+
+
 def store_path(url: str) -> Path:
     """The directory of a ``jsonfile://<dir>`` URL (relative paths are kept relative)."""
     prefix = "jsonfile://"
@@ -87,7 +112,13 @@ class JsonRepository(RepositoryBase[T]):
         super().__init__(model, database)
         self._core = database._core
         self.state = self._core.state(self.info)
-        self._json_keys = [f.storage for f in self.info.fields if f.kind == "json"]
+        json_fields = [f for f in self.info.fields if f.kind == "json"]
+        self._json_keys = [f.storage for f in json_fields]
+        # dict[...]/list[...] fields come out of validation as fresh containers holding the
+        # cached row's nested ones: copying just those is enough (and cheaper than a copy
+        # of the whole row first); other JSON shapes (Any, nested models) are copied first.
+        self._unshare_after = all(_is_container(f.annotation) for f in json_fields)
+        self._json_pairs = [(f.name, f.storage) for f in json_fields]
 
     # --- access -------------------------------------------------------------------------
 
@@ -172,10 +203,11 @@ class JsonRepository(RepositoryBase[T]):
         candidates, used = self._candidates(conditions)
         ids = list(self.state.ids if candidates is None else candidates)
         rest = [cond for position, cond in enumerate(conditions) if position != used]
+        rows = self.state.rows_of(ids)
         if not rest:
-            return list(self.state.iter_rows(ids))
+            return rows
         keep = matches(rest)
-        return [row for row in self.state.iter_rows(ids) if keep(row)]
+        return [row for row in rows if keep(row)]
 
     def _detach(self, row: Row) -> Row:
         """A copy callers may mutate without touching the cache."""
@@ -260,7 +292,21 @@ class JsonRepository(RepositoryBase[T]):
         validate = self.model.model_validate
         rows = self._page(conditions, orders, limit, offset)
         try:
-            return [validate(self._detach(row)) for row in rows]
+            if not self._unshare_after:
+                return [validate(self._detach(row)) for row in rows]
+            models = []
+            for row in rows:
+                model = validate(row)
+                for name, key in self._json_pairs:
+                    value = model.__dict__.get(name)
+                    if isinstance(value, dict | list) and value:
+                        container: dict[str, Any] | list[Any] = value
+                        if value is row.get(key):  # validation kept the cached container
+                            model.__dict__[name] = _clone(container)
+                        else:
+                            _unshare(container)
+                models.append(model)
+            return models
         except ValidationError:
             for row in rows:
                 self._load(row)  # raises StoreCorrupted naming the bad record

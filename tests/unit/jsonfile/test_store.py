@@ -40,6 +40,11 @@ class Reserved(Record):
 
 class Nested(Record):
     doc: dict[str, Any] = Field(default_factory=dict)
+    docs: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Loose(Record):
+    doc: Any = None
 
 
 @pytest.fixture
@@ -294,12 +299,22 @@ def test_rollback_restores_the_exact_files(store: Path) -> None:
 
 def test_returned_records_do_not_share_the_cache(store: Path) -> None:
     repo = open_db(store).repository(Nested)
-    stored = repo.create(Nested(id="n", doc={"a": {"b": [1, 2]}}))
+    stored = repo.create(Nested(id="n", doc={"a": {"b": [1, 2]}}, docs=[{"c": {"d": 1}}]))
     stored.doc["a"]["b"].append(3)
+    stored.docs[0]["c"]["d"] = 2
     fetched = repo.get("n")
     assert fetched is not None and fetched.doc == {"a": {"b": [1, 2]}}
+    assert fetched.docs == [{"c": {"d": 1}}]
     fetched.doc["a"]["b"].append(4)
-    assert repo.find()[0].doc == {"a": {"b": [1, 2]}}
+    fetched.docs[0]["c"]["d"] = 3
+    again = repo.find()[0]
+    assert again.doc == {"a": {"b": [1, 2]}} and again.docs == [{"c": {"d": 1}}]
+    loose = open_db(store).repository(Loose)
+    loose.create(Loose(id="l", doc={"x": [1]}))
+    got = loose.get("l")
+    assert got is not None
+    got.doc["x"].append(2)
+    assert loose.find()[0].doc == {"x": [1]}
 
 
 def test_clear_cache_and_with_context_refresh(store: Path) -> None:
