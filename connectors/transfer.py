@@ -76,7 +76,7 @@ def canonical(record: Record) -> str:
 
 def _rows(db: Database, model: type[Record], where: Mapping[str, Any] | None) -> Iterator[Record]:
     repo = db.repository(model)
-    return repo.iter(where=where, batch_size=2000, order_by=["id"])  # type: ignore[call-arg]
+    return repo.iter(where=where, batch_size=2000, order_by=["id"])
 
 
 def checksum(

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from repositories.base import Database, Repository
 from repositories.context import Context
+from repositories.contract import Database, Repository
 from repositories.errors import (
     AccessDenied,
     BackendUnavailable,

@@ -1,4 +1,4 @@
-"""The repository contract (`Repository`, `Database` protocols) and the shared core.
+"""The shared core of every backend (the contract itself is `repositories.contract`).
 
 `RepositoryBase` carries everything that must behave identically on every backend:
 validation of input, audit stamping, access scoping, the lookup language and the error
@@ -12,7 +12,7 @@ import abc
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
@@ -20,6 +20,7 @@ from models.base import AUDIT_FIELDS, Record
 from models.schema import ModelInfo, model_info
 from repositories.access import Scope, scope_for
 from repositories.context import Context
+from repositories.contract import OrderBy, Where
 from repositories.errors import (
     AccessDenied,
     ConcurrentModification,
@@ -30,65 +31,12 @@ from repositories.errors import (
 )
 from repositories.lookups import Condition, Order, check_storable, parse_order, parse_where
 
-__all__ = ["Database", "DatabaseBase", "Repository", "RepositoryBase", "Where"]
+__all__ = ["DatabaseBase", "RepositoryBase", "has_nul"]
 
 T = TypeVar("T", bound=Record)
-Where = Mapping[str, Any] | None
-OrderBy = Sequence[str] | str | None
 _AUDIT_STORAGE = ("_createdAt", "_createdBy", "_modifiedAt", "_modifiedBy")
 #: `_modifiedAt` grows by at least this much per update, so equal clocks hide no change.
 MODIFIED_AT_STEP = 1e-6
-
-
-@runtime_checkable
-class Repository(Protocol[T]):
-    """CRUD and queries on one model's table, scoped to the database's context."""
-
-    model: type[T]
-
-    def create(self, obj: T) -> T: ...
-    def create_many(self, objs: Iterable[T], batch_size: int = 1000) -> list[T]: ...
-    def get(self, record_id: str) -> T | None: ...
-    def find(
-        self,
-        where: Where = None,
-        order_by: OrderBy = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[T]: ...
-    def iter(self, where: Where = None, batch_size: int = 1000) -> Iterator[T]: ...
-    def count(self, where: Where = None) -> int: ...
-    def update(
-        self,
-        record_id: str,
-        changes: Mapping[str, Any],
-        expected_modified_at: float | None = None,
-    ) -> T: ...
-    def upsert(self, obj: T) -> T: ...
-    def delete(self, record_id: str, expected_modified_at: float | None = None) -> bool: ...
-    def delete_many(self, where: Where) -> int: ...
-    def import_rows(
-        self,
-        rows: Iterable[Mapping[str, Any] | T],
-        batch_size: int = 1000,
-        skip_existing: bool = True,
-    ) -> int: ...
-
-
-@runtime_checkable
-class Database(Protocol):
-    """One logical database (app, chat, management, realestate) seen by one context."""
-
-    url: str
-    context: Context
-
-    def repository(self, model: type[T]) -> Repository[T]: ...
-    def ensure_schema(self, *models: type[Record]) -> None: ...
-    def initial_id(self, model: type[Record]) -> str | None: ...
-    def set_initial_id(self, model: type[Record], record_id: str) -> None: ...
-    def with_context(self, context: Context) -> Database: ...
-    def transaction(self) -> AbstractContextManager[None]: ...
-    def close(self) -> None: ...
 
 
 def has_nul(value: Any) -> bool:
