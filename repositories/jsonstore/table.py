@@ -91,6 +91,9 @@ class TableState:
         self.loaded = False
         self.index = TableIndex(self.index_fields)
         self.rows: dict[str, Row] = {}
+        # the bytes each cached row was read from or written as: finds validate them
+        # straight into models (fresh objects, and faster than walking the dicts)
+        self.raw: dict[str, bytes] = {}
         self.generation = 0
         self.journal_sig: tuple[int, int] | None = None
         self.journal_size = 0
@@ -109,14 +112,14 @@ class TableState:
         """Ids whose indexed `field` equals one of `keys`; None when `field` has no index."""
         return self.index.lookup(field, keys)
 
-    def _put(self, record_id: str, values: Mapping[str, Any], row: Row | None = None) -> None:
+    def _put(self, record_id: str, values: Mapping[str, Any]) -> None:
         self.rows.pop(record_id, None)
+        self.raw.pop(record_id, None)
         self.index.put(record_id, values)
-        if row is not None:
-            self.rows[record_id] = row
 
     def _drop(self, record_id: str) -> None:
         self.rows.pop(record_id, None)
+        self.raw.pop(record_id, None)
         self.index.drop(record_id)
 
     # --- paths ------------------------------------------------------------------------
@@ -319,7 +322,7 @@ class TableState:
                     raise
                 corrupted.append((self.path(rid), str(exc)))
                 continue
-            self._put(rid, self.index_values(row), row)
+            self.index.put(rid, self.index_values(row))  # read_row cached the row itself
         self.generation = previous + 1
         self.loaded = True
         if self.directory.is_dir():
@@ -409,10 +412,12 @@ class TableState:
     def read_row(self, record_id: str, adopt: bool = False) -> Row:
         """Read one record file into the row cache (`StoreCorrupted` if unreadable)."""
         file = self._file(record_id)
-        row = files.decode(files.read_bytes(file), file)
+        data = files.read_bytes(file)
+        row = files.decode(data, file)
         if not isinstance(row, dict):
             path = self.path(record_id)
             raise StoreCorrupted(f"{path}: corrupted file (not a JSON object)")
+        has_id = "id" in row  # the original application may leave it to the file name
         stored_id = row.setdefault("id", record_id)
         if stored_id != record_id:
             path = self.path(record_id)
@@ -420,6 +425,8 @@ class TableState:
         if not adopt and record_id not in self.ids:
             return row
         self.rows[record_id] = row
+        if has_id:
+            self.raw[record_id] = data
         return row
 
     def row(self, record_id: str) -> Row | None:
@@ -492,8 +499,9 @@ class TableState:
             self.append({"put": {row["id"]: self.index_values(row) for row in rows}})
         except BaseException as exc:
             raise self._failed(exc) from exc
-        for row in rows:
+        for row, (_, data) in zip(rows, encoded, strict=True):
             self.rows[row["id"]] = _own_copy(row)  # callers keep theirs and may mutate it
+            self.raw[row["id"]] = data
 
     def delete_rows(self, record_ids: list[str], undo: Undo | None) -> None:
         """Remove record files (one directory fsync) and journal it."""
@@ -514,6 +522,7 @@ class TableState:
         puts: dict[str, dict[str, Any]] = {}
         gone: list[str] = []
         rows: dict[str, Row] = {}
+        raw: dict[str, bytes] = {}
         try:
             for record_id, data in originals.items():
                 path = self.path(record_id)
@@ -523,7 +532,11 @@ class TableState:
                     gone.append(record_id)
                 else:
                     files.write_atomic(path, data, self.durable, sync_dir=False)
-                    rows[record_id] = files.decode(data, path)
+                    restored = files.decode(data, path)
+                    if "id" in restored:
+                        raw[record_id] = data
+                    restored.setdefault("id", record_id)
+                    rows[record_id] = restored
                     puts[record_id] = self.index_values(rows[record_id])
             if self.durable:
                 files.fsync_dir(self.directory)
@@ -531,6 +544,7 @@ class TableState:
         except BaseException as exc:
             raise self._failed(exc) from exc
         self.rows.update(rows)
+        self.raw.update(raw)
 
     def _failed(self, exc: BaseException) -> BaseException:
         """A write broke off halfway: leave the table marked for recovery (a rebuild).

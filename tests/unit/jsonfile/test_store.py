@@ -444,3 +444,15 @@ def test_a_journal_from_before_a_reboot_is_derived_again(store: Path) -> None:
     assert [u.id for u in users.find({"username": "after"})] == [user.id]
     assert users.find({"username": "before"}) == []
     assert check(store).ok
+
+
+def test_a_record_that_does_not_validate_is_corrupted(store: Path) -> None:
+    users = open_db(store).repository(User)
+    user = users.create(User(username="ada", mandate_id="m1"))
+    path = store / "User" / f"{user.id}.json"
+    path.write_text(json.dumps({**json.loads(path.read_text("utf-8")), "age": "old"}))
+    fresh = open_db(store).repository(User)
+    with pytest.raises(StoreCorrupted, match=user.id):
+        fresh.get(user.id)
+    with pytest.raises(StoreCorrupted, match=user.id):
+        fresh.find({"mandate_id": "m1"})
