@@ -38,6 +38,7 @@ import psycopg2
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from benchmarks._pg import scratch_database
 from connectors.transfer import copy_tables, verify_tables
 from models import Property
 from models.tables import metadata_for
@@ -46,26 +47,6 @@ from repositories import connect
 ROWS = int(os.environ.get("BENCH_ROWS", "50000"))
 ROUNDS = 3
 BATCH = int(os.environ.get("BENCH_BATCH", "5000"))
-SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    """A PostgreSQL database URL of our own for this run, removed afterwards."""
-    given = os.environ.get("BENCH_DATABASE_URL")
-    if given:
-        yield given
-        return
-    name = f"connectors_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextmanager
@@ -212,7 +193,7 @@ def main() -> None:
         started = time.perf_counter()
         source_url = build_store(store, records(ROWS))
         print(f"store: {ROWS} records in {store} ({time.perf_counter() - started:.1f}s to build)")
-        with database() as url:
+        with scratch_database("connectors_bench") as url:
             tag = uuid.uuid4().hex[:8]
             with (
                 schema(url, f"bench_ours_{tag}") as ours_url,
