@@ -32,7 +32,7 @@ import json
 import operator
 import types
 import typing
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -58,6 +58,7 @@ from repositories.lookups import Condition, Order, matches, sort_rows
 __all__ = ["CheckReport", "JsonDatabase", "JsonRepository", "TableReport", "check"]
 
 T = TypeVar("T", bound=Record)
+R = TypeVar("R")
 Durability = Literal["full", "none"]
 Row = dict[str, Any]
 
@@ -159,19 +160,22 @@ class JsonRepository(RepositoryBase[T]):
         finally:
             state.lock.release()
 
-    def _read(self, conditions: Sequence[Condition]) -> list[Row]:
-        """The rows meeting `conditions` (the hot path of get and find: no context manager)."""
+    def _read(self, work: Callable[[], R]) -> R:
+        """Run `work` on a current view: lock-free, or locked inside a transaction.
+
+        The hot path of get and find, hence no context manager.
+        """
         state = self.state
         tx = self._core.current()
         if tx is not None:
             self._core.enter(tx, state)
             state.sync()
-            return self._matching(conditions)
+            return work()
         lock = state.lock
         lock.acquire_local()
         try:
             state.sync()
-            return self._matching(conditions)
+            return work()
         finally:
             lock.release_local()
 
@@ -301,26 +305,7 @@ class JsonRepository(RepositoryBase[T]):
         bytes compact in memory, beats walking the cached dicts; a row without cached bytes
         is validated from a detached copy of its dict.
         """
-        state = self.state
-        with self._reading():
-            candidates, used = self._candidates(conditions)
-            answered = len(conditions) == (0 if used < 0 else 1)
-            if answered and self._by_id_only(orders):
-                # the index answered the filter and the order is by id: page over sorted
-                # ids; no cached dict is touched unless its bytes are not cached
-                ids = sorted(state.ids if candidates is None else candidates)
-                ids = ids[offset : None if limit is None else offset + limit]
-            else:
-                ids = [row["id"] for row in self._page(conditions, orders, limit, offset)]
-            found: list[bytes | Row] = []
-            for record_id in ids:  # under the same lock: bytes and rows of one version
-                data = state.raw.get(record_id)
-                if data is not None:
-                    found.append(data)
-                    continue
-                row = state.row(record_id)
-                if row is not None:
-                    found.append(row)
+        found = self._read(lambda: self._collect(conditions, orders, limit, offset))
         validate_json = self.model.model_validate_json
         try:
             return [
@@ -333,6 +318,35 @@ class JsonRepository(RepositoryBase[T]):
             raise StoreCorrupted(
                 f"{self.info.table}: a stored record does not validate: {exc}"
             ) from exc
+
+    def _collect(
+        self,
+        conditions: Sequence[Condition],
+        orders: Sequence[Order],
+        limit: int | None,
+        offset: int,
+    ) -> list[bytes | Row]:
+        """The page's cached bytes (or rows where no bytes are cached), in order."""
+        state = self.state
+        candidates, used = self._candidates(conditions)
+        answered = len(conditions) == (0 if used < 0 else 1)
+        if answered and (not orders or self._by_id_only(orders)):
+            # the index answered the filter and the order is by id: page over sorted ids;
+            # no cached dict is touched unless its bytes are not cached
+            ids = sorted(state.ids if candidates is None else candidates)
+            ids = ids[offset : None if limit is None else offset + limit]
+        else:
+            ids = [row["id"] for row in self._page(conditions, orders, limit, offset)]
+        found: list[bytes | Row] = []
+        for record_id in ids:  # under one lock: bytes and rows of one version
+            data = state.raw.get(record_id)
+            if data is not None:
+                found.append(data)
+                continue
+            row = state.row(record_id)
+            if row is not None:
+                found.append(row)
+        return found
 
     def _model_of(self, row: Row) -> T:
         """A model from a cached row, sharing no container with it."""
@@ -352,7 +366,7 @@ class JsonRepository(RepositoryBase[T]):
     def _iter_rows(
         self, conditions: Sequence[Condition], orders: Sequence[Order], batch_size: int
     ) -> Iterator[list[Row]]:
-        rows = self._sorted(self._read(conditions), orders)
+        rows = self._sorted(self._read(lambda: self._matching(conditions)), orders)
         for start in range(0, len(rows), batch_size):
             yield [self._detach(row) for row in rows[start : start + batch_size]]
 
