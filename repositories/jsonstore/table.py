@@ -16,6 +16,7 @@ rebuilt from its record files and orphaned temp files are removed.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -53,15 +54,6 @@ def record_ids_on_disk(directory: Path) -> tuple[set[str], list[str]]:
             if stem.lower() not in files.RESERVED_STEMS:
                 ids.add(stem)
     return ids, temps
-
-
-def _own_copy(value: Any) -> Any:
-    """A deep copy of a JSON-like row (scalars are immutable and shared)."""
-    if isinstance(value, dict):
-        return {k: _own_copy(v) if isinstance(v, dict | list) else v for k, v in value.items()}
-    if isinstance(value, list):
-        return [_own_copy(v) if isinstance(v, dict | list) else v for v in value]
-    return value
 
 
 class TableState:
@@ -436,6 +428,11 @@ class TableState:
         cached = self.rows.get(record_id)
         if cached is not None:
             return cached
+        data = self.raw.get(record_id)
+        if data is not None:  # written by us: the dict form is made when first needed
+            row: Row = json.loads(data)
+            self.rows[record_id] = row
+            return row
         try:
             return self.read_row(record_id)
         except FileNotFoundError:
@@ -500,8 +497,7 @@ class TableState:
         except BaseException as exc:
             raise self._failed(exc) from exc
         for row, (_, data) in zip(rows, encoded, strict=True):
-            self.rows[row["id"]] = _own_copy(row)  # callers keep theirs and may mutate it
-            self.raw[row["id"]] = data
+            self.raw[row["id"]] = data  # the dict form is parsed from it when needed
 
     def delete_rows(self, record_ids: list[str], undo: Undo | None) -> None:
         """Remove record files (one directory fsync) and journal it."""
