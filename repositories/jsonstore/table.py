@@ -1,5 +1,8 @@
 """One table directory held in memory: ids, secondary indexes and lazily loaded rows.
 
+Rows are cached as the bytes of their file (validated straight into models by finds)
+and, once a filter or an update needs it, as a dict.
+
 On disk (``<Table>/``): one ``<id>.json`` per record (the truth), ``_metadata.json`` (a
 snapshot: record ids, secondary-index data, the generation it reflects) and
 ``_journal.jsonl`` (one line per write since that snapshot: the generation and the ids
