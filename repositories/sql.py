@@ -93,6 +93,9 @@ class SqlRepository(RepositoryBase[T]):
         self._datetimes = [f.storage for f in self.info.fields if f.kind == "datetime"]
         self._postgres = self._core.dialect == "postgresql"
         self._statements: dict[tuple[Any, ...], Any] = {}
+        self._get_sql: str | None = None
+        self._get_params: dict[str, Any] = {}
+        self._get_names: list[str] = []  # SELECT * column order, learnt on first use
         self._list_adapter: TypeAdapter[list[T]] = TypeAdapter(list[model])  # type: ignore[valid-type]
         if self._core.create_tables and self.table.name not in self._core.ensured:
             self._core.ensure_tables([model])
@@ -263,7 +266,7 @@ class SqlRepository(RepositoryBase[T]):
             limit = None  # the primary key matches one row at most: no LIMIT to plan
         stmt, params = self._select(conditions, orders, limit, offset, as_json=as_json)
         sql = self._cached(("sql", id(stmt)), lambda: str(stmt.compile(self._core.engine)))
-        rows = self._core.run(self.info.table, lambda conn: sqlcopy.fetch(conn, sql, params))
+        _, rows = self._core.run(self.info.table, lambda conn: sqlcopy.fetch(conn, sql, params))
         try:
             if not as_json:
                 return [
@@ -274,6 +277,34 @@ class SqlRepository(RepositoryBase[T]):
             return self._list_adapter.validate_json("[" + ",".join(r[0] for r in rows) + "]")
         except ValidationError as exc:
             raise StoreCorrupted(f"{self.info.table}: stored rows do not validate: {exc}") from exc
+
+    def get(self, record_id: str) -> T | None:
+        """By primary key. On PostgreSQL: one statement compiled once per repository (its
+        scope is fixed by the context), one round trip, one validation."""
+        if not self._postgres:
+            return super().get(record_id)
+        ident = self._by_id(record_id)
+        if self._get_sql is None:
+            clauses, params, _ = self._compile_where([ident, *self.scope.read])
+            stmt: Any = select(literal_column("*")).select_from(self.table).where(*clauses())
+            self._get_sql = str(stmt.compile(self._core.engine))
+            self._get_params = {k: v for k, v in params.items() if k != "p0"}
+        sql, params = self._get_sql, {"p0": record_id, **self._get_params}
+        names = self._get_names
+        found, rows = self._core.run(
+            self.info.table, lambda conn: sqlcopy.fetch(conn, sql, params, not names)
+        )
+        if not rows:
+            return None
+        if found:
+            names = self._get_names = found
+        elif len(rows[0]) != len(names):  # a column was added since: learn the names again
+            self._get_names = []
+            return self.get(record_id)
+        try:
+            return self.model.model_validate(dict(zip(names, rows[0], strict=True)))
+        except ValidationError as exc:
+            raise StoreCorrupted(f"{self.info.table}: stored row does not validate: {exc}") from exc
 
     def _iter_rows(
         self, conditions: Sequence[Condition], orders: Sequence[Order], batch_size: int

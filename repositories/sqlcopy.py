@@ -38,8 +38,14 @@ def _encoder(table: Table, name: str) -> Callable[[Any], str]:
     return lambda v: _text(v) if isinstance(v, str) else repr(v)
 
 
-def fetch(conn: Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Run compiled SQL text on the driver cursor (no SQLAlchemy result processing).
+def fetch(
+    conn: Connection, sql: str, params: dict[str, Any], describe: bool = True
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run compiled SQL text on the driver cursor: the column names (if `describe`; the
+    driver builds them on each call, so callers that know them skip it) and every row.
+
+    No SQLAlchemy result processing: for statements SQLAlchemy compiled and whose
+    result types the driver already converts (PostgreSQL).
 
     Driver errors are wrapped as SQLAlchemy would (disconnects invalidate the
     connection), so the backend translates them at its one boundary.
@@ -51,7 +57,8 @@ def fetch(conn: Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any,
     cursor: Any = dbapi.cursor()
     try:
         cursor.execute(sql, params)
-        return list(cursor.fetchall())
+        rows = cursor.fetchall()
+        return ([column[0] for column in cursor.description] if describe else []), rows
     except driver_error as exc:
         disconnect = conn.dialect.is_disconnect(exc, dbapi, cursor)
         if disconnect:

@@ -128,3 +128,18 @@ def test_compare_and_set_loses_no_update_under_concurrency(pg_url: str) -> None:
         thread.join()
     assert users.get(user.id).age == 100  # type: ignore[union-attr]
     db.close()
+
+
+def test_point_reads_survive_a_column_added_by_another_process(pg_url: str) -> None:
+    db = connect(pg_url)
+    db.ensure_schema(User)
+    users = db.repository(User)
+    user = users.create(User(username="ada", mandate_id="m1"))
+    assert users.get(user.id) == user
+    other = sa.create_engine(pg_url)
+    with other.begin() as conn:
+        conn.execute(sa.text('ALTER TABLE "User" ADD COLUMN "shoeSize" bigint'))
+    other.dispose()
+    assert users.get(user.id) == user
+    assert users.get("missing") is None
+    db.close()
