@@ -18,9 +18,9 @@ from pathlib import Path
 
 from models.schema import FieldSpec, model_info
 from repositories.errors import InvalidQuery, StoreCorrupted
-from repositories.jsonstore import files
+from repositories.jsonstore import files, journal
 from repositories.jsonstore.locks import TableLock
-from repositories.jsonstore.table import TableState, record_ids_on_disk
+from repositories.jsonstore.table import TableState
 
 __all__ = ["CheckReport", "TableReport", "check"]
 
@@ -141,10 +141,10 @@ def _check_table(state: TableState, repair: bool) -> TableReport:
         if dirty:
             state.load_locked(dirty=True)
             report.recovered_interrupted_write = True
-        elif state.journal_before_boot():
+        elif journal.journal_before_boot(state.journal_path):
             state.load_locked(dirty=True)  # as any first open after a reboot does
             report.rederived_after_reboot = True
-        on_disk, temps = record_ids_on_disk(state.directory)
+        on_disk, temps = files.record_ids_on_disk(state.directory)
         report.orphaned_temp_files = [state.directory / name for name in sorted(temps)]
         state._reset()
         try:

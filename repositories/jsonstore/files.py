@@ -33,6 +33,7 @@ __all__ = [
     "is_temp",
     "read_bytes",
     "read_json",
+    "record_ids_on_disk",
     "record_path",
     "replace_many",
     "validate_record_id",
@@ -101,6 +102,24 @@ def record_path(directory: Path, record_id: str) -> Path:
 def is_temp(name: str) -> bool:
     """Whether a directory entry is one of our temp files."""
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def record_ids_on_disk(directory: Path) -> tuple[set[str], list[str]]:
+    """Record ids that have a file in `directory`, and the names of temp files there."""
+    ids: set[str] = set()
+    temps: list[str] = []
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return ids, temps
+    for name in names:
+        if is_temp(name):
+            temps.append(name)
+        elif name.endswith(RECORD_SUFFIX) and not name.startswith("."):
+            stem = name[: -len(RECORD_SUFFIX)]
+            if stem.lower() not in RESERVED_STEMS:
+                ids.add(stem)
+    return ids, temps
 
 
 #: One encoder for every write (``json.dumps`` with options builds a new one per call).

@@ -27,36 +27,17 @@ from typing import Any
 
 from models.schema import FieldSpec
 from repositories.errors import InvalidQuery, RepositoryError, StoreCorrupted
-from repositories.jsonstore import files
+from repositories.jsonstore import files, journal
 from repositories.jsonstore.files import JOURNAL, METADATA, RECORD_SUFFIX
 from repositories.jsonstore.index import TableIndex
 from repositories.jsonstore.locks import TableLock
 
-__all__ = ["FORMAT", "TableState", "record_ids_on_disk"]
+__all__ = ["TableState"]
 
-FORMAT = "connectors.jsonfile/1"
 #: Rewrite the snapshot once the journal is this big (a cold load replays the journal).
 COMPACT_BYTES = 4 * 1024 * 1024
 Row = dict[str, Any]
 Undo = list[tuple["TableState", str, bytes | None]]
-
-
-def record_ids_on_disk(directory: Path) -> tuple[set[str], list[str]]:
-    """Record ids that have a file in `directory`, and the names of temp files there."""
-    ids: set[str] = set()
-    temps: list[str] = []
-    try:
-        names = os.listdir(directory)
-    except FileNotFoundError:
-        return ids, temps
-    for name in names:
-        if files.is_temp(name):
-            temps.append(name)
-        elif name.endswith(RECORD_SUFFIX) and not name.startswith("."):
-            stem = name[: -len(RECORD_SUFFIX)]
-            if stem.lower() not in files.RESERVED_STEMS:
-                ids.add(stem)
-    return ids, temps
 
 
 class TableState:
@@ -170,22 +151,17 @@ class TableState:
 
     def _follow_journal(self) -> bool:
         """Apply journal lines appended since the last look; False if a reload is needed."""
-        try:
-            with open(self.journal_path, "rb") as handle:
-                st = os.fstat(handle.fileno())
-                if (st.st_dev, st.st_ino) != self.journal_sig:
-                    return False
-                handle.seek(self.journal_size)
-                tail = handle.read()
-        except FileNotFoundError:
+        if self.journal_sig is None:
             return False
-        end = tail.rfind(b"\n") + 1  # a writer may be halfway through its line
-        for line in tail[:end].split(b"\n")[:-1]:
-            entry = files.decode(line, self.journal_path)
-            if not isinstance(entry, dict) or entry.get("g") != self.generation + 1:
+        tail = journal.read_tail(self.journal_path, self.journal_sig, self.journal_size)
+        if tail is None:
+            return False
+        entries, end = tail
+        for entry in entries:
+            if entry.get("g") != self.generation + 1:
                 return False
             self._apply(entry)
-        self.journal_size += end
+        self.journal_size = end
         return True
 
     def _apply(self, entry: Mapping[str, Any]) -> None:
@@ -214,76 +190,40 @@ class TableState:
         Raises:
             StoreCorrupted: ``_metadata.json`` or ``_journal.jsonl`` is damaged.
         """
-        if self._read_snapshot() is None:
+        if not self._read_snapshot():
             return False
-        try:
-            with open(self.journal_path, "rb") as handle:
-                st = os.fstat(handle.fileno())
-                content = handle.read()
-        except FileNotFoundError:
-            return False  # crashed between snapshot and journal
-        size = content.rfind(b"\n") + 1
-        if size != len(content):
-            return False  # a torn last line (power loss)
-        lines = content[:size].split(b"\n")[:-1]
-        header = files.decode(lines[0], self.journal_path) if lines else None
-        if not isinstance(header, dict) or not isinstance(header.get("base"), int):
-            raise StoreCorrupted(f"{self.journal_path}: corrupted file (no journal header)")
-        if header["base"] > self.generation:
-            return False  # the snapshot is older than its journal
-        if files.BOOT_ID is not None and header.get("boot") != files.BOOT_ID:
+        found = journal.read_journal(self.journal_path)
+        if found is None or found.base > self.generation:
+            return False  # missing, torn, or newer than the snapshot: derive both again
+        if files.BOOT_ID is not None and found.boot != files.BOOT_ID:
             return False  # written before a reboot: lines may be lost (see files.BOOT_ID)
-        for line in lines[1:]:
-            entry = files.decode(line, self.journal_path)
-            if not isinstance(entry, dict) or not isinstance(entry.get("g"), int):
-                raise StoreCorrupted(f"{self.journal_path}: corrupted file (bad entry {line!r})")
+        for entry in found.entries:
             if entry["g"] <= self.generation:
                 continue
             if entry["g"] != self.generation + 1:
                 raise StoreCorrupted(f"{self.journal_path}: generation gap before {entry['g']}")
             self._apply(entry)
-        self.journal_sig = (st.st_dev, st.st_ino)
-        self.journal_size = size
-        self.journal_header_size = len(lines[0]) + 1
+        self.journal_sig, self.journal_size = found.sig, found.size
+        self.journal_header_size = found.header_size
         return True
 
-    def journal_before_boot(self) -> bool:
-        """Whether the journal was started before this boot (so it is derived again)."""
-        if files.BOOT_ID is None:
-            return False
+    def _read_snapshot(self) -> bool:
+        """Load ``_metadata.json`` into the view; False when absent, foreign or outdated."""
+        meta = journal.read_snapshot(self.metadata_path)
+        if meta is None or set(meta["indexes"]) != set(self.index_fields):
+            return False  # none, the original application's, or an index added since
         try:
-            with open(self.journal_path, "rb") as handle:
-                first = handle.readline()
-            header = files.decode(first, self.journal_path)
-        except (FileNotFoundError, StoreCorrupted):
-            return False
-        return isinstance(header, dict) and header.get("boot") != files.BOOT_ID
-
-    def _read_snapshot(self) -> dict[str, Any] | None:
-        """Load ``_metadata.json`` into the view; None when absent or not ours (rebuild)."""
-        try:
-            meta = files.read_json(self.metadata_path)
-        except FileNotFoundError:
-            return None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            return None  # written by the original application: derive ours from the files
-        ids, indexes = meta.get("ids"), meta.get("indexes")
-        if not isinstance(ids, list) or not isinstance(indexes, dict):
-            raise StoreCorrupted(f"{self.metadata_path}: corrupted file (no ids or indexes)")
-        if set(indexes) != set(self.index_fields):
-            return None  # an index was added or dropped since: derive the index data again
-        try:
-            self.index.load_snapshot(ids, indexes)
+            self.index.load_snapshot(meta["ids"], meta["indexes"])
+            self.generation = int(meta.get("generation", 0))
         except (KeyError, TypeError, ValueError) as exc:
             raise StoreCorrupted(
                 f"{self.metadata_path}: corrupted file (index data does not match ids: {exc!r})"
             ) from exc
-        self.generation = int(meta.get("generation", 0))
-        return meta
+        return True
 
     def _reconcile(self) -> None:
         """Compare the view with the directory listing (files are the truth)."""
-        on_disk, _ = record_ids_on_disk(self.directory)
+        on_disk, _ = files.record_ids_on_disk(self.directory)
         missing = self.ids - on_disk
         if missing:
             self.loaded = False
@@ -302,9 +242,9 @@ class TableState:
 
         Returns the corrupted files skipped (only with `skip_corrupted`; else they raise).
         """
-        previous = self._last_generation()
+        previous = journal.last_generation(self.directory, self.generation)
         self._reset()
-        on_disk, temps = record_ids_on_disk(self.directory)
+        on_disk, temps = files.record_ids_on_disk(self.directory)
         for name in temps:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.directory / name)
@@ -324,41 +264,19 @@ class TableState:
             self.write_snapshot()
         return corrupted
 
-    def _last_generation(self) -> int:
-        """Best effort: the highest generation recorded on disk, so readers see a change."""
-        best = self.generation
-        with contextlib.suppress(OSError, StoreCorrupted, ValueError, TypeError):
-            meta = files.read_json(self.metadata_path)
-            best = max(best, int(meta.get("generation", 0)))
-        with contextlib.suppress(OSError, ValueError):
-            tail = files.read_bytes(self.journal_path)[-4096:]
-            for line in tail.splitlines():
-                with contextlib.suppress(ValueError, StoreCorrupted, AttributeError):
-                    best = max(best, int(files.decode(line, self.journal_path).get("g", 0)))
-        return best
-
     # --- writing (the caller holds the lock) ------------------------------------------
 
     def write_snapshot(self) -> None:
         """Write ``_metadata.json`` from the view and start an empty journal after it."""
-        meta = {
-            "format": FORMAT,
-            "table": self.table,
-            "generation": self.generation,
-            "ids": sorted(self.ids),
-            "indexes": self.index.to_snapshot(),
-        }
-        self.directory.mkdir(parents=True, exist_ok=True)
-        if self.durable:  # the table directory's own entry must survive a crash too
-            files.fsync_dir(self.directory.parent)
-        files.write_atomic(self.metadata_path, files.encode(meta, self.table), self.durable)
-        head = {"base": self.generation, "table": self.table, "boot": files.BOOT_ID}
-        header = files.encode(head, self.table) + b"\n"
-        files.write_atomic(self.journal_path, header, self.durable)
-        st = os.stat(self.journal_path)
-        self.journal_sig = (st.st_dev, st.st_ino)
-        self.journal_size = st.st_size
-        self.journal_header_size = len(header)
+        self.journal_sig, self.journal_header_size = journal.write_snapshot(
+            self.directory,
+            self.table,
+            self.generation,
+            sorted(self.ids),
+            self.index.to_snapshot(),
+            self.durable,
+        )
+        self.journal_size = self.journal_header_size
 
     def append(self, entry: dict[str, Any]) -> None:
         """Record one write (``put``: id -> indexed values, ``del``: ids) as a new generation."""
