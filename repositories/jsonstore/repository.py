@@ -1,0 +1,361 @@
+"""`JsonRepository`: the contract's storage primitives on one table directory.
+
+Reads go through the table's cached view (`TableState`): the indexes pick candidates,
+`repositories.lookups.matches` and `sort_rows` decide, exactly as the SQL backends are
+held to. Finds validate each row's cached bytes straight into a model, so callers never
+share an object with the cache. Writes run under the table lock (and inside a
+transaction, record the files' previous bytes for a rollback).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import operator
+import types
+import typing
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from models.base import Record
+from repositories.base import MODIFIED_AT_STEP, DatabaseBase, RepositoryBase
+from repositories.errors import DuplicateRecord, StoreCorrupted
+from repositories.jsonstore import files
+from repositories.jsonstore.store import Store
+from repositories.jsonstore.table import TableState, Undo
+from repositories.lookups import Condition, Order, matches, sort_rows
+
+__all__ = ["JsonRepository"]
+
+T = TypeVar("T", bound=Record)
+R = TypeVar("R")
+Row = dict[str, Any]
+
+_by_id = operator.itemgetter("id")
+
+
+def _clone(value: dict[str, Any] | list[Any]) -> Any:
+    """A deep copy of a JSON container (scalars are immutable and shared)."""
+    if isinstance(value, dict):
+        return {k: _clone(v) if isinstance(v, dict | list) else v for k, v in value.items()}
+    return [_clone(v) if isinstance(v, dict | list) else v for v in value]
+
+
+def _unshare(value: dict[str, Any] | list[Any]) -> None:
+    """Replace the containers held by a fresh container with copies (in place)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict | list):
+                value[key] = _clone(item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, dict | list):
+                value[index] = _clone(item)
+
+
+def _is_container(annotation: Any) -> bool:
+    """Whether a field is typed ``dict[...]`` or ``list[...]`` (optionally Optional)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _is_container(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(args) == 1 and _is_container(args[0])
+    return origin in (dict, list)
+
+
+class JsonRepository(RepositoryBase[T]):
+    """`Repository` on one table directory."""
+
+    def __init__(self, model: type[T], database: DatabaseBase, store: Store) -> None:
+        super().__init__(model, database)
+        self._core = store
+        self.state = self._core.state(self.info)
+        json_fields = [f for f in self.info.fields if f.kind == "json"]
+        self._json_keys = [f.storage for f in json_fields]
+        # dict[...]/list[...] fields come out of validation as fresh containers holding the
+        # cached row's nested ones: copying just those is enough (and cheaper than a copy
+        # of the whole row first); other JSON shapes (Any, nested models) are copied first.
+        self._unshare_after = all(_is_container(f.annotation) for f in json_fields)
+        self._json_pairs = [(f.name, f.storage) for f in json_fields]
+
+    # --- access -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[TableState]:
+        """Lock-free outside a transaction; inside one the table stays locked."""
+        state = self.state
+        tx = self._core.current()
+        if tx is not None:
+            self._core.enter(tx, state)
+            state.sync()
+            yield state
+            return
+        state.lock.acquire_local()
+        try:
+            state.sync()
+            yield state
+        finally:
+            state.lock.release_local()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Undo | None]:
+        """The table locked, the view current; yields the transaction's undo log, if any."""
+        state = self.state
+        tx = self._core.current()
+        if tx is not None:
+            self._core.enter(tx, state)
+            state.sync()
+            yield tx.undo
+            return
+        dirty = state.lock.acquire()
+        try:
+            if dirty:
+                state.load_locked(dirty=True)
+            state.sync()
+            yield None
+        finally:
+            state.lock.release()
+
+    def _read(self, work: Callable[[], R]) -> R:
+        """Run `work` on a current view: lock-free, or locked inside a transaction.
+
+        The hot path of get and find, hence no context manager.
+        """
+        state = self.state
+        tx = self._core.current()
+        if tx is not None:
+            self._core.enter(tx, state)
+            state.sync()
+            return work()
+        lock = state.lock
+        lock.acquire_local()
+        try:
+            state.sync()
+            return work()
+        finally:
+            lock.release_local()
+
+    def _candidates(self, conditions: Sequence[Condition]) -> tuple[set[str] | None, int]:
+        """The smallest id set an index gives, and the position of the condition it answers.
+
+        An index answers an ``eq``/``in``/``isnull=True`` condition exactly (its keys compare
+        like the condition does), so that condition needs no second evaluation.
+        """
+        state = self.state
+        best: set[str] | None = None
+        used = -1
+        for position, cond in enumerate(conditions):
+            storage, op = cond.field.storage, cond.op
+            found: set[str] | None = None
+            if cond.field.name == "id" and op in ("eq", "in"):
+                wanted = [cond.value] if op == "eq" else [v for v in cond.value if v is not None]
+                found = {rid for rid in wanted if rid in state.ids}
+            elif op == "eq":
+                found = state.lookup(storage, [cond.value])
+            elif op == "in":
+                found = state.lookup(storage, cond.value)
+            elif op == "isnull" and cond.value:
+                found = state.lookup(storage, [None])
+            if found is not None and (best is None or len(found) < len(best)):
+                best, used = found, position
+        return best, used
+
+    def _matching(self, conditions: Sequence[Condition]) -> list[Row]:
+        candidates, used = self._candidates(conditions)
+        ids = list(self.state.ids if candidates is None else candidates)
+        rest = [cond for position, cond in enumerate(conditions) if position != used]
+        rows = self.state.rows_of(ids)
+        if not rest:
+            return rows
+        keep = matches(rest)
+        return [row for row in rows if keep(row)]
+
+    def _detach(self, row: Row) -> Row:
+        """A copy callers may mutate without touching the cache."""
+        out = dict(row)
+        for key in self._json_keys:
+            value = out.get(key)
+            if isinstance(value, dict | list) and value:
+                out[key] = _clone(value)
+        return out
+
+    # --- primitives -------------------------------------------------------------------
+
+    def _insert_rows(self, rows: list[Row]) -> None:
+        for row in rows:
+            files.validate_record_id(self.info.table, row["id"])
+        state = self.state
+        tx = self._core.current()
+        if tx is None:  # the per-record create: inlined `_writing`, the hottest write path
+            dirty = state.lock.acquire()
+            try:
+                if dirty:
+                    state.load_locked(dirty=True)
+                state.sync()
+                self._insert_checked(rows, None)
+            finally:
+                state.lock.release()
+            return
+        with self._writing() as undo:
+            self._insert_checked(rows, undo)
+
+    def _insert_checked(self, rows: list[Row], undo: Undo | None) -> None:
+        for row in rows:
+            if row["id"] in self.state.ids:
+                raise DuplicateRecord(self.info.table, row["id"])
+        self.state.write_rows(rows, undo, new=True)
+
+    def _insert_many(self, rows: list[Row], batch_size: int) -> None:
+        """One lock, one all-or-nothing transaction, one directory fsync per batch."""
+        for row in rows:
+            files.validate_record_id(self.info.table, row["id"])
+        with self._core.transaction([self.state]), self._writing() as undo:
+            for row in rows:
+                if row["id"] in self.state.ids:
+                    raise DuplicateRecord(self.info.table, row["id"])
+            for start in range(0, len(rows), batch_size):
+                self.state.write_rows(rows[start : start + batch_size], undo, new=True)
+
+    def _select_rows(
+        self,
+        conditions: Sequence[Condition],
+        orders: Sequence[Order],
+        limit: int | None,
+        offset: int,
+    ) -> list[Row]:
+        with self._reading():
+            rows = self._page(conditions, orders, limit, offset)
+        return [self._detach(row) for row in rows]
+
+    def _page(
+        self,
+        conditions: Sequence[Condition],
+        orders: Sequence[Order],
+        limit: int | None,
+        offset: int,
+    ) -> list[Row]:
+        rows = self._sorted(self._matching(conditions), orders)
+        return rows[offset : None if limit is None else offset + limit]
+
+    @staticmethod
+    def _by_id_only(orders: Sequence[Order]) -> bool:
+        return len(orders) == 1 and orders[0].field.name == "id" and not orders[0].descending
+
+    @classmethod
+    def _sorted(cls, rows: list[Row], orders: Sequence[Order]) -> list[Row]:
+        if cls._by_id_only(orders):
+            rows.sort(key=_by_id)  # the default order; ids are never null
+            return rows
+        return sort_rows(rows, orders) if orders else rows
+
+    def _select_models(
+        self,
+        conditions: Sequence[Condition],
+        orders: Sequence[Order],
+        limit: int | None,
+        offset: int,
+    ) -> list[T]:
+        """`find`'s fast path: the cached bytes of each row validated into a model.
+
+        Validating JSON builds fresh objects (nothing shared with the cache) and, with the
+        bytes compact in memory, beats walking the cached dicts; a row without cached bytes
+        is validated from a detached copy of its dict.
+        """
+        found = self._read(lambda: self._collect(conditions, orders, limit, offset))
+        validate_json = self.model.model_validate_json
+        try:
+            return [
+                validate_json(item) if isinstance(item, bytes) else self._model_of(item)
+                for item in found
+            ]
+        except ValidationError as exc:
+            for item in found:  # name the bad record if the dict form fails as well
+                self._load(json.loads(item) if isinstance(item, bytes) else item)
+            raise StoreCorrupted(
+                f"{self.info.table}: a stored record does not validate: {exc}"
+            ) from exc
+
+    def _collect(
+        self,
+        conditions: Sequence[Condition],
+        orders: Sequence[Order],
+        limit: int | None,
+        offset: int,
+    ) -> list[bytes | Row]:
+        """The page's cached bytes (or rows where no bytes are cached), in order."""
+        state = self.state
+        candidates, used = self._candidates(conditions)
+        answered = len(conditions) == (0 if used < 0 else 1)
+        if answered and (not orders or self._by_id_only(orders)):
+            # the index answered the filter and the order is by id: page over sorted ids;
+            # no cached dict is touched unless its bytes are not cached
+            ids = sorted(state.ids if candidates is None else candidates)
+            ids = ids[offset : None if limit is None else offset + limit]
+        else:
+            ids = [row["id"] for row in self._page(conditions, orders, limit, offset)]
+        found: list[bytes | Row] = []
+        for record_id in ids:  # under one lock: bytes and rows of one version
+            data = state.raw.get(record_id)
+            if data is not None:
+                found.append(data)
+                continue
+            row = state.row(record_id)
+            if row is not None:
+                found.append(row)
+        return found
+
+    def _model_of(self, row: Row) -> T:
+        """A model from a cached row, sharing no container with it."""
+        if not self._unshare_after:
+            return self.model.model_validate(self._detach(row))
+        model = self.model.model_validate(row)
+        for name, key in self._json_pairs:
+            value = model.__dict__.get(name)
+            if isinstance(value, dict | list) and value:
+                container: dict[str, Any] | list[Any] = value
+                if value is row.get(key):  # validation kept the cached container
+                    model.__dict__[name] = _clone(container)
+                else:
+                    _unshare(container)
+        return model
+
+    def _iter_rows(
+        self, conditions: Sequence[Condition], orders: Sequence[Order], batch_size: int
+    ) -> Iterator[list[Row]]:
+        rows = self._sorted(self._read(lambda: self._matching(conditions)), orders)
+        for start in range(0, len(rows), batch_size):
+            yield [self._detach(row) for row in rows[start : start + batch_size]]
+
+    def _count_rows(self, conditions: Sequence[Condition]) -> int:
+        with self._reading():
+            if not conditions:
+                return len(self.state.ids)
+            return len(self._matching(conditions))
+
+    def _update_row(
+        self,
+        record_id: str,
+        conditions: Sequence[Condition],
+        values: dict[str, Any],
+        now: float,
+    ) -> Row | None:
+        with self._writing() as undo:
+            row = self.state.row(record_id)
+            if row is None or not matches(conditions)(row):
+                return None
+            new = {**row, **values}
+            old = row.get("_modifiedAt")
+            base = float(old) if isinstance(old, int | float) else 0.0
+            new["_modifiedAt"] = max(now, base + MODIFIED_AT_STEP)
+            self.state.write_rows([new], undo)
+            return self._detach(new)
+
+    def _delete_rows(self, conditions: Sequence[Condition]) -> int:
+        with self._writing() as undo:
+            ids = [row["id"] for row in self._matching(conditions)]
+            if ids:
+                self.state.delete_rows(ids, undo)
+            return len(ids)
