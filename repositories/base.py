@@ -29,6 +29,7 @@ from repositories.errors import (
     RecordNotFound,
     StoreCorrupted,
 )
+from repositories.ids import validate_record_id
 from repositories.lookups import Condition, Order, check_storable, parse_order, parse_where
 
 __all__ = ["DatabaseBase", "RepositoryBase", "has_nul"]
@@ -198,8 +199,7 @@ class RepositoryBase(Generic[T], abc.ABC):
         return row
 
     def _check_row(self, row: Mapping[str, Any]) -> None:
-        record_id = row.get("id")
-        self._by_id(record_id)  # type: ignore[arg-type]
+        validate_record_id(self.info.table, row.get("id"))  # type: ignore[arg-type]
         for spec in self._checked:
             value = row.get(spec.storage)
             if value is None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from repositories.errors import InvalidQuery, RepositoryError, StoreCorrupted
+from repositories.ids import RESERVED_STEMS, validate_record_id
 
 __all__ = [
     "JOURNAL",
@@ -47,10 +48,7 @@ JOURNAL = "_journal.jsonl"
 SYSTEM = "_system.json"
 TEMP_SUFFIX = ".tmp"
 #: Stems no record may take: they are (or could become) the store's own files.
-RESERVED_STEMS = frozenset({"_metadata", "_journal", "_system", "_lock"})
 _TABLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
-#: Most file systems limit a name to 255 bytes; leave room for ``.json`` and temp parts.
-_MAX_NAME_BYTES = 200
 
 
 def validate_table_name(name: str) -> str:
@@ -63,36 +61,6 @@ def validate_table_name(name: str) -> str:
     if name.lower() in RESERVED_STEMS:
         raise InvalidQuery(f"table name {name!r} is reserved by the JSON store")
     return name
-
-
-def validate_record_id(table: str, record_id: str) -> str:
-    """Return `record_id` if it is a safe file stem, else raise `InvalidQuery`.
-
-    Refused: empty, ``/`` or ``\\``, NUL, a leading ``.`` (``.``, ``..``, hidden and temp
-    files), reserved names such as ``_metadata``, and names too long for a file system.
-    """
-    if not isinstance(record_id, str) or not record_id:
-        raise InvalidQuery(f"{table}: record id must be a non-empty string")
-    problem = None
-    if "/" in record_id or "\\" in record_id:
-        problem = "contains a path separator"
-    elif "\x00" in record_id:
-        problem = "contains NUL"
-    elif record_id.startswith("."):
-        problem = "starts with '.'"
-    elif record_id.lower() in RESERVED_STEMS:
-        problem = "is reserved by the JSON store"
-    else:
-        try:
-            size = len(record_id.encode("utf-8"))
-        except UnicodeEncodeError:
-            problem = "is not valid Unicode text"
-        else:
-            if size > _MAX_NAME_BYTES:
-                problem = f"is {size} bytes long (at most {_MAX_NAME_BYTES} fit a file name)"
-    if problem:
-        raise InvalidQuery(f"{table}: record id {record_id!r} {problem}")
-    return record_id
 
 
 def record_path(directory: Path, record_id: str) -> Path:

@@ -71,3 +71,21 @@ def test_limits_are_the_same_on_every_backend(db: Database) -> None:
     with pytest.raises(InvalidQuery, match="indexed text"):
         users.update(user.id, {"username": "y" * 2049})
     assert users.find() == [user]
+
+
+@pytest.mark.parametrize(
+    "record_id",
+    ["a/b", "..", ".hidden", "..\\x", "_metadata", "_SYSTEM", "é" * 101, "a\x00"],
+)
+def test_unsafe_ids_are_refused_alike_everywhere(db: Database, record_id: str) -> None:
+    users = db.repository(User)
+    with pytest.raises(InvalidQuery, match="record id"):
+        users.create(User(id=record_id, username="u", mandate_id="m1"))
+    with pytest.raises(InvalidQuery, match="record id"):
+        users.create_many([User(username="ok", mandate_id="m1"), User(id=record_id, username="u")])
+    assert users.count() == 0
+    if "\x00" in record_id:
+        with pytest.raises(InvalidQuery):
+            users.get(record_id)
+    else:
+        assert users.get(record_id) is None
