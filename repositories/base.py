@@ -109,8 +109,12 @@ class RepositoryBase(Generic[T], abc.ABC):
         self.scope: Scope = scope_for(self.info, database.context)
         self._id_spec = self.info.by_name["id"]
         self._modified_spec = self.info.by_name["modified_at"]
-        # fields whose values need checks beyond pydantic's (NUL, int64, index limits)
-        self._checked = [f for f in self.info.fields if f.kind in ("text", "json", "int")]
+        # fields whose values need checks beyond pydantic's: NUL in text and JSON, the
+        # limits of check_storable (64-bit integers, indexed text length)
+        self._nul_checked = [f for f in self.info.fields if f.kind in ("text", "json")]
+        self._limited = [
+            f for f in self.info.fields if f.kind == "int" or (f.kind == "text" and f.indexed)
+        ]
 
     # --- backend primitives -----------------------------------------------------------
 
@@ -200,16 +204,17 @@ class RepositoryBase(Generic[T], abc.ABC):
 
     def _check_row(self, row: Mapping[str, Any]) -> None:
         validate_record_id(self.info.table, row.get("id"))  # type: ignore[arg-type]
-        for spec in self._checked:
+        for spec in self._nul_checked:
             value = row.get(spec.storage)
-            if value is None:
-                continue
-            if has_nul(value):
+            if value is not None and has_nul(value):
                 raise InvalidQuery(
                     f"{self.info.table}.{spec.name}: text may not contain a NUL character "
                     "(PostgreSQL cannot store it, so no backend does)"
                 )
-            check_storable(spec, value, f"{self.info.table}.{spec.name}")
+        for spec in self._limited:
+            value = row.get(spec.storage)
+            if value is not None:
+                check_storable(spec, value, f"{self.info.table}.{spec.name}")
 
     def _changes(self, record_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(changes, Mapping):

@@ -26,6 +26,8 @@ def validate_record_id(table: str, record_id: str) -> str:
     """
     if not isinstance(record_id, str) or not record_id:
         raise InvalidQuery(f"{table}: record id must be a non-empty string")
+    if len(record_id) <= _MAX_NAME_BYTES // 4 and record_id.isalnum():
+        return record_id  # the common case (uuid hex): no separator, dot or NUL, short
     problem = None
     if "/" in record_id or "\\" in record_id:
         problem = "contains a path separator"

@@ -18,6 +18,7 @@ from sqlalchemy import exc as sa_exc
 
 __all__ = ["copy_rows", "fetch"]
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -32,7 +33,7 @@ def _encoder(table: Table, name: str) -> Callable[[Any], str]:
     if isinstance(column_type, Boolean):
         return lambda v: "t" if v else "f"
     if isinstance(column_type, JSON) or isinstance(getattr(column_type, "impl", None), JSON):
-        return lambda v: _text(json.dumps(v, ensure_ascii=False, separators=(",", ":")))
+        return lambda v: _text(_JSON.encode(v))
     if isinstance(column_type, DateTime):
         return lambda v: v.isoformat() if isinstance(v, dt.datetime) else str(v)
     return lambda v: _text(v) if isinstance(v, str) else repr(v)
