@@ -9,8 +9,9 @@ rules. A backend supplies a handful of storage primitives (`_insert_rows`, `_sel
 from __future__ import annotations
 
 import abc
+import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
@@ -32,7 +33,7 @@ from repositories.errors import (
 from repositories.ids import validate_record_id
 from repositories.lookups import Condition, Order, check_storable, parse_order, parse_where
 
-__all__ = ["DatabaseBase", "RepositoryBase", "has_nul"]
+__all__ = ["ContextCache", "DatabaseBase", "RepositoryBase", "has_nul"]
 
 T = TypeVar("T", bound=Record)
 _AUDIT_STORAGE = ("_createdAt", "_createdBy", "_modifiedAt", "_modifiedBy")
@@ -58,6 +59,32 @@ def _has_nul_deep(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_nul_deep(v) for v in value)
     return False
+
+
+D = TypeVar("D", bound="DatabaseBase")
+
+
+class ContextCache(Generic[D]):
+    """The databases of one store seen by different contexts (``with_context``).
+
+    Shared by every view of a store, so asking twice for a context gives the same cheap
+    view (the original component's per-user interface instances).
+    """
+
+    _LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._views: dict[Context, D] = {}
+
+    def get(self, context: Context, make: Callable[[Context], D]) -> D:
+        with self._lock:
+            view = self._views.get(context)
+            if view is None:
+                if len(self._views) >= self._LIMIT:
+                    self._views.clear()  # a bound, not an LRU: views are cheap to remake
+                view = self._views[context] = make(context)
+            return view
 
 
 class DatabaseBase(abc.ABC):

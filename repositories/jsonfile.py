@@ -107,14 +107,9 @@ class JsonDatabase(DatabaseBase):
         """The same store (cache, locks) as another caller; `refresh` drops the cache."""
         if refresh:
             self.clear_cache()
-        with self._core.mutex:
-            db = self._core.contexts.get(context)
-            if db is None:
-                if len(self._core.contexts) > 4096:
-                    self._core.contexts.clear()
-                db = JsonDatabase(self.url, context, _core=self._core)
-                self._core.contexts[context] = db
-            return db
+        return self._core.contexts.get(  # type: ignore[no-any-return]
+            context, lambda ctx: JsonDatabase(self.url, ctx, _core=self._core)
+        )
 
     def clear_cache(self) -> None:
         """Forget every cached table (the next call reloads it from disk)."""

@@ -414,14 +414,10 @@ class SqlDatabase(DatabaseBase):
         return super().repository(model)  # type: ignore[return-value]
 
     def with_context(self, context: Context) -> SqlDatabase:
-        with self._core.lock:
-            db = self._core.contexts.get(context)
-            if db is None:
-                if len(self._core.contexts) > 4096:
-                    self._core.contexts.clear()
-                db = SqlDatabase(self.url, context, _core=self._core)
-                self._core.contexts[context] = db
-            return db
+        """The same engine, pool and statement caches as another caller (cached)."""
+        return self._core.contexts.get(
+            context, lambda ctx: SqlDatabase(self.url, ctx, _core=self._core)
+        )
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         return self._core.transaction()

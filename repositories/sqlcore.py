@@ -23,7 +23,7 @@ from sqlalchemy.pool import StaticPool
 
 from models.base import Record
 from models.tables import new_metadata, system_table, table_for
-from repositories.context import Context
+from repositories.base import ContextCache
 from repositories.errors import (
     BackendUnavailable,
     DuplicateRecord,
@@ -99,7 +99,7 @@ class SqlCore:
         self.lock = threading.Lock()
         # every thread's pinned connection, so close() can return them all
         self.pinned: weakref.WeakSet[Connection] = weakref.WeakSet()
-        self.contexts: dict[Context, SqlDatabase] = {}
+        self.contexts: ContextCache[SqlDatabase] = ContextCache()
 
     @staticmethod
     def _sqlite_events(engine: Engine) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from models.schema import ModelInfo
-from repositories.context import Context
+from repositories.base import ContextCache
 from repositories.jsonstore import files
 from repositories.jsonstore.locks import TableLock
 from repositories.jsonstore.table import TableState, Undo
@@ -42,7 +42,7 @@ class Store:
         self.states: dict[str, TableState] = {}
         self.mutex = threading.Lock()
         self.local = threading.local()
-        self.contexts: dict[Context, Any] = {}  # context -> JsonDatabase (cheap views)
+        self.contexts: ContextCache[Any] = ContextCache()  # JsonDatabase views by context
         self.system_lock = TableLock("_system", root, lock_timeout)
 
     def state(self, info: ModelInfo) -> TableState:
