@@ -31,7 +31,14 @@ from repositories.errors import (
     StoreCorrupted,
 )
 from repositories.ids import validate_record_id
-from repositories.lookups import Condition, Order, check_storable, parse_order, parse_where
+from repositories.lookups import (
+    Condition,
+    Order,
+    check_storable,
+    parse_order,
+    parse_where,
+    short,
+)
 
 __all__ = ["ContextCache", "DatabaseBase", "RepositoryBase", "has_nul"]
 
@@ -265,8 +272,9 @@ class RepositoryBase(Generic[T], abc.ABC):
             try:
                 validated = spec.adapter.validate_python(value)
             except ValidationError as exc:
+                reason = exc.errors()[0]["msg"]
                 raise InvalidQuery(
-                    f"{self.info.table}.{spec.name}: bad value {value!r}: {exc.errors()[0]['msg']}"
+                    f"{self.info.table}.{spec.name}: bad value {short(value)}: {reason}"
                 ) from exc
             stored = spec.adapter.dump_python(validated, mode="json")
             if has_nul(stored):

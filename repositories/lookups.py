@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import reprlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -69,6 +70,15 @@ def _split(key: str) -> tuple[str, Op]:
     return key, "eq"
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+
+
+def short(value: Any) -> str:
+    """A bounded repr for error messages (a 1 MB value must not become a 1 MB error)."""
+    return _REPR.repr(value)
+
+
 def _ensure_text_safe(value: str, where: str) -> None:
     if "\x00" in value:
         raise InvalidQuery(f"{where}: text may not contain a NUL character")
@@ -106,7 +116,7 @@ def storage_value(spec: FieldSpec, value: Any, where: str) -> Any:
     except ValidationError as exc:
         first = exc.errors()[0]["msg"] if exc.errors() else str(exc)
         raise InvalidQuery(
-            f"{where}: bad value {value!r} for field {spec.name!r}: {first}"
+            f"{where}: bad value {short(value)} for field {spec.name!r}: {first}"
         ) from exc
     if spec.kind == "text":
         text = validated.value if hasattr(validated, "value") else validated
@@ -136,7 +146,7 @@ def _json_value(value: Any, where: str) -> Any:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise InvalidQuery(f"{where}: {value!r} is not valid JSON")
+            raise InvalidQuery(f"{where}: {short(value)} is not valid JSON")
         return value
     if isinstance(value, Mapping):
         out = {}
@@ -177,7 +187,7 @@ def _condition(info: ModelInfo, spec: FieldSpec, op: Op, value: Any, key: str) -
         raise InvalidQuery(f"{where}: JSON field {spec.name!r} supports only isnull and contains")
     if op == "isnull":
         if not isinstance(value, bool):
-            raise InvalidQuery(f"{where}: isnull takes True or False, not {value!r}")
+            raise InvalidQuery(f"{where}: isnull takes True or False, not {short(value)}")
         return Condition(spec, "isnull", value)
     if op == "contains":
         if spec.kind != "json":
@@ -187,7 +197,7 @@ def _condition(info: ModelInfo, spec: FieldSpec, op: Op, value: Any, key: str) -
         return Condition(spec, "contains", _json_value(value, where))
     if op == "in":
         if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-            raise InvalidQuery(f"{where}: in takes a list of values, not {value!r}")
+            raise InvalidQuery(f"{where}: in takes a list of values, not {short(value)}")
         items = tuple(None if v is None else storage_value(spec, v, where) for v in value)
         return Condition(spec, "in", items)
     if value is None:
