@@ -317,7 +317,7 @@ class SqlRepository(RepositoryBase[T]):
                 for part in result.partitions():
                     yield self._rows(result, part)
                 return
-            with self._core.engine.connect() as conn:
+            with self._core.stream_connection() as conn:
                 result = conn.execution_options(yield_per=batch_size).execute(stmt, params)
                 for part in result.partitions():
                     yield self._rows(result, part)

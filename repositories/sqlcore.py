@@ -79,6 +79,7 @@ class SqlCore:
         if self.dialect not in ("postgresql", "sqlite"):
             raise InvalidQuery(f"unsupported SQL database {self.dialect!r} in {url!r}")
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        memory = False
         if self.dialect == "sqlite":
             memory = parsed.database in (None, "", ":memory:")
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
@@ -89,7 +90,7 @@ class SqlCore:
             kwargs["max_overflow"] = pool_size
         self.engine: Engine = create_engine(url, **kwargs)
         if self.dialect == "sqlite":
-            self._sqlite_events(self.engine)
+            self._sqlite_events(self.engine, wal=not memory)
         self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.metadata: MetaData = new_metadata()
         self.system = system_table(self.metadata)
@@ -102,17 +103,27 @@ class SqlCore:
         self.contexts: ContextCache[SqlDatabase] = ContextCache()
 
     @staticmethod
-    def _sqlite_events(engine: Engine) -> None:
+    def _sqlite_events(engine: Engine, wal: bool) -> None:
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             dbapi_connection.create_function(CONTAINS_FN, 2, _sqlite_contains, deterministic=True)
             dbapi_connection.execute("PRAGMA foreign_keys=ON")
+            if wal:  # readers (an open iter()) never block a writer, nor it them
+                dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
             if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def stream_connection(self) -> Connection:
+        """A connection of its own for a streaming read outside a transaction.
+
+        PostgreSQL needs a transaction for a server-side cursor (it takes no locks);
+        SQLite must not start one (ours is BEGIN IMMEDIATE, a write lock).
+        """
+        return (self.autocommit if self.dialect == "sqlite" else self.engine).connect()
 
     def quote(self, name: str) -> str:
         return str(self.engine.dialect.identifier_preparer.quote(name))

@@ -198,3 +198,15 @@ def test_large_and_unicode_json_round_trip(db: Database) -> None:
     fetched = props.get(stored.id)
     assert fetched is not None and fetched.features == features
     assert fetched.title == "日本語 🙂"
+
+
+def test_timestamps_read_back_exactly_for_compare_and_set(db: Database) -> None:
+    users = db.repository(User)
+    users.create_many([User(username=f"u{i}", mandate_id="m1") for i in range(50)])
+    for found in users.find():  # bulk reads must return the exact stored float
+        assert users.update(found.id, {"age": 1}, expected_modified_at=found.modified_at)
+    for streamed in users.iter(batch_size=7):
+        fetched = users.get(streamed.id)
+        assert fetched is not None and fetched.modified_at == streamed.modified_at
+        users.delete(streamed.id, expected_modified_at=fetched.modified_at)
+    assert users.count() == 0
