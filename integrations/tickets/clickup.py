@@ -28,12 +28,10 @@ from integrations.tickets.base import (
 from integrations.tickets.clickup_fields import UNCHANGED, custom_value, match_field, to_ms
 from integrations.tickets.errors import InvalidRequest, NotFound, PaginationError, RequestRejected
 from integrations.tickets.http import (
-    ExponentialFloor,
     HttpSession,
-    ResetHeader,
-    RetryAfterHeader,
     RetryPolicy,
     parse_unix_reset,
+    rate_limit_policy,
 )
 
 __all__ = ["ClickUpConnector", "clickup_retry_policy"]
@@ -61,12 +59,7 @@ Progress = Callable[[str, int, int | None], None]
 
 def clickup_retry_policy(**overrides: Any) -> RetryPolicy:
     """Retry policy honouring ``Retry-After`` and ClickUp's Unix ``X-RateLimit-Reset``."""
-    strategies = (
-        RetryAfterHeader(),
-        ResetHeader("X-RateLimit-Reset", parse_unix_reset),
-        ExponentialFloor(),
-    )
-    return RetryPolicy(strategies=overrides.pop("strategies", strategies), **overrides)
+    return rate_limit_policy("X-RateLimit-Reset", parse_unix_reset, **overrides)
 
 
 class ClickUpConnector:

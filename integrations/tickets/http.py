@@ -40,6 +40,7 @@ __all__ = [
     "WaitStrategy",
     "parse_iso_reset",
     "parse_unix_reset",
+    "rate_limit_policy",
 ]
 
 RETRY_STATUSES = frozenset({429, 503})
@@ -149,6 +150,15 @@ class RetryPolicy:
         ]
         base = max(waits, default=0.0)
         return base + base * self.jitter * self.rng()
+
+
+def rate_limit_policy(
+    reset_header: str, parse_reset: Callable[[str], float], **overrides: Any
+) -> RetryPolicy:
+    """A policy that waits the longest of ``Retry-After``, the service's reset header
+    (parsed by `parse_reset` into epoch seconds) and an exponential floor."""
+    strategies = (RetryAfterHeader(), ResetHeader(reset_header, parse_reset), ExponentialFloor())
+    return RetryPolicy(strategies=overrides.pop("strategies", strategies), **overrides)
 
 
 def _error_details(response: httpx.Response) -> tuple[list[str], dict[str, str]]:

@@ -38,12 +38,10 @@ from integrations.tickets.errors import (
     RequestRejected,
 )
 from integrations.tickets.http import (
-    ExponentialFloor,
     HttpSession,
-    ResetHeader,
-    RetryAfterHeader,
     RetryPolicy,
     parse_iso_reset,
+    rate_limit_policy,
 )
 
 __all__ = ["JiraConnector", "jira_retry_policy"]
@@ -57,12 +55,7 @@ Progress = Callable[[str, int, int | None], None]
 
 def jira_retry_policy(**overrides: Any) -> RetryPolicy:
     """Retry policy honouring ``Retry-After`` and Jira's ISO 8601 ``X-RateLimit-Reset``."""
-    strategies = (
-        RetryAfterHeader(),
-        ResetHeader("X-RateLimit-Reset", parse_iso_reset),
-        ExponentialFloor(),
-    )
-    return RetryPolicy(strategies=overrides.pop("strategies", strategies), **overrides)
+    return rate_limit_policy("X-RateLimit-Reset", parse_iso_reset, **overrides)
 
 
 def _jql_quote(value: str) -> str:
