@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -23,9 +24,21 @@ def test_the_readme_opens_with_make_demo_and_make_test() -> None:
 
 
 def test_the_service_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (block,) = python_blocks()
+    (block,) = [b for b in python_blocks() if "open_databases" in b]
     exec(compile(block, str(README), "exec"), {"tmp": tmp_path})
     assert "refused:" in capsys.readouterr().out
+
+
+def test_the_other_examples_compile_and_import() -> None:
+    """Examples that would reach a live service are compiled and their imports resolved."""
+    others = [b for b in python_blocks() if "open_databases" not in b]
+    assert others
+    for block in others:
+        compile(block, str(README), "exec")
+        for module, names in re.findall(r"^from ([\w.]+) import ([\w, ]+)$", block, re.M):
+            imported = importlib.import_module(module)
+            for name in names.split(","):
+                assert hasattr(imported, name.strip()), (module, name)
 
 
 def test_every_original_key_is_documented() -> None:
