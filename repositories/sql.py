@@ -313,12 +313,14 @@ class SqlRepository(RepositoryBase[T]):
         stack = self._core.tx_stack()
         try:
             if stack:
-                result = stack[-1].execution_options(yield_per=batch_size).execute(stmt, params)
+                result = stack[-1].execute(
+                    stmt, params, execution_options={"yield_per": batch_size}
+                )
                 for part in result.partitions():
                     yield self._rows(result, part)
                 return
             with self._core.stream_connection() as conn:
-                result = conn.execution_options(yield_per=batch_size).execute(stmt, params)
+                result = conn.execute(stmt, params, execution_options={"yield_per": batch_size})
                 for part in result.partitions():
                     yield self._rows(result, part)
         except sa_exc.DBAPIError as exc:

@@ -53,3 +53,15 @@ def test_failed_create_many_in_block_leaves_nothing(db: Database) -> None:
         users.create_many([User(id="dup", username="z", mandate_id="m1")])
     assert users.get("fresh") is None
     assert users.get("dup").username == "x"  # type: ignore[union-attr]
+
+
+def test_streaming_inside_a_block_leaves_later_statements_alone(db: Database) -> None:
+    users = db.repository(User)
+    users.create_many([User(username=f"u{i}", mandate_id="m1") for i in range(5)])
+    with db.transaction():
+        streamed = [u.id for u in users.iter(batch_size=2)]
+        assert len(streamed) == 5
+        assert users.update(streamed[0], {"age": 1}).age == 1
+        assert users.delete_many({"age__isnull": True}) == 4
+        assert users.count() == 1
+    assert [u.id for u in users.find()] == [streamed[0]]
