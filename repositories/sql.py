@@ -233,7 +233,7 @@ class SqlRepository(RepositoryBase[T]):
                 conn.execute(self.table.insert(), params)
 
         try:
-            self._core.run(self.info.table, work)
+            self._core.run(self.info.table, work, guarded=True)
         except DuplicateRecord as exc:
             raise DuplicateRecord(
                 self.info.table, rows[0]["id"] if len(rows) == 1 else None

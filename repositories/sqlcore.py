@@ -172,12 +172,20 @@ class SqlCore:
                 conn.close()
         self.engine.dispose()
 
-    def run(self, table: str, work: Callable[[Connection], R]) -> R:
-        """Run `work` in the current transaction, or autocommit with one retry on a drop."""
+    def run(self, table: str, work: Callable[[Connection], R], guarded: bool = False) -> R:
+        """Run `work` in the current transaction, or autocommit with one retry on a drop.
+
+        `guarded` work that fails inside a transaction is undone alone (a savepoint), so
+        the block can catch the error and go on, as on every other backend; PostgreSQL
+        would otherwise refuse every later statement of the transaction.
+        """
         stack = self.tx_stack()
         if stack:
             try:
-                return work(stack[-1])
+                if not guarded:
+                    return work(stack[-1])
+                with stack[-1].begin_nested():
+                    return work(stack[-1])
             except sa_exc.DBAPIError as exc:
                 raise translate(exc, table) from exc
         for attempt in (1, 2):

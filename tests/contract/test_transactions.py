@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from models import Property, User
-from repositories import Database
+from repositories import Database, DuplicateRecord
 
 
 class Boom(Exception):
@@ -65,3 +65,16 @@ def test_streaming_inside_a_block_leaves_later_statements_alone(db: Database) ->
         assert users.delete_many({"age__isnull": True}) == 4
         assert users.count() == 1
     assert [u.id for u in users.find()] == [streamed[0]]
+
+
+def test_a_caught_duplicate_does_not_spoil_the_block(db: Database) -> None:
+    users = db.repository(User)
+    users.create(User(id="taken", username="old", mandate_id="m1"))
+    with db.transaction():
+        try:
+            users.create(User(id="taken", username="new", mandate_id="m1"))
+        except DuplicateRecord:
+            users.update("taken", {"username": "new"})
+        users.create(User(id="other", username="x", mandate_id="m1"))
+    assert users.get("taken").username == "new"  # type: ignore[union-attr]
+    assert users.get("other") is not None
