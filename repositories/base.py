@@ -469,7 +469,13 @@ class RepositoryBase(Generic[T], abc.ABC):
         with self.database.transaction():
             existing = self._select_rows([self._by_id(obj.id), *self.scope.read], [], 1, 0)
             if not existing:
-                return self.create(obj)
+                try:
+                    return self.create(obj)
+                except DuplicateRecord:
+                    # created meanwhile by another writer: update it, if this context may
+                    # see it at all (another mandate's id stays a duplicate)
+                    if not self._select_rows([self._by_id(obj.id), *self.scope.read], [], 1, 0):
+                        raise
             data = obj.model_dump(mode="json", by_alias=True)
             for key in (*_AUDIT_STORAGE, "id"):
                 data.pop(key, None)

@@ -143,3 +143,29 @@ def test_point_reads_survive_a_column_added_by_another_process(pg_url: str) -> N
     assert users.get(user.id) == user
     assert users.get("missing") is None
     db.close()
+
+
+def test_concurrent_upserts_of_one_new_id_all_succeed(pg_url: str) -> None:
+    db = connect(pg_url)
+    db.ensure_schema(User)
+    users = db.repository(User)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def worker(n: int) -> None:
+        barrier.wait()
+        try:
+            users.upsert(User(id="shared", username=f"writer{n}", mandate_id="m1"))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    for _ in range(5):
+        users.delete("shared")
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    assert users.count() == 1
+    db.close()
