@@ -169,3 +169,25 @@ def test_concurrent_upserts_of_one_new_id_all_succeed(pg_url: str) -> None:
     assert errors == []
     assert users.count() == 1
     db.close()
+
+
+def test_psycopg3_driver_works_too(pg_url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    from models import Property
+
+    url = make_url(pg_url).set(drivername="postgresql+psycopg").render_as_string(False)
+    db = connect(url)
+    db.ensure_schema(Property)
+    props = db.repository(Property)
+    made = props.create_many(
+        [Property(title=f"t{i}", mandate_id="m1", features={"n": i}) for i in range(30)]
+    )
+    assert props.get(made[3].id) == made[3]
+    assert [p.title for p in props.find({"features__contains": {"n": 7}})] == ["t7"]
+    assert props.count({"title__in": ["t1", "t2", None]}) == 2
+    assert len(list(props.iter(batch_size=7))) == 30
+    with db.transaction():
+        props.update(made[0].id, {"price": 2.5}, expected_modified_at=made[0].modified_at)
+    assert props.get(made[0].id).price == 2.5  # type: ignore[union-attr]
+    db.close()
