@@ -38,6 +38,7 @@ from repositories.lookups import (
     parse_order,
     parse_where,
     short,
+    utc_iso,
 )
 
 __all__ = ["ContextCache", "DatabaseBase", "RepositoryBase", "has_nul"]
@@ -146,6 +147,7 @@ class RepositoryBase(Generic[T], abc.ABC):
         # fields whose values need checks beyond pydantic's: NUL in text and JSON, the
         # limits of check_storable (64-bit integers, indexed text length)
         self._nul_checked = [f for f in self.info.fields if f.kind in ("text", "json")]
+        self._datetime_fields = [f for f in self.info.fields if f.kind == "datetime"]
         self._limited = [
             f for f in self.info.fields if f.kind == "int" or (f.kind == "text" and f.indexed)
         ]
@@ -226,14 +228,21 @@ class RepositoryBase(Generic[T], abc.ABC):
             raise InvalidQuery(
                 f"{self.info.table}: expected a {self.model.__name__}, got {type(obj).__name__}"
             )
-        row = obj.model_dump(mode="json", by_alias=True)
-        self._check_row(row)
+        row = self._dump(obj)
         self.scope.stamp_mandate(row)
         user = self.database.context.user_id
         row["_createdAt"] = now
         row["_createdBy"] = user
         row["_modifiedAt"] = now
         row["_modifiedBy"] = user
+        return row
+
+    def _dump(self, obj: T) -> dict[str, Any]:
+        """A validated model as a checked storage row (datetimes in UTC)."""
+        row = obj.model_dump(mode="json", by_alias=True)
+        for spec in self._datetime_fields:
+            row[spec.storage] = utc_iso(spec, row[spec.storage])
+        self._check_row(row)
         return row
 
     def _check_row(self, row: Mapping[str, Any]) -> None:
@@ -276,7 +285,7 @@ class RepositoryBase(Generic[T], abc.ABC):
                 raise InvalidQuery(
                     f"{self.info.table}.{spec.name}: bad value {short(value)}: {reason}"
                 ) from exc
-            stored = spec.adapter.dump_python(validated, mode="json")
+            stored = utc_iso(spec, spec.adapter.dump_python(validated, mode="json"))
             if has_nul(stored):
                 raise InvalidQuery(f"{self.info.table}.{spec.name}: text may not contain NUL")
             check_storable(spec, stored, f"{self.info.table}.{spec.name}")
@@ -311,6 +320,8 @@ class RepositoryBase(Generic[T], abc.ABC):
 
     def _stored(self, obj: T, row: dict[str, Any]) -> T:
         """`obj` as stored: already validated, so only the stamped fields change."""
+        if self._datetime_fields:
+            return self._load(row)  # datetimes were normalised to UTC
         update = {
             "created_at": row["_createdAt"],
             "created_by": row["_createdBy"],
@@ -389,9 +400,7 @@ class RepositoryBase(Generic[T], abc.ABC):
 
     def _import_row(self, row: Mapping[str, Any] | T) -> dict[str, Any]:
         if isinstance(row, self.model):
-            data = row.model_dump(mode="json", by_alias=True)
-            self._check_row(data)
-            return data
+            return self._dump(row)
         if not isinstance(row, Mapping):
             raise InvalidQuery(f"{self.info.table}: cannot import a {type(row).__name__}")
         try:
@@ -401,9 +410,7 @@ class RepositoryBase(Generic[T], abc.ABC):
                 f"{self.info.table}: imported record {row.get('id')!r} does not validate: "
                 f"{exc.errors()[0]['msg']}"
             ) from exc
-        data = obj.model_dump(mode="json", by_alias=True)
-        self._check_row(data)
-        return data
+        return self._dump(obj)
 
     def _import_batch(self, rows: list[dict[str, Any]], skip_existing: bool) -> int:
         ids = [r["id"] for r in rows]

@@ -37,6 +37,7 @@ __all__ = [
     "parse_where",
     "sort_rows",
     "storage_value",
+    "utc_iso",
 ]
 
 Op = Literal["eq", "ne", "lt", "lte", "gt", "gte", "in", "isnull", "contains"]
@@ -328,6 +329,14 @@ def comparable(spec: FieldSpec, stored: Any) -> Any:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC)
+
+
+def utc_iso(spec: FieldSpec, stored: Any) -> Any:
+    """A datetime field's stored form: ISO 8601 in UTC (naive input is taken as UTC), so
+    every backend keeps the same instant and text order equals time order."""
+    if stored is None or spec.kind != "datetime":
+        return stored
+    return comparable(spec, stored).isoformat()
 
 
 def _reader(spec: FieldSpec) -> Callable[[Mapping[str, Any]], Any]:
