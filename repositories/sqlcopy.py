@@ -7,13 +7,14 @@ through the connection's current transaction.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Connection, DateTime, Table
+from sqlalchemy import JSON, Boolean, Connection, DateTime, Float, Integer, Table
 from sqlalchemy import exc as sa_exc
 
 __all__ = ["copy_rows", "fetch"]
@@ -29,6 +30,7 @@ def _text(value: str) -> str:
 
 
 def _encoder(table: Table, name: str) -> Callable[[Any], str]:
+    """COPY text encoding of one column's (non-null) values, chosen once per column."""
     column_type = table.columns[name].type
     if isinstance(column_type, Boolean):
         return lambda v: "t" if v else "f"
@@ -36,7 +38,33 @@ def _encoder(table: Table, name: str) -> Callable[[Any], str]:
         return lambda v: _text(_JSON.encode(v))
     if isinstance(column_type, DateTime):
         return lambda v: v.isoformat() if isinstance(v, dt.datetime) else str(v)
-    return lambda v: _text(v) if isinstance(v, str) else repr(v)
+    if isinstance(column_type, Integer | Float):
+        return repr  # exact: repr(float) round-trips
+    return _text
+
+
+@contextlib.contextmanager
+def _wrapped_driver_errors(conn: Connection, sql: str, cursor: Any) -> Iterator[None]:
+    """The raw cursor bypasses SQLAlchemy: wrap its errors as SQLAlchemy would (a
+    disconnect invalidates the connection), so the backend translates them in one place."""
+    driver_error = conn.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except driver_error as exc:
+        dbapi = conn.connection.dbapi_connection
+        disconnect = conn.dialect.is_disconnect(exc, dbapi, cursor)
+        if disconnect:
+            conn.invalidate(exc)
+        raise sa_exc.DBAPIError.instance(
+            sql, None, exc, driver_error, connection_invalidated=disconnect, dialect=conn.dialect
+        ) from exc
+
+
+def _cursor(conn: Connection) -> Any:
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is None:  # pragma: no cover - a live connection always has one
+        raise RuntimeError("no DBAPI connection")
+    return dbapi.cursor()
 
 
 def fetch(
@@ -51,22 +79,12 @@ def fetch(
     Driver errors are wrapped as SQLAlchemy would (disconnects invalidate the
     connection), so the backend translates them at its one boundary.
     """
-    dbapi = conn.connection.dbapi_connection
-    if dbapi is None:  # pragma: no cover - a live connection always has one
-        raise RuntimeError("no DBAPI connection")
-    driver_error = conn.dialect.loaded_dbapi.Error
-    cursor: Any = dbapi.cursor()
+    cursor = _cursor(conn)
     try:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        with _wrapped_driver_errors(conn, sql, cursor):
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
         return ([column[0] for column in cursor.description] if describe else []), rows
-    except driver_error as exc:
-        disconnect = conn.dialect.is_disconnect(exc, dbapi, cursor)
-        if disconnect:
-            conn.invalidate(exc)
-        raise sa_exc.DBAPIError.instance(
-            sql, None, exc, driver_error, connection_invalidated=disconnect, dialect=conn.dialect
-        ) from exc
     finally:
         if not getattr(cursor, "closed", False):
             cursor.close()
@@ -76,32 +94,21 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) ->
     """COPY `rows` (dicts keyed by column name) into `table` in one statement."""
     names = [c.name for c in table.columns]
     encoders = [(name, _encoder(table, name)) for name in names]
-    lines = []
-    for row in rows:
-        fields = []
-        for name, encode in encoders:
-            value = row.get(name)
-            fields.append("\\N" if value is None else encode(value))
-        lines.append("\t".join(fields))
-    payload = "\n".join(lines) + "\n"
+    payload = "".join(
+        "\t".join(["\\N" if (v := row.get(n)) is None else encode(v) for n, encode in encoders])
+        + "\n"
+        for row in rows
+    )
     preparer = conn.dialect.identifier_preparer
     columns = ", ".join(preparer.quote(n) for n in names)
     sql = f"COPY {preparer.format_table(table)} ({columns}) FROM STDIN"
-    dbapi = conn.connection.dbapi_connection
-    if dbapi is None:  # pragma: no cover - a live connection always has one
-        raise RuntimeError("no DBAPI connection")
-    driver_error = conn.dialect.loaded_dbapi.Error
-    cursor: Any = dbapi.cursor()
+    cursor = _cursor(conn)
     try:
-        if hasattr(cursor, "copy_expert"):  # psycopg2
-            cursor.copy_expert(sql, io.StringIO(payload))
-        else:  # psycopg 3
-            with cursor.copy(sql) as copy:
-                copy.write(payload)
-    except driver_error as exc:
-        # the raw cursor bypasses SQLAlchemy: wrap like it would, for one translation point
-        raise sa_exc.DBAPIError.instance(
-            sql, None, exc, driver_error, dialect=conn.dialect
-        ) from exc
+        with _wrapped_driver_errors(conn, sql, cursor):
+            if hasattr(cursor, "copy_expert"):  # psycopg2
+                cursor.copy_expert(sql, io.StringIO(payload))
+            else:  # psycopg 3
+                with cursor.copy(sql) as copy:
+                    copy.write(payload)
     finally:
         cursor.close()
