@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -44,7 +44,9 @@ __all__ = [
     "config_files",
     "database_configs",
     "database_urls",
+    "load_integration_settings",
     "load_settings",
+    "read_ini",
     "redact",
     "redact_url",
 ]
@@ -162,7 +164,8 @@ def config_files(config: str | Path | None = None, env: str | None = None) -> li
     return files
 
 
-def _read_ini(paths: Iterable[Path]) -> dict[str, str]:
+def read_ini(paths: Iterable[Path]) -> dict[str, str]:
+    """Every key of the ini files (lower-cased; later files win)."""
     values: dict[str, str] = {}
     for path in paths:
         parser = configparser.ConfigParser(interpolation=None, strict=False)
@@ -196,7 +199,7 @@ def load_settings(config: str | Path | None = None, env: str | None = None) -> S
         ConfigError: a bad value, an unreadable file, or a secret that cannot be decrypted;
             the message names the setting, never a secret.
     """
-    ini = _read_ini(config_files(config, env))
+    ini = read_ini(config_files(config, env))
     known = {k: v for k, v in ini.items() if k in Settings.model_fields}
     try:
         factory: Any = Settings  # the keys are checked against model_fields above
@@ -216,6 +219,51 @@ def load_settings(config: str | Path | None = None, env: str | None = None) -> S
             updates[name] = SecretStr(plain)
     for name in DATABASES:  # resolve now so a bad URL fails at start-up
         _database_url(settings.model_copy(update=updates), name)
+    return settings.model_copy(update=updates)
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_integration_settings(
+    cls: type[S], config: str | Path | None = None, env: str | None = None
+) -> S:
+    """An integration's settings (`cls`: a ``BaseSettings`` with an ``env_prefix`` whose
+    sources put the environment before init values) from the same ini files and
+    environment as `load_settings`; its ``SecretStr`` values are decrypted with
+    ``CONFIG_KEY`` when they are ``fernet:`` tokens.
+
+    Raises:
+        ConfigError: a missing or bad value, or a secret that cannot be decrypted; the
+            message names the setting, never a secret.
+    """
+    prefix = str(cls.model_config.get("env_prefix") or "").lower()
+    ini = read_ini(config_files(config, env))
+    known = {
+        k[len(prefix) :]: v
+        for k, v in ini.items()
+        if k.startswith(prefix) and k[len(prefix) :] in cls.model_fields
+    }
+    try:
+        factory: Any = cls  # the keys are checked against model_fields above
+        settings: S = factory(**known)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{prefix.upper()}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None
+    key = load_settings(config, env).config_key
+    updates: dict[str, Any] = {}
+    for name in cls.model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            plain = decrypt(
+                value.get_secret_value(),
+                key.get_secret_value() if key else None,
+                f"{prefix}{name}".upper(),
+            )
+            updates[name] = SecretStr(plain)
     return settings.model_copy(update=updates)
 
 

@@ -45,12 +45,20 @@ def _errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         from pydantic import ValidationError
 
+        from connectors.secrets import ConfigError
         from integrations.errors import IntegrationError
         from repositories import RepositoryError
 
         try:
             return func(*args, **kwargs)
-        except (IntegrationError, RepositoryError, ValidationError, ValueError, OSError) as exc:
+        except (
+            IntegrationError,
+            RepositoryError,
+            ValidationError,
+            ValueError,
+            OSError,
+            ConfigError,
+        ) as exc:
             if isinstance(exc, ValidationError):  # input values may be secrets: never shown
                 message = f"{exc.title}: " + "; ".join(
                     f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()

@@ -1,6 +1,8 @@
-"""Connection settings for the ticket connectors, read from the environment.
+"""Connection settings for the ticket connectors.
 
-Tokens are ``SecretStr``: they never appear in reprs, logs or CLI output.
+Read like every other setting (`connectors.settings`): ``config.ini`` (and its
+environment overlay), then the environment, which wins. Tokens are ``SecretStr``, may be
+``fernet:`` encrypted (key in ``CONFIG_KEY``) and never appear in reprs, logs or output.
 """
 
 from __future__ import annotations
@@ -8,12 +10,26 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = ["ClickUpSettings", "JiraSettings", "connector_params"]
 
 
-class JiraSettings(BaseSettings):
+class _EnvOverIni(BaseSettings):
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # the ini values come as init values: the environment wins over them
+        return (env_settings, init_settings)
+
+
+class JiraSettings(_EnvOverIni):
     """``JIRA_API_URL``, ``JIRA_API_USERNAME``, ``JIRA_API_TOKEN_SECRET``, ``JIRA_PROJECT_CODE``,
     ``JIRA_TICKET_TYPE``."""
 
@@ -36,7 +52,7 @@ class JiraSettings(BaseSettings):
         }
 
 
-class ClickUpSettings(BaseSettings):
+class ClickUpSettings(_EnvOverIni):
     """``CLICKUP_API_TOKEN_SECRET``, ``CLICKUP_TEAM_ID``, ``CLICKUP_LIST_ID``,
     ``CLICKUP_API_URL``."""
 
@@ -58,15 +74,17 @@ class ClickUpSettings(BaseSettings):
 
 
 def connector_params(connector_type: str) -> dict[str, Any]:
-    """Connector parameters for ``jira`` or ``clickup`` from the environment.
+    """Connector parameters for ``jira`` or ``clickup`` from config.ini and the environment.
 
     Raises:
         ValueError: unknown connector type.
-        pydantic.ValidationError: a required variable is missing.
+        connectors.settings.ConfigError: a setting is missing, bad or cannot be decrypted.
     """
+    from connectors.settings import load_integration_settings
+
     kind = connector_type.strip().lower()
     if kind == "jira":
-        return JiraSettings().params()
+        return load_integration_settings(JiraSettings).params()
     if kind == "clickup":
-        return ClickUpSettings().params()
+        return load_integration_settings(ClickUpSettings).params()
     raise ValueError(f"unknown ticket connector type {connector_type!r}: use 'jira' or 'clickup'")

@@ -96,7 +96,27 @@ def test_missing_settings_and_bad_credentials(jira_env, tmp_path, monkeypatch) -
     assert "AuthenticationFailed" in result.output and "wrong-secret-value" not in result.output
     monkeypatch.delenv("JIRA_PROJECT_CODE")
     result = CliRunner().invoke(app, ["export", "-d", str(tmp_path / "def.yaml")])
-    assert result.exit_code == 1 and "project_code" in result.output
+    assert result.exit_code == 1 and "JIRA_PROJECT_CODE" in result.output
+
+
+def test_settings_from_config_ini_with_an_encrypted_token(jira_env, tmp_path, monkeypatch) -> None:
+    from connectors.secrets import encrypt, generate_key
+
+    key = generate_key()
+    token = encrypt("jira-token", key)
+    (tmp_path / "config.ini").write_text(
+        f"JIRA_API_TOKEN_SECRET = {token}\nJIRA_PROJECT_CODE = PRJ\nCONFIG_KEY = {key}\n"
+    )
+    monkeypatch.setenv("CONNECTORS_CONFIG", str(tmp_path / "config.ini"))
+    monkeypatch.delenv("JIRA_API_TOKEN_SECRET")
+    monkeypatch.delenv("JIRA_PROJECT_CODE")
+    jira_env.add_issue("From ini")
+    result = CliRunner().invoke(app, ["export", "-d", str(tmp_path / "def.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "From ini" in result.output and token not in result.output
+    monkeypatch.setenv("JIRA_PROJECT_CODE", "OTHER")  # the environment wins over the file
+    result = CliRunner().invoke(app, ["export", "-d", str(tmp_path / "def.yaml")])
+    assert result.exit_code == 0 and json.loads(result.stdout) == []
 
 
 def test_clickup_export(clickup_url, monkeypatch, tmp_path) -> None:
