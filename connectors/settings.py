@@ -40,6 +40,7 @@ __all__ = [
     "DATABASES",
     "ConfigError",
     "DatabaseConfig",
+    "EnvOverIni",
     "Settings",
     "config_files",
     "database_configs",
@@ -58,7 +59,23 @@ _WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
 _URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s]*@")
 
 
-class Settings(BaseSettings):
+class EnvOverIni(BaseSettings):
+    """Settings read from the ini files (passed as init values) and the environment,
+    which wins over them. Base of `Settings` and of the integrations' settings."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+
+class Settings(EnvOverIni):
     """Every setting, flat, under the original component's key names (lower-cased)."""
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", env_prefix="")
@@ -94,18 +111,6 @@ class Settings(BaseSettings):
     db_real_estate_user: str | None = None
     db_real_estate_password_secret: SecretStr | None = None
     db_real_estate_port: int = 5432
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # `load_settings` passes the ini values as init kwargs: the environment wins.
-        return (env_settings, init_settings)
 
     def secret_values(self) -> list[str]:
         """Every non-empty secret (decrypted), for scrubbing text shown to people."""
@@ -188,57 +193,12 @@ def read_ini(paths: Iterable[Path]) -> dict[str, str]:
     return values
 
 
-def load_settings(config: str | Path | None = None, env: str | None = None) -> Settings:
-    """Read and resolve the settings (files, then environment), decrypting secrets.
-
-    Args:
-        config: the base ini file (default ``$CONNECTORS_CONFIG`` or ``./config.ini``).
-        env: the environment overlay name (default ``$CONNECTORS_ENV``).
-
-    Raises:
-        ConfigError: a bad value, an unreadable file, or a secret that cannot be decrypted;
-            the message names the setting, never a secret.
-    """
-    ini = read_ini(config_files(config, env))
-    known = {k: v for k, v in ini.items() if k in Settings.model_fields}
-    try:
-        factory: Any = Settings  # the keys are checked against model_fields above
-        settings: Settings = factory(**known)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors(include_input=False, include_url=False)
-        )
-        raise ConfigError(f"invalid settings: {problems}") from None
-    key = settings.config_key.get_secret_value() if settings.config_key else None
-    updates: dict[str, Any] = {}
-    for name in Settings.model_fields:
-        value = getattr(settings, name)
-        if name != "config_key" and isinstance(value, SecretStr):
-            plain = decrypt(value.get_secret_value(), key, name.upper())
-            updates[name] = SecretStr(plain)
-    for name in DATABASES:  # resolve now so a bad URL fails at start-up
-        _database_url(settings.model_copy(update=updates), name)
-    return settings.model_copy(update=updates)
+S = TypeVar("S", bound=EnvOverIni)
 
 
-S = TypeVar("S", bound=BaseSettings)
-
-
-def load_integration_settings(
-    cls: type[S], config: str | Path | None = None, env: str | None = None
-) -> S:
-    """An integration's settings (`cls`: a ``BaseSettings`` with an ``env_prefix`` whose
-    sources put the environment before init values) from the same ini files and
-    environment as `load_settings`; its ``SecretStr`` values are decrypted with
-    ``CONFIG_KEY`` when they are ``fernet:`` tokens.
-
-    Raises:
-        ConfigError: a missing or bad value, or a secret that cannot be decrypted; the
-            message names the setting, never a secret.
-    """
+def _build(cls: type[S], ini: dict[str, str]) -> S:
+    """`cls` from the ini values under its ``env_prefix`` and the environment."""
     prefix = str(cls.model_config.get("env_prefix") or "").lower()
-    ini = read_ini(config_files(config, env))
     known = {
         k[len(prefix) :]: v
         for k, v in ini.items()
@@ -253,18 +213,53 @@ def load_integration_settings(
             for e in exc.errors(include_input=False, include_url=False)
         )
         raise ConfigError(f"invalid settings: {problems}") from None
-    key = load_settings(config, env).config_key
+    return settings
+
+
+def _decrypted(settings: S, key: SecretStr | None) -> S:
+    """`settings` with every ``fernet:`` secret (but the key itself) decrypted."""
+    prefix = str(settings.model_config.get("env_prefix") or "")
+    plain_key = key.get_secret_value() if key else None
     updates: dict[str, Any] = {}
-    for name in cls.model_fields:
+    for name in type(settings).model_fields:
         value = getattr(settings, name)
-        if isinstance(value, SecretStr):
-            plain = decrypt(
-                value.get_secret_value(),
-                key.get_secret_value() if key else None,
-                f"{prefix}{name}".upper(),
-            )
-            updates[name] = SecretStr(plain)
+        if name != "config_key" and isinstance(value, SecretStr):
+            setting = f"{prefix}{name}".upper()
+            updates[name] = SecretStr(decrypt(value.get_secret_value(), plain_key, setting))
     return settings.model_copy(update=updates)
+
+
+def load_settings(config: str | Path | None = None, env: str | None = None) -> Settings:
+    """Read and resolve the settings (files, then environment), decrypting secrets.
+
+    Args:
+        config: the base ini file (default ``$CONNECTORS_CONFIG`` or ``./config.ini``).
+        env: the environment overlay name (default ``$CONNECTORS_ENV``).
+
+    Raises:
+        ConfigError: a bad value, an unreadable file, or a secret that cannot be decrypted;
+            the message names the setting, never a secret.
+    """
+    settings = _build(Settings, read_ini(config_files(config, env)))
+    settings = _decrypted(settings, settings.config_key)
+    for name in DATABASES:  # resolve now so a bad URL fails at start-up
+        _database_url(settings, name)
+    return settings
+
+
+def load_integration_settings(
+    cls: type[S], config: str | Path | None = None, env: str | None = None
+) -> S:
+    """An integration's settings (`cls`: an `EnvOverIni` with an ``env_prefix``) from the
+    same ini files and environment as `load_settings`; its ``fernet:`` secrets are
+    decrypted with ``CONFIG_KEY``.
+
+    Raises:
+        ConfigError: a missing or bad value, or a secret that cannot be decrypted; the
+            message names the setting, never a secret.
+    """
+    ini = read_ini(config_files(config, env))
+    return _decrypted(_build(cls, ini), _build(Settings, ini).config_key)
 
 
 def _is_path(host: str) -> bool:

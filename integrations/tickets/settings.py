@@ -10,26 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from connectors.settings import EnvOverIni
 
 __all__ = ["ClickUpSettings", "JiraSettings", "connector_params"]
 
 
-class _EnvOverIni(BaseSettings):
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # the ini values come as init values: the environment wins over them
-        return (env_settings, init_settings)
-
-
-class JiraSettings(_EnvOverIni):
+class JiraSettings(EnvOverIni):
     """``JIRA_API_URL``, ``JIRA_API_USERNAME``, ``JIRA_API_TOKEN_SECRET``, ``JIRA_PROJECT_CODE``,
     ``JIRA_TICKET_TYPE``."""
 
@@ -52,7 +40,7 @@ class JiraSettings(_EnvOverIni):
         }
 
 
-class ClickUpSettings(_EnvOverIni):
+class ClickUpSettings(EnvOverIni):
     """``CLICKUP_API_TOKEN_SECRET``, ``CLICKUP_TEAM_ID``, ``CLICKUP_LIST_ID``,
     ``CLICKUP_API_URL``."""
 
