@@ -33,7 +33,7 @@ from repositories.errors import (
 from repositories.ids import validate_record_id
 from repositories.lookups import (
     Condition,
-    Order,
+    Query,
     check_storable,
     parse_order,
     parse_where,
@@ -159,31 +159,19 @@ class RepositoryBase(Generic[T], abc.ABC):
         """Insert new rows atomically; `DuplicateRecord` if an id exists."""
 
     @abc.abstractmethod
-    def _select_rows(
-        self,
-        conditions: Sequence[Condition],
-        orders: Sequence[Order],
-        limit: int | None,
-        offset: int,
-    ) -> list[dict[str, Any]]: ...
+    def _select_rows(self, query: Query) -> list[dict[str, Any]]:
+        """The rows matching `query`, ordered and paged (mutable copies)."""
 
     @abc.abstractmethod
-    def _iter_rows(
-        self, conditions: Sequence[Condition], orders: Sequence[Order], batch_size: int
-    ) -> Iterator[list[dict[str, Any]]]: ...
+    def _iter_rows(self, query: Query, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+        """The rows matching `query` (no limit or offset) in batches of `batch_size`."""
 
     @abc.abstractmethod
     def _count_rows(self, conditions: Sequence[Condition]) -> int: ...
 
-    def _select_models(
-        self,
-        conditions: Sequence[Condition],
-        orders: Sequence[Order],
-        limit: int | None,
-        offset: int,
-    ) -> list[T]:
+    def _select_models(self, query: Query) -> list[T]:
         """`_select_rows` as validated models; a backend may override it with a faster path."""
-        return [self._load(r) for r in self._select_rows(conditions, orders, limit, offset)]
+        return [self._load(r) for r in self._select_rows(query)]
 
     @abc.abstractmethod
     def _update_row(
@@ -204,9 +192,13 @@ class RepositoryBase(Generic[T], abc.ABC):
 
     # --- helpers ----------------------------------------------------------------------
 
-    def _where(self, where: Where, write: bool = False) -> list[Condition]:
+    def _where(self, where: Where, write: bool = False) -> tuple[Condition, ...]:
         scope = self.scope.write if write else self.scope.read
-        return [*parse_where(self.info, where), *scope]
+        return (*parse_where(self.info, where), *scope)
+
+    def _id_query(self, record_id: str) -> Query:
+        """The record `record_id` if the context may read it (at most one row)."""
+        return Query((self._by_id(record_id), *self.scope.read), limit=1)
 
     def _by_id(self, record_id: str) -> Condition:
         if not isinstance(record_id, str) or not record_id:
@@ -305,7 +297,7 @@ class RepositoryBase(Generic[T], abc.ABC):
     def _explain_miss(self, record_id: str, expected: float | None) -> Exception:
         """Why a compare-and-set matched nothing: absent, not allowed or changed."""
         ident = self._by_id(record_id)
-        visible = self._select_rows([ident, *self.scope.read], [], 1, 0)
+        visible = self._select_rows(self._id_query(record_id))
         if not visible:
             return RecordNotFound(self.info.table, record_id)
         writable = self._count_rows([ident, *self.scope.write])
@@ -418,9 +410,7 @@ class RepositoryBase(Generic[T], abc.ABC):
             raise DuplicateRecord(self.info.table, next(i for i in ids if ids.count(i) > 1))
         with self.database.transaction():
             if skip_existing:
-                present = self._select_rows(
-                    [Condition(self._id_spec, "in", tuple(ids))], [], None, 0
-                )
+                present = self._select_rows(Query((Condition(self._id_spec, "in", tuple(ids)),)))
                 if present:
                     known = {r["id"] for r in present}
                     rows = [r for r in rows if r["id"] not in known]
@@ -429,7 +419,7 @@ class RepositoryBase(Generic[T], abc.ABC):
         return len(rows)
 
     def get(self, record_id: str) -> T | None:
-        found = self._select_models([self._by_id(record_id), *self.scope.read], [], 1, 0)
+        found = self._select_models(self._id_query(record_id))
         return found[0] if found else None
 
     def find(
@@ -440,18 +430,16 @@ class RepositoryBase(Generic[T], abc.ABC):
         offset: int = 0,
     ) -> list[T]:
         self._check_page(limit, offset)
-        conditions = self._where(where)
-        orders = parse_order(self.info, order_by)
-        return self._select_models(conditions, orders, limit, offset)
+        query = Query(self._where(where), tuple(parse_order(self.info, order_by)), limit, offset)
+        return self._select_models(query)
 
     def iter(
         self, where: Where = None, batch_size: int = 1000, order_by: OrderBy = None
     ) -> Iterator[T]:
         if batch_size < 1:
             raise InvalidQuery("batch_size must be at least 1")
-        conditions = self._where(where)
-        orders = parse_order(self.info, order_by)
-        for batch in self._iter_rows(conditions, orders, batch_size):
+        query = Query(self._where(where), tuple(parse_order(self.info, order_by)))
+        for batch in self._iter_rows(query, batch_size):
             yield from (self._load(r) for r in batch)
 
     def count(self, where: Where = None) -> int:
@@ -474,14 +462,14 @@ class RepositoryBase(Generic[T], abc.ABC):
 
     def upsert(self, obj: T) -> T:
         with self.database.transaction():
-            existing = self._select_rows([self._by_id(obj.id), *self.scope.read], [], 1, 0)
+            existing = self._select_rows(self._id_query(obj.id))
             if not existing:
                 try:
                     return self.create(obj)
                 except DuplicateRecord:
                     # created meanwhile by another writer: update it, if this context may
                     # see it at all (another mandate's id stays a duplicate)
-                    if not self._select_rows([self._by_id(obj.id), *self.scope.read], [], 1, 0):
+                    if not self._select_rows(self._id_query(obj.id)):
                         raise
             data = obj.model_dump(mode="json", by_alias=True)
             for key in (*_AUDIT_STORAGE, "id"):

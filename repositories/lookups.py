@@ -30,6 +30,7 @@ __all__ = [
     "OPS",
     "Condition",
     "Order",
+    "Query",
     "check_storable",
     "jsonb_contains",
     "matches",
@@ -59,6 +60,21 @@ class Condition:
 class Order:
     field: FieldSpec
     descending: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One validated read: what the shared core hands a backend's select primitives.
+
+    `conditions` are ANDed (the caller's filter and the access scope alike); `orders`
+    always end with the `id` tiebreak when they come from `parse_order`; `limit` None
+    means every row. Backends read the fields, never re-validate them.
+    """
+
+    conditions: tuple[Condition, ...] = ()
+    orders: tuple[Order, ...] = ()
+    limit: int | None = None
+    offset: int = 0
 
 
 def _split(key: str) -> tuple[str, Op]:

@@ -10,6 +10,7 @@ live in `repositories.sqlcore`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import operator
@@ -54,7 +55,7 @@ from repositories.errors import (
     InvalidQuery,
     StoreCorrupted,
 )
-from repositories.lookups import Condition, Order
+from repositories.lookups import Condition, Query
 from repositories.sqlcore import CONTAINS_FN, SqlCore, translate
 
 __all__ = ["SqlDatabase", "SqlRepository"]
@@ -160,20 +161,14 @@ class SqlRepository(RepositoryBase[T]):
             statement = self._statements[key] = build()
         return statement
 
-    def _select(
-        self,
-        conditions: Sequence[Condition],
-        orders: Sequence[Order],
-        limit: int | None = None,
-        offset: int = 0,
-        as_json: bool = False,
-    ) -> tuple[Any, dict[str, Any]]:
+    def _select(self, query: Query, as_json: bool = False) -> tuple[Any, dict[str, Any]]:
         """The cached SELECT for this shape and its parameters.
 
         With `as_json`, each row comes back as one JSON text (PostgreSQL's
         ``row_to_json`` of the whole row, keyed by the column = storage names).
         """
-        clauses, params, shape = self._compile_where(conditions)
+        orders, limit, offset = query.orders, query.limit, query.offset
+        clauses, params, shape = self._compile_where(query.conditions)
         order_key = tuple((o.field.storage, o.descending) for o in orders)
         key = ("select", as_json, shape, order_key, limit is not None, bool(offset))
 
@@ -239,32 +234,21 @@ class SqlRepository(RepositoryBase[T]):
                 self.info.table, rows[0]["id"] if len(rows) == 1 else None
             ) from exc
 
-    def _select_rows(
-        self,
-        conditions: Sequence[Condition],
-        orders: Sequence[Order],
-        limit: int | None,
-        offset: int,
-    ) -> list[dict[str, Any]]:
-        stmt, params = self._select(conditions, orders, limit, offset)
+    def _select_rows(self, query: Query) -> list[dict[str, Any]]:
+        stmt, params = self._select(query)
         return self._core.run(self.info.table, lambda conn: self._rows(conn.execute(stmt, params)))
 
-    def _select_models(
-        self,
-        conditions: Sequence[Condition],
-        orders: Sequence[Order],
-        limit: int | None,
-        offset: int,
-    ) -> list[T]:
+    def _select_models(self, query: Query) -> list[T]:
         if not self._postgres:
-            return super()._select_models(conditions, orders, limit, offset)
+            return super()._select_models(query)
         # Many rows: PostgreSQL renders JSON that pydantic-core parses and validates in
         # one pass. One row (get): plain columns are cheaper than JSON on both ends.
-        as_json = limit != 1
-        by_id = bool(conditions) and conditions[0].field.name == "id" and conditions[0].op == "eq"
-        if by_id and not offset:
-            limit = None  # the primary key matches one row at most: no LIMIT to plan
-        stmt, params = self._select(conditions, orders, limit, offset, as_json=as_json)
+        as_json = query.limit != 1
+        first = query.conditions[0] if query.conditions else None
+        if first is not None and first.field.name == "id" and first.op == "eq" and not query.offset:
+            # the primary key matches one row at most: no LIMIT to plan
+            query = dataclasses.replace(query, limit=None)
+        stmt, params = self._select(query, as_json=as_json)
         sql = self._cached(("sql", id(stmt)), lambda: str(stmt.compile(self._core.engine)))
         _, rows = self._core.run(self.info.table, lambda conn: sqlcopy.fetch(conn, sql, params))
         try:
@@ -306,10 +290,8 @@ class SqlRepository(RepositoryBase[T]):
         except ValidationError as exc:
             raise StoreCorrupted(f"{self.info.table}: stored row does not validate: {exc}") from exc
 
-    def _iter_rows(
-        self, conditions: Sequence[Condition], orders: Sequence[Order], batch_size: int
-    ) -> Iterator[list[dict[str, Any]]]:
-        stmt, params = self._select(conditions, orders)
+    def _iter_rows(self, query: Query, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+        stmt, params = self._select(query)
         stack = self._core.tx_stack()
         try:
             if stack:

@@ -25,7 +25,7 @@ from repositories.errors import DuplicateRecord, StoreCorrupted
 from repositories.jsonstore import files
 from repositories.jsonstore.store import Store
 from repositories.jsonstore.table import TableState, Undo
-from repositories.lookups import Condition, Order, matches, sort_rows
+from repositories.lookups import Condition, Order, Query, matches, sort_rows
 
 __all__ = ["JsonRepository"]
 
@@ -219,15 +219,9 @@ class JsonRepository(RepositoryBase[T]):
             for start in range(0, len(rows), batch_size):
                 self.state.write_rows(rows[start : start + batch_size], undo, new=True)
 
-    def _select_rows(
-        self,
-        conditions: Sequence[Condition],
-        orders: Sequence[Order],
-        limit: int | None,
-        offset: int,
-    ) -> list[Row]:
+    def _select_rows(self, query: Query) -> list[Row]:
         with self._reading():
-            rows = self._page(conditions, orders, limit, offset)
+            rows = self._page(query.conditions, query.orders, query.limit, query.offset)
         return [self._detach(row) for row in rows]
 
     def _page(
@@ -251,20 +245,16 @@ class JsonRepository(RepositoryBase[T]):
             return rows
         return sort_rows(rows, orders) if orders else rows
 
-    def _select_models(
-        self,
-        conditions: Sequence[Condition],
-        orders: Sequence[Order],
-        limit: int | None,
-        offset: int,
-    ) -> list[T]:
+    def _select_models(self, query: Query) -> list[T]:
         """`find`'s fast path: the cached bytes of each row validated into a model.
 
         Validating JSON builds fresh objects (nothing shared with the cache) and, with the
         bytes compact in memory, beats walking the cached dicts; a row without cached bytes
         is validated from a detached copy of its dict.
         """
-        found = self._read(lambda: self._collect(conditions, orders, limit, offset))
+        found = self._read(
+            lambda: self._collect(query.conditions, query.orders, query.limit, query.offset)
+        )
         validate_json = self.model.model_validate_json
         try:
             return [
@@ -322,10 +312,8 @@ class JsonRepository(RepositoryBase[T]):
                     _unshare(container)
         return model
 
-    def _iter_rows(
-        self, conditions: Sequence[Condition], orders: Sequence[Order], batch_size: int
-    ) -> Iterator[list[Row]]:
-        rows = self._sorted(self._read(lambda: self._matching(conditions)), orders)
+    def _iter_rows(self, query: Query, batch_size: int) -> Iterator[list[Row]]:
+        rows = self._sorted(self._read(lambda: self._matching(query.conditions)), query.orders)
         for start in range(0, len(rows), batch_size):
             yield [self._detach(row) for row in rows[start : start + batch_size]]
 
