@@ -23,8 +23,8 @@ import av
 from integrations.errors import IntegrationError
 from integrations.voice.google import GoogleVoice
 from integrations.voice.sniff import sniff
-from tests.fakes.audio import fixtures
-from tests.fakes.google import FakeGoogle
+from integrations.voice.testing.audio import fixtures
+from integrations.voice.testing.google import FakeGoogle
 
 MIN_SECONDS = 1.0
 

@@ -2,7 +2,8 @@
 
 Modules: `sniff` (headers only, no dependencies), `analysis` and `codec` (PyAV), `google`
 (`GoogleVoice`), `interface` (`VoiceInterface`, structured results), `realtime`
-(`interpret_stream`), `websocket` (ASGI endpoint), `cli` (``connectors voice``).
+(`interpret_stream`), `websocket` (ASGI endpoint), `cli` (``connectors voice``), `testing`
+(`FakeGoogle` and audio generators for your own tests).
 
 Names are imported on first access, so ``import integrations.voice`` stays cheap and works
 without the optional ``voice`` extra; using a feature that needs it raises

@@ -49,3 +49,15 @@ def test_every_original_key_is_documented() -> None:
         for name in ("APP", "CHAT", "MANAGEMENT", "REAL_ESTATE"):
             assert f"DB_{name}_{suffix}" in example
     assert "alembic upgrade head" in text and "CONFIG_KEY" in example
+
+
+def test_the_voice_testing_example_runs() -> None:
+    """The README's example of a user's own test against the shipped Google fake passes."""
+    (block,) = [b for b in python_blocks() if "integrations.voice.testing" in b]
+    namespace: dict[str, object] = {}
+    exec(compile(block, str(README), "exec"), namespace)
+    tests = [test for name, test in namespace.items() if name.startswith("test_")]
+    assert tests
+    for test in tests:
+        assert callable(test)
+        test()

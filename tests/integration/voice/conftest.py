@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import pytest
 
 from integrations.voice.google import GoogleVoice
-from tests.fakes.audio import AudioFixture, fixtures
-from tests.fakes.google import FakeGoogle
+from integrations.voice.testing.audio import AudioFixture, fixtures
+from integrations.voice.testing.google import FakeGoogle
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from integrations.voice.cli import CREDENTIALS_ENV, app
 from integrations.voice.google import GoogleVoice
 from integrations.voice.sniff import sniff
-from tests.fakes.audio import AudioFixture
+from integrations.voice.testing.audio import AudioFixture
 
 
 def _invoke(voice: GoogleVoice | None, *args: str):  # type: ignore[no-untyped-def]

@@ -7,8 +7,8 @@ import pytest
 
 from integrations.voice.google import GoogleVoice
 from integrations.voice.interface import VoiceInterface
-from tests.fakes.audio import AudioFixture
-from tests.fakes.google import FakeGoogle
+from integrations.voice.testing.audio import AudioFixture
+from integrations.voice.testing.google import FakeGoogle
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from integrations.voice.google import GoogleVoice
 from integrations.voice.interface import VoiceInterface
 from integrations.voice.realtime import interpret_stream
 from integrations.voice.results import InterpretEvent
+from integrations.voice.testing.audio import encode, speech_like
+from integrations.voice.testing.google import FakeGoogle
 from integrations.voice.websocket import PATH, realtime_app
-from tests.fakes.audio import encode, speech_like
-from tests.fakes.google import FakeGoogle
 
 WORDS = 12
 PCM = (speech_like(WORDS, 16000) * 32767).astype("<i2").tobytes()  # 6.75 s

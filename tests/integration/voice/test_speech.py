@@ -10,8 +10,8 @@ from google.cloud.speech_v1.services.speech.transports import SpeechGrpcTranspor
 
 from integrations import errors
 from integrations.voice.google import GoogleVoice
-from tests.fakes.audio import AudioFixture, encode, fixtures, speech_like
-from tests.fakes.google import BAD_ENCODING, FakeGoogle
+from integrations.voice.testing.audio import AudioFixture, encode, fixtures, speech_like
+from integrations.voice.testing.google import BAD_ENCODING, FakeGoogle
 
 ACCEPTED = [n for n, fx in fixtures().items() if fx.valid and fx.words and fx.accepted]
 CONVERTED = [n for n, fx in fixtures().items() if fx.valid and not fx.accepted]

@@ -9,8 +9,8 @@ from integrations import errors
 from integrations.voice.analysis import analyse
 from integrations.voice.google import GoogleVoice
 from integrations.voice.sniff import sniff
-from tests.fakes.audio import count_words, decode_mono
-from tests.fakes.google import TTS_LIMIT, FakeGoogle
+from integrations.voice.testing.audio import count_words, decode_mono
+from integrations.voice.testing.google import TTS_LIMIT, FakeGoogle
 
 
 def test_translate_detects_the_source(voice: GoogleVoice, fake: FakeGoogle) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.audio import AudioFixture, fixtures
+from integrations.voice.testing.audio import AudioFixture, fixtures
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,13 @@ from integrations.errors import UnsupportedAudio
 from integrations.voice.analysis import analyse, to_linear16
 from integrations.voice.codec import decode, encode_pcm, pcm_to_wav, split_linear16
 from integrations.voice.sniff import sniff
-from tests.fakes.audio import AudioFixture, count_words, encode, fixtures, speech_like
+from integrations.voice.testing.audio import (
+    AudioFixture,
+    count_words,
+    encode,
+    fixtures,
+    speech_like,
+)
 
 SPEECH = [name for name, fx in fixtures().items() if fx.valid and fx.words]
 

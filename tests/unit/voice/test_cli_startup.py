@@ -10,7 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from integrations.voice.cli import app
-from tests.fakes.audio import AudioFixture
+from integrations.voice.testing.audio import AudioFixture
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -6,8 +6,8 @@ import pytest
 
 from integrations.voice import recognition as rec
 from integrations.voice.sniff import AudioInfo, sniff
-from tests.fakes import google as fake_google
-from tests.fakes.audio import AudioFixture
+from integrations.voice.testing import google as fake_google
+from integrations.voice.testing.audio import AudioFixture
 
 
 @pytest.mark.parametrize(

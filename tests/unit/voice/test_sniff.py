@@ -8,7 +8,7 @@ import pytest
 
 from integrations.errors import InvalidRequest, UnsupportedAudio
 from integrations.voice.sniff import AudioInfo, sniff
-from tests.fakes.audio import AudioFixture, encode, fixtures, speech_like
+from integrations.voice.testing.audio import AudioFixture, encode, fixtures, speech_like
 
 VALID = [name for name, fx in fixtures().items() if fx.valid]
 INVALID = [name for name, fx in fixtures().items() if not fx.valid]

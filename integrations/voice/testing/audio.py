@@ -1,12 +1,13 @@
-"""Audio fixtures generated with PyAV: speech-like signals in every format the voice code meets.
+"""Speech-like audio generated with PyAV, in every format the voice code meets.
 
 Nothing is downloaded and no ffmpeg binary or espeak is needed: `speech_like()` synthesises
 "words" (voiced bursts: a harmonic series under a smooth envelope) separated by pauses, and
-`encode()` writes them with the PyAV encoders of the installed wheel. `count_words()` is the
-inverse the fake Google server uses as its "recogniser", so a transcript's word count proves
-the audio reached it intact (right rate, right channel, nothing dropped at a chunk seam).
+`encode()` writes them with the PyAV encoders of the installed wheel; `speech_wav()` and
+`speech_pcm()` are the two shortcuts most tests need. `count_words()` is the inverse that
+`FakeGoogle` uses as its "recogniser", so a transcript's word count proves the audio
+reached it intact (right rate, right channel, nothing dropped at a chunk seam).
 
-`fixtures()` builds the set once per process (the tests wrap it in a session fixture).
+`fixtures()` builds one sample of every format (valid, truncated, random) once per process.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import functools
 import io
 import random
 from dataclasses import dataclass
+from typing import cast
 
 import av
 import numpy as np
@@ -26,6 +28,8 @@ __all__ = [
     "encode",
     "fixtures",
     "speech_like",
+    "speech_pcm",
+    "speech_wav",
     "word_spans",
 ]
 
@@ -104,7 +108,8 @@ def count_words(samples: np.ndarray, rate: int) -> int:
 
 
 def _to_int16(samples: np.ndarray) -> np.ndarray:
-    return (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
+    scaled: np.ndarray = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
+    return scaled
 
 
 class _NoSeek:
@@ -124,17 +129,31 @@ def encode(
     container: str,
     codec: str,
     channels: int = 1,
+    balance: tuple[float, float] = (1.0, 0.5),
     live: bool = False,
     options: dict[str, str] | None = None,
 ) -> bytes:
-    """Encode mono float samples with PyAV; `channels=2` puts a quieter copy on the right."""
+    """Encode mono float samples with PyAV (any container and codec of the installed wheel).
+
+    Args:
+        samples: float mono samples in [-1, 1].
+        rate: their sample rate.
+        container, codec: PyAV names (``"webm"``, ``"libopus"``…).
+        channels: 1, or 2 with the samples scaled by `balance` (left, right) on each side.
+        live: write like a live recorder (no seeking back: no duration, no cues).
+        options: encoder options.
+    """
     pcm = _to_int16(samples)
     layout = "stereo" if channels == 2 else "mono"
-    planes = np.stack([pcm, pcm // 2]).T.reshape(1, -1) if channels == 2 else pcm.reshape(1, -1)
+    if channels == 2:
+        left, right = (_to_int16(samples * gain) for gain in balance)
+        planes = np.stack([left, right]).T.reshape(1, -1)
+    else:
+        planes = pcm.reshape(1, -1)
     sink: _NoSeek | io.BytesIO = _NoSeek() if live else io.BytesIO()
     container_options = {"live": "1"} if live else {}
     with av.open(sink, mode="w", format=container, container_options=container_options) as out:
-        stream = out.add_stream(codec, rate=rate, options=options or {})
+        stream = cast(av.AudioStream, out.add_stream(codec, rate=rate, options=options or {}))
         stream.layout = layout
         frame = av.AudioFrame.from_ndarray(planes, format="s16", layout=layout)
         frame.sample_rate = rate
@@ -147,8 +166,8 @@ def encode(
 
 def decode_mono(data: bytes, rate: int = 16000) -> np.ndarray:
     """Decode anything PyAV reads to float32 mono at `rate` (first channel only)."""
-    chunks = []
-    with av.open(io.BytesIO(data)) as source:
+    chunks: list[np.ndarray] = []
+    with av.open(io.BytesIO(data), mode="r") as source:
         resampler = av.AudioResampler(format="fltp", layout="stereo", rate=rate)
         stream = source.streams.audio[0]
         if stream.codec_context.layout.nb_channels == 1:
@@ -157,6 +176,17 @@ def decode_mono(data: bytes, rate: int = 16000) -> np.ndarray:
             chunks.extend(f.to_ndarray()[0] for f in resampler.resample(frame))
         chunks.extend(f.to_ndarray()[0] for f in resampler.resample(None))
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+
+
+def speech_wav(words: int, rate: int = 16000, *, gap_seconds: float = GAP_SECONDS) -> bytes:
+    """A mono 16-bit WAV of `words` speech-like bursts, `gap_seconds` apart."""
+    samples = speech_like(words, rate, gap_seconds=gap_seconds)
+    return encode(samples, rate, container="wav", codec="pcm_s16le")
+
+
+def speech_pcm(words: int, rate: int = 16000, *, gap_seconds: float = GAP_SECONDS) -> bytes:
+    """Headerless mono 16-bit little-endian PCM of `words` bursts, as a microphone sends it."""
+    return _to_int16(speech_like(words, rate, gap_seconds=gap_seconds)).astype("<i2").tobytes()
 
 
 WORDS = 5
