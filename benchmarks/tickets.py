@@ -25,8 +25,7 @@ import httpx
 
 from integrations.tickets.http import RetryPolicy
 from integrations.tickets.jira import JiraConnector, jira_retry_policy
-from tests.fakes.jira import FakeJira, Throttle
-from tests.fakes.openapi import jira_validator, validating
+from integrations.tickets.testing import FakeJira, Throttle, jira_validator, validating
 
 READ_ISSUES = 10_000
 WRITE_TASKS = 1_000

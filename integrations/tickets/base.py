@@ -9,7 +9,7 @@ ticket twice) and runs them with bounded concurrency.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -19,6 +19,7 @@ from integrations.errors import IntegrationError
 
 __all__ = [
     "FieldChange",
+    "Progress",
     "TicketConnector",
     "TicketField",
     "WriteResult",
@@ -26,9 +27,13 @@ __all__ = [
     "merge_by_id",
     "run_writes",
     "same_value",
+    "write_progress",
 ]
 
 WriteStatus = Literal["updated", "unchanged", "planned", "failed"]
+
+#: ``progress(phase, done, total)``: phase ``read`` or ``write``, total None when unknown
+Progress = Callable[[str, int, int | None], None]
 
 
 class TicketField(BaseModel):
@@ -156,31 +161,46 @@ def _deep_merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def write_progress(progress: Progress | None) -> Callable[[int, int], None] | None:
+    """A :func:`run_writes` ``on_done`` reporting the ``write`` phase to ``progress``."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda done, total: report("write", done, total)
+
+
 def run_writes(
     items: dict[str, dict[str, Any]],
     write_one: Callable[[str, dict[str, Any]], WriteResult],
     concurrency: int,
-    on_done: Callable[[WriteResult], None] | None = None,
+    on_done: Callable[[int, int], None] | None = None,
 ) -> list[WriteResult]:
     """Run ``write_one`` per ticket with at most ``concurrency`` in flight.
 
     Results keep the order of ``items``. An :class:`IntegrationError` fails only its task;
-    anything else (a bug) propagates.
+    anything else (a bug) propagates. ``on_done(done, total)`` is called after each ticket
+    in the caller's thread (never from a worker), so a progress bar needs no lock.
     """
 
     def guarded(key: str, task: dict[str, Any]) -> WriteResult:
         try:
-            result = write_one(key, task)
+            return write_one(key, task)
         except IntegrationError as exc:
-            result = WriteResult(task_id=key, status="failed", error=f"{type(exc).__name__}: {exc}")
-        if on_done is not None:
-            on_done(result)
-        return result
+            return WriteResult(task_id=key, status="failed", error=f"{type(exc).__name__}: {exc}")
 
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-    if concurrency == 1 or len(items) <= 1:
-        return [guarded(k, t) for k, t in items.items()]
+    total = len(items)
+    if concurrency == 1 or total <= 1:
+        results = []
+        for key, task in items.items():
+            results.append(guarded(key, task))
+            if on_done is not None:
+                on_done(len(results), total)
+        return results
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ticket-write") as pool:
         futures = [pool.submit(guarded, k, t) for k, t in items.items()]
+        for done, _ in enumerate(as_completed(futures), start=1):
+            if on_done is not None:
+                on_done(done, total)
         return [f.result() for f in futures]

@@ -10,7 +10,7 @@ up in ``RequestRejected.error_messages``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -19,11 +19,13 @@ from pydantic import SecretStr
 
 from integrations.tickets.base import (
     FieldChange,
+    Progress,
     TicketField,
     WriteResult,
     merge_by_id,
     run_writes,
     same_value,
+    write_progress,
 )
 from integrations.tickets.clickup_fields import UNCHANGED, custom_value, match_field, to_ms
 from integrations.tickets.errors import InvalidRequest, NotFound, PaginationError, RequestRejected
@@ -54,7 +56,6 @@ CORE_FIELDS: dict[str, str] = {
 WRITABLE_CORE = {"name", "status", "description", "assignees", "priority", "due_date", "start_date"}
 DESCRIPTION_ALIASES = {"markdown_description", "markdown_content", "text_content"}
 UnknownFields = Literal["report", "append_to_description"]
-Progress = Callable[[str, int, int | None], None]
 
 
 def clickup_retry_policy(**overrides: Any) -> RetryPolicy:
@@ -177,16 +178,13 @@ class ClickUpConnector:
                 results.append(WriteResult(task_id="?", status="failed", error="task has no id"))
         merged = merge_by_id(valid, self.task_id)
         list_fields = self._custom_fields() if self.list_id else []
-        done = [0]
 
         def one(key: str, task: dict[str, Any]) -> WriteResult:
-            result = self._write_one(key, task, list_fields, dry_run)
-            done[0] += 1
-            if self.progress is not None:
-                self.progress("write", done[0], len(merged))
-            return result
+            return self._write_one(key, task, list_fields, dry_run)
 
-        return results + run_writes(merged, one, self.concurrency)
+        return results + run_writes(
+            merged, one, self.concurrency, on_done=write_progress(self.progress)
+        )
 
     def _write_one(
         self, key: str, task: dict[str, Any], list_fields: list[dict[str, Any]], dry_run: bool

@@ -6,8 +6,9 @@ on write a missing item is appended as ``{name: Budget}``). Each mapping has a d
 (``read``: external -> internal only, ``write``: internal -> external only, ``both``) and an
 optional named transform, applied forwards on read and backwards on write.
 
-Errors: :class:`DefinitionError` (a ``ValueError``) for an unknown transform, a bad path
-or a definition without its key field.
+Errors: :class:`DefinitionError` (an :class:`~integrations.errors.IntegrationError`) for
+a file that cannot be read or parsed, an unknown transform, a bad path or a definition
+without its key field; the message names the file and the offending entry.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from integrations.errors import IntegrationError
 from integrations.tickets.adf import adf_to_markdown, is_adf, markdown_to_adf
 from integrations.tickets.base import TicketField
 
@@ -40,8 +42,8 @@ _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]|\[([^=\]]+)=([^\]]*)\]|(\.)")
 Step = str | int | tuple[str, str]
 
 
-class DefinitionError(ValueError):
-    """The sync definition is invalid."""
+class DefinitionError(IntegrationError):
+    """The sync definition is invalid (or a value does not fit one of its transforms)."""
 
 
 def parse_path(path: str) -> list[Step]:
@@ -258,7 +260,10 @@ class FieldMapping(BaseModel):
     @field_validator("path")
     @classmethod
     def _valid_path(cls, value: str) -> str:
-        parse_path(value)
+        try:
+            parse_path(value)
+        except DefinitionError as exc:  # pydantic collects ValueErrors with their location
+            raise ValueError(str(exc)) from exc
         return value
 
     @field_validator("transform")
@@ -298,17 +303,45 @@ class TaskSyncDefinition(BaseModel):
         return self.id or self.name
 
     @classmethod
-    def load(cls, path: str | Path) -> TaskSyncDefinition:
-        """Load from a ``.yaml``/``.yml`` or ``.json`` file."""
-        path = Path(path)
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
+    def from_data(cls, data: Any, source: str = "sync definition") -> TaskSyncDefinition:
+        """Validate parsed data; every problem is reported at once, with its location.
 
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-        return cls.model_validate(data)
+        Raises:
+            DefinitionError: naming ``source`` and each invalid entry.
+        """
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors()
+            )
+            raise DefinitionError(f"{source}: {problems}") from exc
+
+    @classmethod
+    def load(cls, path: str | Path) -> TaskSyncDefinition:
+        """Load from a ``.yaml``/``.yml`` or ``.json`` file.
+
+        Raises:
+            DefinitionError: the file cannot be read, is not YAML/JSON, or is not a valid
+                definition (the message names the file).
+        """
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+            if path.suffix.lower() in (".yaml", ".yml"):
+                import yaml
+
+                try:
+                    data = yaml.safe_load(text)
+                except yaml.YAMLError as exc:
+                    raise DefinitionError(f"{path}: not valid YAML: {exc}") from exc
+            else:
+                data = json.loads(text)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DefinitionError(f"{path}: cannot read: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise DefinitionError(f"{path}: not valid JSON: {exc}") from exc
+        return cls.from_data(data, source=str(path))
 
     def read_paths(self) -> list[str]:
         """Top-level external names of the readable fields (for Jira's ``fields``)."""

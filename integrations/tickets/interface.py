@@ -8,7 +8,9 @@ local and remote values that differ are a conflict too. Remote reads are increme
 stored cursor (the latest ``updated`` seen); a ticket not returned is unchanged remotely.
 A full read happens on the first sync or when a local record names a ticket without state.
 
-Errors: :class:`ValueError` for an unknown connector type or a sync without a repository;
+Errors: :class:`~integrations.errors.InvalidRequest` for an unknown connector type or a sync
+without a repository; :class:`~integrations.tickets.definition.DefinitionError` for an
+invalid definition;
 connector errors (:mod:`integrations.tickets.errors`) propagate from reads; write failures
 are reported per task in the result.
 """
@@ -25,6 +27,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from integrations.errors import InvalidRequest
 from integrations.tickets.base import TicketConnector, TicketField, WriteResult
 from integrations.tickets.definition import TaskSyncDefinition
 from models.management import TicketSyncState
@@ -158,7 +161,7 @@ class TicketInterface:
         (remotely or to the state store) on a dry run.
         """
         if self.states is None or self.mandate_id is None:
-            raise ValueError("sync needs a TicketSyncState repository and a mandate_id")
+            raise InvalidRequest("sync needs a TicketSyncState repository and a mandate_id")
         key = self.definition.key_field
         definition_id = self.definition.definition_id
         states = {
@@ -309,12 +312,13 @@ def create_ticket_interface(
     plus connector keyword options such as ``client`` or ``concurrency``.
 
     Raises:
-        ValueError: unknown connector type.
+        InvalidRequest: unknown connector type.
+        DefinitionError: ``definition`` is not a valid sync definition.
     """
     kind = (connector_type or "").strip().lower()
     kwargs = {_snake(k): v for k, v in params.items()}
     if not isinstance(definition, TaskSyncDefinition):
-        definition = TaskSyncDefinition.model_validate(definition)
+        definition = TaskSyncDefinition.from_data(definition)
     connector: TicketConnector
     if kind == "jira":
         from integrations.tickets.jira import JiraConnector
@@ -325,7 +329,7 @@ def create_ticket_interface(
 
         connector = ClickUpConnector(**kwargs)
     else:
-        raise ValueError(
+        raise InvalidRequest(
             f"unknown ticket connector type {connector_type!r}: use 'jira' or 'clickup'"
         )
     return TicketInterface(connector, definition, states=states, mandate_id=mandate_id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,11 +25,13 @@ from pydantic import SecretStr
 from integrations.tickets.adf import adf_to_markdown, is_adf, markdown_to_adf
 from integrations.tickets.base import (
     FieldChange,
+    Progress,
     TicketField,
     WriteResult,
     merge_by_id,
     run_writes,
     same_value,
+    write_progress,
 )
 from integrations.tickets.errors import (
     InvalidRequest,
@@ -50,7 +52,6 @@ API = "/rest/api/3"
 RICH_TEXT_SYSTEM_FIELDS = frozenset({"description", "environment"})
 TEXTAREA = "com.atlassian.jira.plugin.system.customfieldtypes:textarea"
 REQUIRED_FIELDS = frozenset({"summary", "issuetype", "project"})
-Progress = Callable[[str, int, int | None], None]
 
 
 def jira_retry_policy(**overrides: Any) -> RetryPolicy:
@@ -231,16 +232,13 @@ class JiraConnector:
             return str(issue["id"]) if issue else self.task_id(task)
 
         merged = {self.task_id(t): t for t in merge_by_id(merged.values(), real_id).values()}
-        done = [0]
 
         def one(key: str, task: dict[str, Any]) -> WriteResult:
-            result = self._write_one(key, task, current.get(key), meta, dry_run)
-            done[0] += 1
-            if self.progress is not None:
-                self.progress("write", done[0], len(merged))
-            return result
+            return self._write_one(key, task, current.get(key), meta, dry_run)
 
-        return results + run_writes(merged, one, self.concurrency)
+        return results + run_writes(
+            merged, one, self.concurrency, on_done=write_progress(self.progress)
+        )
 
     def _current(self, keys: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
         """Current issues by the id or key the caller used: one search per 100 issues."""

@@ -29,6 +29,19 @@ def test_the_service_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "refused:" in capsys.readouterr().out
 
 
+def test_the_ticket_fake_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks using the ticket fakes run in full, their test functions included."""
+    blocks = [b for b in python_blocks() if "integrations.tickets.testing" in b]
+    assert blocks
+    monkeypatch.chdir(tmp_path)
+    for block in blocks:
+        namespace: dict[str, object] = {}
+        exec(compile(block, str(README), "exec"), namespace)
+        tests = [f for name, f in namespace.items() if name.startswith("test_") and callable(f)]
+        for test in tests:
+            test()
+
+
 def test_the_other_examples_compile_and_import() -> None:
     """Examples that would reach a live service are compiled and their imports resolved."""
     others = [b for b in python_blocks() if "open_databases" not in b]

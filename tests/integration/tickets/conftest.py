@@ -9,9 +9,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from tests.fakes.clickup import FakeClickUp
-from tests.fakes.jira import FakeJira
-from tests.fakes.openapi import clickup_validator, jira_validator, validating
+from integrations.tickets.testing import (
+    FakeClickUp,
+    FakeJira,
+    clickup_validator,
+    jira_validator,
+    validating,
+)
 
 
 @pytest.fixture

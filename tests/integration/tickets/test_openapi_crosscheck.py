@@ -18,9 +18,13 @@ from openapi_core.testing import MockRequest
 from integrations.tickets.clickup import ClickUpConnector
 from integrations.tickets.http import RetryPolicy
 from integrations.tickets.jira import JiraConnector
-from tests.fakes.clickup import FakeClickUp
-from tests.fakes.jira import FakeJira
-from tests.fakes.openapi import clickup_validator, jira_validator, validating
+from integrations.tickets.testing import (
+    FakeClickUp,
+    FakeJira,
+    clickup_validator,
+    jira_validator,
+    validating,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:Unsupported scheme type:UserWarning")
 

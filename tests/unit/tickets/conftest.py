@@ -8,9 +8,14 @@ import httpx
 import pytest
 
 from integrations.tickets.http import RetryPolicy
-from tests.fakes.clickup import FakeClickUp
-from tests.fakes.jira import FakeJira
-from tests.fakes.openapi import SpecValidator, clickup_validator, jira_validator, validating
+from integrations.tickets.testing import (
+    FakeClickUp,
+    FakeJira,
+    SpecValidator,
+    clickup_validator,
+    jira_validator,
+    validating,
+)
 
 
 class Sleeps:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from integrations.tickets.adf import adf_to_markdown, markdown_to_adf, text_to_adf
-from tests.fakes.openapi import JIRA_SPEC
+from integrations.tickets.testing.openapi import JIRA_SPEC
 
 
 def _spec_documents() -> list[dict[str, Any]]:

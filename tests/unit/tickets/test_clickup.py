@@ -10,8 +10,7 @@ import pytest
 
 from integrations.tickets.clickup import ClickUpConnector
 from integrations.tickets.http import RetryPolicy
-from tests.fakes.clickup import FakeClickUp
-from tests.fakes.openapi import SpecValidator, SpecViolation, validating
+from integrations.tickets.testing import FakeClickUp, SpecValidator, SpecViolation, validating
 
 
 def make(
@@ -236,7 +235,7 @@ def test_every_endpoint_used_is_validated(fake_clickup, clickup_spec, retry) -> 
 
 def test_rate_limit_uses_unix_reset_header(fake_clickup, clickup_spec, sleeps) -> None:
     from integrations.tickets.clickup import clickup_retry_policy
-    from tests.fakes.jira import Throttle
+    from integrations.tickets.testing import Throttle
 
     fake = FakeClickUp(throttle=Throttle(lambda n: 2 if n == 1 else None, clock=lambda: 0.0))
     fake.add_task("a")

@@ -7,6 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from integrations.errors import IntegrationError
 from integrations.tickets.base import TicketField
 from integrations.tickets.definition import (
     DefinitionError,
@@ -138,3 +139,35 @@ def test_invalid_definitions() -> None:
         TaskSyncDefinition.model_validate(
             {"key_field": "k", "fields": {"k": {"path": "id", "direction": "sideways"}}}
         )
+
+
+def test_definition_errors_belong_to_the_integration_tree(tmp_path) -> None:
+    assert issubclass(DefinitionError, IntegrationError)
+    assert not issubclass(DefinitionError, ValueError)
+    with pytest.raises(DefinitionError, match=r"fields\.k\.path: .*cannot parse path 'a\.\.b'"):
+        TaskSyncDefinition.from_data({"key_field": "k", "fields": {"k": {"path": "a..b"}}})
+    with pytest.raises(DefinitionError, match=r"sync definition: fields\.k\.transform"):
+        TaskSyncDefinition.from_data(
+            {"key_field": "k", "fields": {"k": {"path": "id", "transform": "rot13"}}}
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("bad.yaml", "fields: [unclosed", "not valid YAML"),
+        ("bad.json", "{", "not valid JSON"),
+        ("list.yaml", "- 1\n- 2\n", "top level"),
+        ("nokey.yaml", "fields:\n  k: {path: id}\n", "key_field 'ticket_id'"),
+    ],
+)
+def test_load_names_the_file_and_the_problem(tmp_path, name, text, problem) -> None:
+    (tmp_path / name).write_text(text)
+    with pytest.raises(DefinitionError, match=problem) as caught:
+        TaskSyncDefinition.load(tmp_path / name)
+    assert str(tmp_path / name) in str(caught.value)
+
+
+def test_load_of_a_missing_file(tmp_path) -> None:
+    with pytest.raises(DefinitionError, match="cannot read"):
+        TaskSyncDefinition.load(tmp_path / "nope.yaml")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from integrations.errors import InvalidRequest
 from integrations.tickets.definition import TaskSyncDefinition
 from integrations.tickets.interface import TicketInterface, create_ticket_interface
 from integrations.tickets.jira import JiraConnector
@@ -89,7 +90,7 @@ def jira_interface(client, retry, states=None) -> TicketInterface:
 
 
 def test_factory_rejects_unknown_type() -> None:
-    with pytest.raises(ValueError, match="unknown ticket connector type 'trello'"):
+    with pytest.raises(InvalidRequest, match="unknown ticket connector type 'trello'"):
         create_ticket_interface("trello", {}, JIRA_DEFINITION)
 
 
@@ -216,7 +217,7 @@ def test_unknown_local_ticket_is_reported(fake_jira, jira_client, retry, states)
 
 
 def test_sync_needs_state(fake_jira, jira_client, retry) -> None:
-    with pytest.raises(ValueError, match="repository"):
+    with pytest.raises(InvalidRequest, match="repository"):
         jira_interface(jira_client, retry).sync([])
 
 

@@ -12,8 +12,13 @@ from integrations.tickets.adf import markdown_to_adf
 from integrations.tickets.errors import AuthenticationFailed, PaginationError
 from integrations.tickets.http import RetryPolicy
 from integrations.tickets.jira import JiraConnector
-from tests.fakes.jira import FakeJira, Throttle
-from tests.fakes.openapi import SpecValidator, SpecViolation, validating
+from integrations.tickets.testing import (
+    FakeJira,
+    SpecValidator,
+    SpecViolation,
+    Throttle,
+    validating,
+)
 
 
 def make(client: httpx.Client, retry: RetryPolicy, **kwargs) -> JiraConnector:

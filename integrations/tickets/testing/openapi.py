@@ -1,7 +1,8 @@
 """Validate outgoing ``httpx.Request``s against an OpenAPI document (3.0 or 3.1).
 
 A deliberately small validator over the spec JSON. openapi-core works on these documents
-(``tests/integration/tickets/test_openapi_crosscheck.py`` replays scenarios through it) but
+(the project's ``tests/integration/tickets/test_openapi_crosscheck.py`` replays scenarios
+through it) but
 takes about 2 s to load the Jira document and 1.5 s for ClickUp's, warns about Jira's
 security schemes (fatal under ``filterwarnings = error``) and costs about 2 ms per request;
 this one loads both in about 0.2 s. It checks: the method and path match an operation
@@ -10,8 +11,9 @@ parameter is declared and fits its schema, required query and header parameters 
 and a JSON body validates against the request body schema (``$ref``s resolved in the
 document).
 
-Spec fixes, as ``../shared/specs/README.md`` instructs: four ``default: ''`` values outside
-their enums are removed from the Jira document in memory.
+The documents are the vendors' own, shipped in ``specs/`` beside this module (see its README
+for their sources and licenses). One fix is made in memory: four ``default: ''`` values
+outside their enums, which make strict validators fail, are removed from the Jira document.
 """
 
 from __future__ import annotations
@@ -31,7 +33,17 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SPECS = Path(__file__).resolve().parents[3] / "shared" / "specs"
+__all__ = [
+    "CLICKUP_SPEC",
+    "JIRA_SPEC",
+    "SpecValidator",
+    "SpecViolation",
+    "clickup_validator",
+    "jira_validator",
+    "validating",
+]
+
+SPECS = Path(__file__).resolve().parent / "specs"
 JIRA_SPEC = SPECS / "jira-platform-swagger-v3.v3.json"
 CLICKUP_SPEC = SPECS / "clickup-api-v2-reference.json"
 SPEC_URI = "urn:openapi-spec"
@@ -54,6 +66,8 @@ def _drop_bad_defaults(node: Any) -> None:
 
 @dataclass
 class Operation:
+    """One method on one path template of the document."""
+
     method: str
     template: str
     pattern: re.Pattern[str]
@@ -211,7 +225,7 @@ class SpecValidator:
 @cache
 def jira_validator() -> SpecValidator:
     """The Jira Cloud platform v3 validator (document loaded and patched once)."""
-    document = json.loads(JIRA_SPEC.read_text())
+    document = json.loads(JIRA_SPEC.read_text(encoding="utf-8"))
     _drop_bad_defaults(document)
     return SpecValidator(document)
 
@@ -219,7 +233,7 @@ def jira_validator() -> SpecValidator:
 @cache
 def clickup_validator() -> SpecValidator:
     """The ClickUp v2 validator; its server URL is ``https://api.clickup.com/api``."""
-    return SpecValidator(json.loads(CLICKUP_SPEC.read_text()), base_path="/api")
+    return SpecValidator(json.loads(CLICKUP_SPEC.read_text(encoding="utf-8")), base_path="/api")
 
 
 def validating(

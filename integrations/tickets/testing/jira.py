@@ -1,6 +1,7 @@
 """A stateful fake of the Jira Cloud platform REST API v3 (the parts the connector uses).
 
-Behaviour copied from the platform v3 OpenAPI description (../shared/specs) and Atlassian's
+Behaviour copied from the platform v3 OpenAPI description (``specs/`` beside this module) and
+Atlassian's
 docs (https://developer.atlassian.com/cloud/jira/platform/rest/v3/):
 
 - ``POST /rest/api/3/search/jql``: ``nextPageToken`` cursor; the last page sets ``isLast``
@@ -20,6 +21,7 @@ docs (https://developer.atlassian.com/cloud/jira/platform/rest/v3/):
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 import threading
@@ -33,6 +35,10 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from integrations.tickets.adf import markdown_to_adf
+from integrations.tickets.testing.openapi import jira_validator, validating
+from integrations.tickets.testing.throttle import Throttle
+
+__all__ = ["FakeJira"]
 
 STATUSES = {"To Do": "10000", "In Progress": "3", "Done": "10001"}
 TRANSITIONS = {"11": "To Do", "21": "In Progress", "31": "Done"}
@@ -57,40 +63,6 @@ CUSTOM_FIELDS = [
 RICH = {"description", "environment", "customfield_10010"}
 
 
-class Throttle:
-    """Answers 429 to chosen requests and measures how long the client really waited.
-
-    ``decide(n)`` gets the running request number and returns the seconds to ask for (or
-    None). The gap between a 429 and the same request's next arrival is measured on
-    ``clock`` (the same clock the client sleeps on, possibly virtual). The retry of a
-    throttled request is always let through (so each 429 yields exactly one measured gap).
-    """
-
-    def __init__(self, decide: Callable[[int], float | None], clock: Callable[[], float]) -> None:
-        self.decide = decide
-        self.clock = clock
-        self.count = 0
-        self.throttled = 0
-        self.pending: dict[tuple[str, str, bytes], tuple[float, float]] = {}
-        self.gaps: list[tuple[float, float]] = []  # (waited, asked)
-        self.lock = threading.Lock()
-
-    def check(self, request: httpx.Request) -> float | None:
-        key = (request.method, str(request.url), request.content)
-        with self.lock:
-            self.count += 1
-            now = self.clock()
-            if key in self.pending:
-                t0, asked = self.pending.pop(key)
-                self.gaps.append((now - t0, asked))
-                return None
-            asked = self.decide(self.count)
-            if asked is not None:
-                self.throttled += 1
-                self.pending[key] = (now, asked)
-            return asked
-
-
 def _error(
     status: int, messages: list[str] | None = None, errors: dict[str, str] | None = None
 ) -> httpx.Response:
@@ -104,7 +76,7 @@ class FakeJira:
         self,
         *,
         email: str = "ada@example.com",
-        token: str = "jira-token",
+        token: str = "jira-token",  # noqa: S107 - the fake's own made-up credential
         project: str = "PRJ",
         issue_type: str = "Task",
         latency: float = 0.0,
@@ -175,11 +147,18 @@ class FakeJira:
             self.issues[issue_id]["fields"]["updated"] = self._tick()
 
     def find(self, key: str) -> dict[str, Any] | None:
+        """The issue with this id or key, or None."""
         return self.issues.get(key) or next(
             (i for i in self.issues.values() if i["key"] == key), None
         )
 
     # ---------------------------------------------------------------- transport
+
+    def transport(self, *, validate: bool = True) -> httpx.MockTransport:
+        """This fake as an httpx transport; every request is first checked against Jira's
+        OpenAPI description (a :class:`~integrations.tickets.testing.openapi.SpecViolation`
+        fails the call) unless ``validate`` is false."""
+        return httpx.MockTransport(validating(self, jira_validator()) if validate else self)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -239,7 +218,7 @@ class FakeJira:
         ]
 
     def _project(self, issue: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
-        out = json.loads(json.dumps(issue))
+        out = copy.deepcopy(issue)
         if fields and not any(f.startswith("*") for f in fields):
             out["fields"] = {k: v for k, v in out["fields"].items() if k in fields}
         return out
@@ -346,7 +325,7 @@ class FakeJira:
         self, method: str, issue: dict[str, Any], body: dict[str, Any]
     ) -> httpx.Response:
         current = issue["fields"]["status"]["name"]
-        available = [
+        available: list[dict[str, Any]] = [
             {
                 "id": tid,
                 "name": f"Move to {name}",

@@ -1,6 +1,6 @@
 """A stateful fake of ClickUp API v2 (the parts the connector uses).
 
-Behaviour copied from ClickUp's v2 OpenAPI description (../shared/specs) and docs
+Behaviour copied from ClickUp's v2 OpenAPI description (``specs/`` beside this module) and docs
 (https://developer.clickup.com/reference): pages of 100 tasks, 0-based ``page``,
 ``last_page`` on list reads only (team reads end on a short page); closed tasks and
 subtasks are left out unless ``include_closed``/``subtasks`` are true; ``date_updated_gt``
@@ -12,6 +12,7 @@ errors are ``{"err", "ECODE"}``; 429 carries ``X-RateLimit-Reset`` (Unix seconds
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
@@ -21,7 +22,10 @@ from typing import Any
 
 import httpx
 
-from tests.fakes.jira import Throttle
+from integrations.tickets.testing.openapi import clickup_validator, validating
+from integrations.tickets.testing.throttle import Throttle
+
+__all__ = ["FakeClickUp"]
 
 STATUSES = {"to do": "open", "in progress": "custom", "complete": "closed"}
 CUSTOM_FIELDS: list[dict[str, Any]] = [
@@ -63,7 +67,7 @@ class FakeClickUp:
     def __init__(
         self,
         *,
-        token: str = "pk_test",
+        token: str = "pk_test",  # noqa: S107 - the fake's own made-up credential
         team_id: str = "900",
         list_id: str = "901",
         latency: float = 0.0,
@@ -126,11 +130,19 @@ class FakeClickUp:
             self.tasks[task_id]["date_updated"] = self._tick()
 
     def custom_value(self, task_id: str, field_id: str) -> Any:
+        """The stored value of one custom field of one task."""
         return next(
             f.get("value") for f in self.tasks[task_id]["custom_fields"] if f["id"] == field_id
         )
 
     # ---------------------------------------------------------------- transport
+
+    def transport(self, *, validate: bool = True) -> httpx.MockTransport:
+        """This fake as an httpx transport; every request is first checked against ClickUp's
+        OpenAPI description (a :class:`~integrations.tickets.testing.openapi.SpecViolation`
+        fails the call) unless ``validate`` is false. Use ``https://api.clickup.com/api/v2``
+        (the default) as the connector's base URL."""
+        return httpx.MockTransport(validating(self, clickup_validator()) if validate else self)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -173,7 +185,7 @@ class FakeClickUp:
         return _err(405, "Method not allowed", "APP_001")
 
     def _view(self, task: dict[str, Any], params: httpx.QueryParams) -> dict[str, Any]:
-        out = json.loads(json.dumps(task))
+        out = copy.deepcopy(task)
         if params.get("include_markdown_description") != "true":
             out.pop("markdown_description", None)
         return out
