@@ -37,6 +37,7 @@ from models import (
     User,
     VoiceSettings,
 )
+from models.errors import ConnectorsError
 from models.schema import model_info
 from repositories import AccessDenied, Context, connect
 from repositories.context import Privilege
@@ -133,7 +134,7 @@ def _visibility(dbs: Databases, console: Console) -> None:
     console.print(table)
 
 
-class DemoFailed(Exception):
+class DemoFailed(ConnectorsError):
     """A scoping rule the demo shows did not hold (this is a bug: please report it)."""
 
 

@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from models import DATABASES
+from models.errors import ConnectorsError, ExitCode
 from repositories import connect
 
 __all__ = ["CheckResult", "MigrationError", "alembic_ini", "check", "upgrade"]
 
 
-class MigrationError(Exception):
+class MigrationError(ConnectorsError):
     """Alembic could not run, or the schema does not match the models."""
+
+    exit_code = ExitCode.DAMAGED
 
 
 @dataclass(frozen=True)

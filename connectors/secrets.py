@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from models.errors import ConnectorsError, ExitCode
+
 __all__ = ["PREFIX", "ConfigError", "decrypt", "encrypt", "generate_key", "is_encrypted"]
 
 PREFIX = "fernet:"
 
 
-class ConfigError(Exception):
+class ConfigError(ConnectorsError):
     """A configuration problem; the message names the setting, never its value."""
+
+    exit_code = ExitCode.USAGE
 
 
 def generate_key() -> str:

@@ -1,5 +1,9 @@
 """Configuration: defaults < ``config.ini`` (+ an environment overlay) < environment.
 
+The layer below the CLI: the migrations and the CLI read it; it imports nothing of the
+CLI, and the integrations never import it (each defines its own settings model, a
+`Section`, which `Settings.section` builds from the same values).
+
 The file is ``$CONNECTORS_CONFIG`` if set, else ``./config.ini`` when present; with
 ``CONNECTORS_ENV=<env>`` the file ``config.<env>.ini`` beside it is read over it
 (development, staging, production). Keys are the original component's, case-insensitive,
@@ -12,77 +16,83 @@ in any section (or none)::
     DB_<NAME>_PASSWORD_SECRET      PostgreSQL password (may be fernet:…)
     DB_<NAME>_PORT                 default 5432
     CONFIG_KEY                     the Fernet key that decrypts fernet:… values
-    Connector_GoogleSpeech_API_KEY_SECRET   the Google service-account JSON itself
 
-with NAME one of APP, CHAT, MANAGEMENT, REAL_ESTATE. Nothing configured: every database
-is ``jsonfile://./data/<name>``. Secrets are `SecretStr`; errors name settings, never
-values (`ConfigError`).
+with NAME one of APP, CHAT, MANAGEMENT, REAL_ESTATE, plus the integrations' keys
+(``JIRA_…``, ``CLICKUP_…``, ``Connector_GoogleSpeech_API_KEY_SECRET``). Nothing
+configured: every database is ``jsonfile://./data/<name>``. Secrets are `SecretStr`;
+errors name settings, never values (`ConfigError`). An unknown ``DB_…`` key is an error
+that suggests the key meant.
 """
 
 from __future__ import annotations
 
 import configparser
+import contextlib
+import difflib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
+from urllib.parse import quote, quote_plus
 
-from pydantic import SecretStr, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr, SecretStr, ValidationError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from connectors.secrets import ConfigError, decrypt
 
 __all__ = [
-    "DATABASES",
+    "DB_KEY_NAMES",
     "ConfigError",
     "DatabaseConfig",
-    "EnvOverIni",
+    "Section",
     "Settings",
     "config_files",
     "database_configs",
     "database_urls",
-    "load_integration_settings",
     "load_settings",
     "read_ini",
     "redact",
     "redact_url",
 ]
 
-#: logical database name -> the NAME used in DB_<NAME>_* keys
-DATABASES = {"app": "APP", "chat": "CHAT", "management": "MANAGEMENT", "realestate": "REAL_ESTATE"}
+#: logical database name -> the NAME used in its DB_<NAME>_* keys
+DB_KEY_NAMES = {
+    "app": "APP",
+    "chat": "CHAT",
+    "management": "MANAGEMENT",
+    "realestate": "REAL_ESTATE",
+}
+_DB_KEY_SUFFIXES = ("url", "host", "database", "user", "password_secret", "port")
+_DB_KEY_ENDINGS = tuple(f"_{s}" for s in _DB_KEY_SUFFIXES)
+_DB_KEY_STARTS = tuple(f"db_{n.lower()}_" for n in DB_KEY_NAMES.values())
+_SCHEMES = ("jsonfile", "sqlite", "postgresql", "postgres")
 _WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
 #: ``scheme://user:password@`` anywhere in a text (an unquoted password may hold '@')
 _URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s]*@")
 
 
-class EnvOverIni(BaseSettings):
-    """Settings read from the ini files (passed as init values) and the environment,
-    which wins over them. Base of `Settings` and of the integrations' settings."""
+class Section(Protocol):
+    """An integration's settings model: a pydantic model whose fields are read from the
+    keys ``<config_prefix><FIELD>`` (e.g. ``JIRA_API_URL`` for `api_url`)."""
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (env_settings, init_settings)
+    config_prefix: ClassVar[str]
+    model_fields: ClassVar[dict[str, Any]]
 
 
-class Settings(EnvOverIni):
-    """Every setting, flat, under the original component's key names (lower-cased)."""
+M = TypeVar("M", bound=BaseModel)
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", env_prefix="")
+
+class Settings(BaseModel):
+    """The core settings, flat, under the original component's key names (lower-cased),
+    and the values every integration section is built from."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     connectors_env: str = "development"
     config_key: SecretStr | None = None
-    connector_googlespeech_api_key_secret: SecretStr | None = None
 
     db_app_url: SecretStr | None = None
     db_app_host: str | None = None
@@ -112,27 +122,61 @@ class Settings(EnvOverIni):
     db_real_estate_password_secret: SecretStr | None = None
     db_real_estate_port: int = 5432
 
+    #: every key/value read (lower-cased keys; files, then the environment)
+    _values: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def section(self, cls: type[M]) -> M:
+        """An integration's settings (`cls`, a `Section`) from the same values; its
+        ``fernet:`` secrets decrypted with ``CONFIG_KEY``.
+
+        Raises:
+            ConfigError: a missing or bad value, or a secret that cannot be decrypted; the
+                message names the setting, never its value.
+        """
+        prefix = str(getattr(cls, "config_prefix", "")).lower()
+        picked = {
+            name: self._values[prefix + name]
+            for name in cls.model_fields
+            if prefix + name in self._values
+        }
+        return _decrypted(_validated(cls, picked, prefix), self.config_key)
+
     def secret_values(self) -> list[str]:
-        """Every non-empty secret (decrypted), for scrubbing text shown to people."""
-        values = []
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if isinstance(value, SecretStr) and value.get_secret_value():
-                values.append(value.get_secret_value())
+        """Every non-empty secret (decrypted where possible), to scrub text shown to people.
+
+        Covers the core secrets, database passwords, and every ``…_SECRET`` key of any
+        integration, read or not.
+        """
+        values = [
+            v.get_secret_value()
+            for v in (getattr(self, name) for name in type(self).model_fields)
+            if isinstance(v, SecretStr) and v.get_secret_value()
+        ]
+        plain_key = self.config_key.get_secret_value() if self.config_key else None
+        for key, raw in self._values.items():
+            if key.endswith("_secret") and raw:
+                values.append(raw)
+                # not decryptable: the token itself is masked all the same
+                with contextlib.suppress(ConfigError):
+                    values.append(decrypt(raw, plain_key, key.upper()))
         for url in self.urls().values():
             password = _password(url)
             if password:
                 values.append(password)
-        return values
+        return [v for v in dict.fromkeys(values) if v]
 
     def urls(self) -> dict[str, str]:
         """The URL of each logical database (passwords included: never print these)."""
-        return {name: _database_url(self, name) for name in DATABASES}
+        return {name: _database_url(self, name) for name in DB_KEY_NAMES}
+
+    def databases(self) -> dict[str, DatabaseConfig]:
+        """The `DatabaseConfig` of each logical database."""
+        return {name: DatabaseConfig(name, url) for name, url in self.urls().items()}
 
 
 @dataclass(frozen=True)
 class DatabaseConfig:
-    """One logical database as configured."""
+    """One logical database as configured (its repr masks the password)."""
 
     name: str
     url: str
@@ -152,9 +196,19 @@ class DatabaseConfig:
         """The URL with its password masked."""
         return redact_url(self.url)
 
+    def __repr__(self) -> str:
+        return f"DatabaseConfig(name={self.name!r}, url={self.display_url!r})"
+
+    __str__ = __repr__
+
 
 def config_files(config: str | Path | None = None, env: str | None = None) -> list[Path]:
-    """The ini files read, base first: ``config.ini`` then ``config.<env>.ini``."""
+    """The ini files read, base first: ``config.ini`` then ``config.<env>.ini``.
+
+    Raises:
+        ConfigError: an explicit config file (``--config``, ``CONNECTORS_CONFIG``) or an
+            explicit environment overlay (``--env``, ``CONNECTORS_ENV``) does not exist.
+    """
     explicit = config or os.environ.get("CONNECTORS_CONFIG")
     base = Path(explicit) if explicit else Path("config.ini")
     if explicit and not base.is_file():
@@ -162,10 +216,12 @@ def config_files(config: str | Path | None = None, env: str | None = None) -> li
         raise ConfigError(f"{source}: no config file at {base}")
     env = env or os.environ.get("CONNECTORS_ENV") or ""
     files = [base] if base.is_file() else []
-    if env:
+    if env and files:
         overlay = base.with_name(f"config.{env}.ini")
-        if overlay.is_file():
-            files.append(overlay)
+        if not overlay.is_file():
+            source = "--env" if env and not os.environ.get("CONNECTORS_ENV") else "CONNECTORS_ENV"
+            raise ConfigError(f"{source}={env}: no overlay file at {overlay}")
+        files.append(overlay)
     return files
 
 
@@ -193,32 +249,20 @@ def read_ini(paths: Iterable[Path]) -> dict[str, str]:
     return values
 
 
-S = TypeVar("S", bound=EnvOverIni)
-
-
-def _build(cls: type[S], ini: dict[str, str]) -> S:
-    """`cls` from the ini values under its ``env_prefix`` and the environment."""
-    prefix = str(cls.model_config.get("env_prefix") or "").lower()
-    known = {
-        k[len(prefix) :]: v
-        for k, v in ini.items()
-        if k.startswith(prefix) and k[len(prefix) :] in cls.model_fields
-    }
+def _validated(cls: type[M], values: Mapping[str, Any], prefix: str) -> M:
     try:
-        factory: Any = cls  # the keys are checked against model_fields above
-        settings: S = factory(**known)
+        return cls.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
             f"{prefix.upper()}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
             for e in exc.errors(include_input=False, include_url=False)
         )
         raise ConfigError(f"invalid settings: {problems}") from None
-    return settings
 
 
-def _decrypted(settings: S, key: SecretStr | None) -> S:
+def _decrypted(settings: M, key: SecretStr | None) -> M:
     """`settings` with every ``fernet:`` secret (but the key itself) decrypted."""
-    prefix = str(settings.model_config.get("env_prefix") or "")
+    prefix = str(getattr(settings, "config_prefix", ""))
     plain_key = key.get_secret_value() if key else None
     updates: dict[str, Any] = {}
     for name in type(settings).model_fields:
@@ -229,37 +273,56 @@ def _decrypted(settings: S, key: SecretStr | None) -> S:
     return settings.model_copy(update=updates)
 
 
+def _check_db_keys(values: Mapping[str, str], origin: Mapping[str, str]) -> None:
+    """An unknown ``DB_…`` key is a typo: name it and the key it most likely meant.
+
+    Every ``DB_…`` key of a config file counts; from the environment only keys shaped like
+    ours (a known NAME or a known ending), since a container may carry an unrelated
+    ``DB_HOST``.
+    """
+    known = [f"db_{n.lower()}_{s}" for n in DB_KEY_NAMES.values() for s in _DB_KEY_SUFFIXES]
+    for key in values:
+        if not key.startswith("db_") or key in known:
+            continue
+        ours = key.endswith(_DB_KEY_ENDINGS) or key.startswith(_DB_KEY_STARTS)
+        if origin[key] == "environment" and (key.count("_") < 2 or not ours):
+            continue
+        guess = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f" (did you mean {guess[0].upper()}?)" if guess else ""
+        raise ConfigError(f"{origin[key]}: unknown setting {key.upper()}{hint}")
+
+
 def load_settings(config: str | Path | None = None, env: str | None = None) -> Settings:
-    """Read and resolve the settings (files, then environment), decrypting secrets.
+    """Read and resolve the settings once (files, then environment), decrypting secrets.
 
     Args:
         config: the base ini file (default ``$CONNECTORS_CONFIG`` or ``./config.ini``).
         env: the environment overlay name (default ``$CONNECTORS_ENV``).
 
     Raises:
-        ConfigError: a bad value, an unreadable file, or a secret that cannot be decrypted;
-            the message names the setting, never a secret.
+        ConfigError: a bad or unknown value, an unreadable file, or a secret that cannot
+            be decrypted; the message names the setting, never a secret.
     """
-    settings = _build(Settings, read_ini(config_files(config, env)))
-    settings = _decrypted(settings, settings.config_key)
-    for name in DATABASES:  # resolve now so a bad URL fails at start-up
+    files = config_files(config, env)
+    values = read_ini(files)
+    origin = dict.fromkeys(values, ", ".join(str(f) for f in files))
+    environment = {k.lower(): v for k, v in os.environ.items()}
+    for key in list(environment):
+        if key.startswith("db_"):
+            origin[key] = "environment"
+    values.update(environment)
+    _check_db_keys({k: v for k, v in values.items() if k.startswith("db_")}, origin)
+    core = {k: v for k, v in values.items() if k in Settings.model_fields}
+    settings = _decrypted(_validated(Settings, core, ""), _key(core))
+    settings._values.update(values)
+    for name in DB_KEY_NAMES:  # resolve now so a bad URL fails at start-up
         _database_url(settings, name)
     return settings
 
 
-def load_integration_settings(
-    cls: type[S], config: str | Path | None = None, env: str | None = None
-) -> S:
-    """An integration's settings (`cls`: an `EnvOverIni` with an ``env_prefix``) from the
-    same ini files and environment as `load_settings`; its ``fernet:`` secrets are
-    decrypted with ``CONFIG_KEY``.
-
-    Raises:
-        ConfigError: a missing or bad value, or a secret that cannot be decrypted; the
-            message names the setting, never a secret.
-    """
-    ini = read_ini(config_files(config, env))
-    return _decrypted(_build(cls, ini), _build(Settings, ini).config_key)
+def _key(core: Mapping[str, str]) -> SecretStr | None:
+    key = core.get("config_key")
+    return SecretStr(key) if key else None
 
 
 def _is_path(host: str) -> bool:
@@ -272,12 +335,17 @@ def _is_path(host: str) -> bool:
 
 
 def _database_url(settings: Settings, name: str) -> str:
-    key = DATABASES[name].lower()
+    key = DB_KEY_NAMES[name].lower()
     url: SecretStr | None = getattr(settings, f"db_{key}_url")
     if url is not None and url.get_secret_value():
         text = url.get_secret_value()
-        if "://" not in text:
-            raise ConfigError(f"DB_{key.upper()}_URL is not a URL (expected scheme://…)")
+        scheme = text.split("://", 1)[0].split("+", 1)[0].lower() if "://" in text else ""
+        if scheme not in _SCHEMES:
+            shown = redact_url(text) if "://" in text else "(not a URL)"
+            raise ConfigError(
+                f"DB_{key.upper()}_URL: {shown}: expected a URL starting with "
+                + ", ".join(f"{s}://" for s in _SCHEMES[:3])
+            )
         return text
     host: str | None = getattr(settings, f"db_{key}_host")
     database: str = getattr(settings, f"db_{key}_database") or name
@@ -317,9 +385,8 @@ def _password(url: str) -> str | None:
 
 
 def database_configs(settings: Settings | None = None) -> dict[str, DatabaseConfig]:
-    """The `DatabaseConfig` of each logical database."""
-    settings = settings or load_settings()
-    return {name: DatabaseConfig(name, url) for name, url in settings.urls().items()}
+    """The `DatabaseConfig` of each logical database (default: `load_settings()`)."""
+    return (settings or load_settings()).databases()
 
 
 def database_urls(settings: Settings | None = None) -> dict[str, str]:
@@ -349,8 +416,6 @@ def redact(text: str, settings: Settings | None) -> str:
     text = _URL_PASSWORD.sub(r"\1***@", text)
     if settings is None:
         return text
-    from urllib.parse import quote, quote_plus
-
     for secret in sorted(settings.secret_values(), key=len, reverse=True):
         for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
             if form:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models import Record
+from models.errors import ConnectorsError, ExitCode
 from models.schema import model_info
 from repositories import Database, SchemaError
 
@@ -35,8 +36,10 @@ Progress = Callable[[str, int, int], None]
 WhereFor = Callable[[type[Record]], Mapping[str, Any] | None]
 
 
-class CopyError(Exception):
+class CopyError(ConnectorsError):
     """The copy cannot start, or the destination does not match the source."""
+
+    exit_code = ExitCode.CONFLICT
 
     def __init__(self, message: str, results: Sequence[TableCopy] = ()) -> None:
         super().__init__(message)

@@ -14,6 +14,8 @@ connector with ``raise ... from exc``; nothing library-specific leaks to callers
 
 from __future__ import annotations
 
+from models.errors import ConnectorsError, ExitCode
+
 __all__ = [
     "AuthenticationFailed",
     "IntegrationError",
@@ -25,8 +27,8 @@ __all__ = [
 ]
 
 
-class IntegrationError(Exception):
-    """Root of every error raised by an integration."""
+class IntegrationError(ConnectorsError):
+    """Root of every error raised by an integration (below `ConnectorsError`)."""
 
 
 class RateLimited(IntegrationError):
@@ -36,6 +38,8 @@ class RateLimited(IntegrationError):
         retry_after: seconds the service asked us to wait, or None when it did not say.
     """
 
+    exit_code = ExitCode.UNAVAILABLE
+
     def __init__(self, message: str = "rate limited", retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
@@ -44,13 +48,19 @@ class RateLimited(IntegrationError):
 class AuthenticationFailed(IntegrationError):
     """Credentials are missing, malformed or were rejected."""
 
+    exit_code = ExitCode.DENIED
+
 
 class NotFound(IntegrationError):
     """The addressed resource does not exist."""
 
+    exit_code = ExitCode.NOT_FOUND
+
 
 class InvalidRequest(IntegrationError):
     """The request was rejected as invalid (by the service, or by us before sending it)."""
+
+    exit_code = ExitCode.USAGE
 
 
 class UnsupportedAudio(InvalidRequest):
@@ -59,3 +69,5 @@ class UnsupportedAudio(InvalidRequest):
 
 class ServiceUnavailable(IntegrationError):
     """The service could not be reached or kept failing after retries."""
+
+    exit_code = ExitCode.UNAVAILABLE

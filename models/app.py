@@ -8,9 +8,11 @@ from pydantic import Field
 
 from models.base import Record, indexed
 
-__all__ = ["Mandate", "User", "UserConnection"]
+__all__ = ["PRIVILEGES", "Mandate", "Privilege", "User", "UserConnection"]
 
+#: what a user may do: ``sysadmin`` every mandate, ``admin`` its mandate, ``user`` its records
 Privilege = Literal["sysadmin", "admin", "user"]
+PRIVILEGES: tuple[Privilege, ...] = ("sysadmin", "admin", "user")
 
 
 class Mandate(Record):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+
+from models.app import PRIVILEGES, Privilege
 
 __all__ = ["SYSTEM_USER", "Context", "Privilege"]
 
-Privilege = Literal["sysadmin", "admin", "user"]
 SYSTEM_USER = "system"
-_PRIVILEGES = ("sysadmin", "admin", "user")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +27,8 @@ class Context:
     privilege: Privilege = "user"
 
     def __post_init__(self) -> None:
-        if self.privilege not in _PRIVILEGES:
-            raise ValueError(f"privilege must be one of {_PRIVILEGES}, not {self.privilege!r}")
+        if self.privilege not in PRIVILEGES:
+            raise ValueError(f"privilege must be one of {PRIVILEGES}, not {self.privilege!r}")
         if not self.user_id:
             raise ValueError("Context.user_id must not be empty")
         if self.privilege != "sysadmin" and not self.mandate_id:

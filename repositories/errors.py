@@ -17,6 +17,8 @@ backend-specific leaks to callers::
 
 from __future__ import annotations
 
+from models.errors import ConnectorsError, ExitCode
+
 __all__ = [
     "AccessDenied",
     "BackendUnavailable",
@@ -31,11 +33,15 @@ __all__ = [
 ]
 
 
-class RepositoryError(Exception):
-    """Root of every repository error."""
+class RepositoryError(ConnectorsError):
+    """Root of every repository error (below the library's `ConnectorsError`)."""
 
 
 class RecordNotFound(RepositoryError):
+    """The id does not exist (or is not visible to the context)."""
+
+    exit_code = ExitCode.NOT_FOUND
+
     def __init__(self, table: str, record_id: str) -> None:
         super().__init__(f"{table}: no record with id {record_id!r}")
         self.table = table
@@ -43,6 +49,10 @@ class RecordNotFound(RepositoryError):
 
 
 class DuplicateRecord(RepositoryError):
+    """A record with this id already exists."""
+
+    exit_code = ExitCode.CONFLICT
+
     def __init__(self, table: str, record_id: str | None = None) -> None:
         what = f"id {record_id!r}" if record_id is not None else "an id in this batch"
         super().__init__(f"{table}: a record with {what} already exists")
@@ -51,6 +61,10 @@ class DuplicateRecord(RepositoryError):
 
 
 class ConcurrentModification(RepositoryError):
+    """The record changed since the caller read it (`expected_modified_at`)."""
+
+    exit_code = ExitCode.CONFLICT
+
     def __init__(self, table: str, record_id: str, expected: float | None) -> None:
         super().__init__(
             f"{table}: record {record_id!r} was modified since {expected!r} (read it again)"
@@ -63,20 +77,32 @@ class ConcurrentModification(RepositoryError):
 class InvalidQuery(RepositoryError):
     """Unknown field or op, a value of the wrong type, an invalid id or table name."""
 
+    exit_code = ExitCode.USAGE
+
 
 class AccessDenied(RepositoryError):
     """The context's privilege or mandate does not allow this operation."""
+
+    exit_code = ExitCode.DENIED
 
 
 class SchemaError(RepositoryError):
     """The stored schema does not match the models (or cannot be changed additively)."""
 
+    exit_code = ExitCode.DAMAGED
+
 
 class StoreCorrupted(RepositoryError):
     """A stored file or row cannot be read; names the file or table."""
 
+    exit_code = ExitCode.DAMAGED
+
 
 class LockTimeout(RepositoryError):
+    """An inter-process lock was not acquired in time."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
     def __init__(self, table: str, timeout: float, holder_pid: int | None = None) -> None:
         holder = f" (held by pid {holder_pid})" if holder_pid else ""
         super().__init__(f"{table}: lock not acquired within {timeout:g}s{holder}")
@@ -87,3 +113,5 @@ class LockTimeout(RepositoryError):
 
 class BackendUnavailable(RepositoryError):
     """The database cannot be reached."""
+
+    exit_code = ExitCode.UNAVAILABLE

@@ -1,6 +1,6 @@
 """Ticket connectors (Jira Cloud, ClickUp), the sync definition, export and two-way sync.
 
-Public names are imported lazily so that ``integrations.tickets.cli`` (loaded at CLI start-up)
+Public names are imported lazily so that ``connectors.cli.tickets`` (loaded at CLI start-up)
 does not pull in httpx and pydantic models before a command runs.
 """
 

@@ -9,7 +9,7 @@ from integrations.errors import IntegrationError
 
 __all__ = ["INSTALL_HINT", "MissingVoiceExtra", "missing_extra", "require"]
 
-INSTALL_HINT = "pip install 'connectors[voice]'"
+INSTALL_HINT = "pip install 'connectors-layer[voice]'"
 
 
 class MissingVoiceExtra(IntegrationError, ImportError):

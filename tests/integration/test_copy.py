@@ -132,12 +132,12 @@ def test_postgres_back_into_a_json_store_and_sqlite(
 
 def test_copy_cli_errors_are_one_line(store: Database, tmp_path: Path) -> None:
     result = runner.invoke(app, ["db", "copy", store.url, "mysql://x/y"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # invalid input
     assert result.stderr.count("\n") == 1 and "mysql" in result.stderr
     result = runner.invoke(
         app, ["db", "copy", store.url, f"sqlite:///{tmp_path}/x.db", "--tables", "Nope"]
     )
-    assert result.exit_code == 1 and "unknown table" in result.stderr
+    assert result.exit_code == 2 and "unknown table" in result.stderr
     listed = runner.invoke(app, ["records", "list", "Property", "--url", store.url, "--limit", "2"])
     assert len(json.loads(listed.stdout)) == 2
 

@@ -19,7 +19,7 @@ the test with :class:`SpecViolation`. The fakes record what they received (``req
 ``writes``) and expose their state (``issues``, ``tasks``) for assertions; ``edit()``
 changes a ticket as a person in the web UI would.
 
-Needs the ``testing`` extra (``pip install 'connectors[testing]'``) for jsonschema.
+Needs the ``testing`` extra (``pip install 'connectors-layer[testing]'``) for jsonschema.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ try:
     import jsonschema  # noqa: F401  (fail early, with the install hint)
 except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError(
-        "integrations.tickets.testing needs jsonschema: pip install 'connectors[testing]'"
+        "integrations.tickets.testing needs jsonschema: pip install 'connectors-layer[testing]'"
     ) from exc
 
 from integrations.tickets.testing.clickup import FakeClickUp

@@ -14,7 +14,7 @@ each voiced burst is one word of a small lexicon, so transcripts are predictable
             assert voice.speech_to_text(speech_wav(3), "en-US").text == "hello world this"
             assert google.recognize_calls == 1
 
-Needs the ``voice`` extra (``pip install 'connectors[voice]'``).
+Needs the ``voice`` extra (``pip install 'connectors-layer[voice]'``).
 """
 
 from __future__ import annotations

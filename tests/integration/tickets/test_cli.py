@@ -8,7 +8,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from integrations.tickets.cli import app
+from connectors.cli.tickets import app
 
 DEFINITION = """
 name: jira-cli
@@ -92,11 +92,11 @@ def test_sync_round_trip_with_state_on_disk(jira_env, tmp_path) -> None:
 def test_missing_settings_and_bad_credentials(jira_env, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("JIRA_API_TOKEN_SECRET", "wrong-secret-value")
     result = CliRunner().invoke(app, ["export", "-d", str(tmp_path / "def.yaml")])
-    assert result.exit_code == 1
-    assert "AuthenticationFailed" in result.output and "wrong-secret-value" not in result.output
+    assert result.exit_code == 6  # access denied
+    assert "error: " in result.output and "wrong-secret-value" not in result.output
     monkeypatch.delenv("JIRA_PROJECT_CODE")
     result = CliRunner().invoke(app, ["export", "-d", str(tmp_path / "def.yaml")])
-    assert result.exit_code == 1 and "JIRA_PROJECT_CODE" in result.output
+    assert result.exit_code == 2 and "JIRA_PROJECT_CODE" in result.output
 
 
 def test_settings_from_config_ini_with_an_encrypted_token(jira_env, tmp_path, monkeypatch) -> None:
@@ -117,6 +117,22 @@ def test_settings_from_config_ini_with_an_encrypted_token(jira_env, tmp_path, mo
     monkeypatch.setenv("JIRA_PROJECT_CODE", "OTHER")  # the environment wins over the file
     result = CliRunner().invoke(app, ["export", "-d", str(tmp_path / "def.yaml")])
     assert result.exit_code == 0 and json.loads(result.stdout) == []
+
+
+def test_the_root_config_option_reaches_the_tickets_commands(
+    jira_env, tmp_path, monkeypatch
+) -> None:
+    from connectors.cli import app as root
+
+    (tmp_path / "other.ini").write_text("JIRA_PROJECT_CODE = FROMFILE\n")
+    monkeypatch.delenv("JIRA_PROJECT_CODE")
+    jira_env.add_issue("Somewhere")
+    args = ["tickets", "export", "-d", str(tmp_path / "def.yaml")]
+    missing = CliRunner().invoke(root, args)
+    assert missing.exit_code == 2 and "JIRA_PROJECT_CODE" in missing.output
+    result = CliRunner().invoke(root, ["--config", str(tmp_path / "other.ini"), *args])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []  # project FROMFILE has no issues: X was read
 
 
 def test_clickup_export(clickup_url, monkeypatch, tmp_path) -> None:

@@ -8,14 +8,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from integrations.voice.cli import CREDENTIALS_ENV, app
+from connectors.cli.common import State
+from connectors.cli.voice import app
+from integrations.voice.config import CREDENTIALS_KEY as CREDENTIALS_ENV
 from integrations.voice.google import GoogleVoice
 from integrations.voice.sniff import sniff
 from integrations.voice.testing.audio import AudioFixture
 
 
 def _invoke(voice: GoogleVoice | None, *args: str):  # type: ignore[no-untyped-def]
-    obj = {"google_voice": voice} if voice is not None else None
+    obj = State(services={"google_voice": voice} if voice is not None else None)
     return CliRunner().invoke(app, list(args), obj=obj)
 
 
@@ -37,8 +39,8 @@ def test_transcribe_error_exit(
     path = tmp_path / "x.bin"
     path.write_bytes(audio["random_bytes"].data)
     result = _invoke(voice, "transcribe", str(path))
-    assert result.exit_code == 1
-    assert "error: UnsupportedAudio: unrecognised audio" in result.output
+    assert result.exit_code == 2  # invalid input
+    assert "error: unrecognised audio" in result.output
 
 
 def test_translate_speak_languages_voices(voice: GoogleVoice, tmp_path: Path) -> None:
@@ -61,7 +63,7 @@ def test_credentials_come_from_the_environment_and_stay_secret(
     assert missing.exit_code == 2 and CREDENTIALS_ENV in missing.output
     monkeypatch.setenv(CREDENTIALS_ENV, '{"type": "service_account", "private_key": "TOPSECRET"')
     broken = _invoke(None, "voices")
-    assert broken.exit_code == 1 and "not valid JSON" in broken.output
+    assert broken.exit_code == 6 and "not valid JSON" in broken.output  # authentication
     assert "TOPSECRET" not in broken.output
     monkeypatch.setenv(CREDENTIALS_ENV, "fernet:gAAAAB-not-a-token")
     monkeypatch.setenv("CONFIG_KEY", "k" * 43 + "=")
@@ -69,3 +71,16 @@ def test_credentials_come_from_the_environment_and_stay_secret(
     assert encrypted.exit_code == 2
     assert CREDENTIALS_ENV.upper() in encrypted.output.upper()
     assert "not-a-token" not in encrypted.output
+
+
+def test_the_root_config_option_reaches_the_voice_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors.cli import app as root
+
+    monkeypatch.delenv(CREDENTIALS_ENV, raising=False)
+    (tmp_path / "x.ini").write_text(f"{CREDENTIALS_ENV} = not json at all\n")
+    without = CliRunner().invoke(root, ["voice", "voices"])
+    assert without.exit_code == 2 and CREDENTIALS_ENV in without.output
+    with_x = CliRunner().invoke(root, ["--config", str(tmp_path / "x.ini"), "voice", "voices"])
+    assert with_x.exit_code == 6 and "not valid JSON" in with_x.output  # X's value was read

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from connectors.cli import app, mount
+from connectors.cli import app
+from connectors.cli.common import sub_app
 from connectors.secrets import decrypt, encrypt, generate_key
 from models import DATABASES
 
@@ -35,9 +35,10 @@ def ok(args: list[str], env: dict[str, str] | None = None, data: str | None = No
     return result.stdout
 
 
-def error(args: list[str], env: dict[str, str] | None = None) -> str:
+def error(args: list[str], env: dict[str, str] | None = None, code: int = 2) -> str:
+    """The one error line of a failing command, which exits with `code`."""
     result = runner.invoke(app, args, env=env)
-    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.exit_code == code, (result.output, result.exception)
     assert not isinstance(result.exception, Exception) or isinstance(
         result.exception, SystemExit
     ), result.exception
@@ -92,7 +93,7 @@ def test_records_put_get_list_delete(tmp_path: Path) -> None:
     assert scoped == []  # acme's admin never sees birch's barn
     everything = json.loads(ok(["records", "list", "Property", "--order-by", "title"], env))
     assert [p["title"] for p in everything] == ["Barn", "Flat", "Loft"]
-    assert "p9" in error(["records", "get", "Property", "p9", *acme], env)
+    assert "p9" in error(["records", "get", "Property", "p9", *acme], env, code=3)
     assert json.loads(ok(["records", "delete", "Property", "p1", *acme], env)) == {"deleted": 1}
     deleted = json.loads(ok(["records", "delete", "Property", "-w", "title=Barn"], env))
     assert deleted == {"deleted": 1}
@@ -107,7 +108,7 @@ def test_records_errors_are_one_line(tmp_path: Path) -> None:
     assert "username" in error(["records", "put", "User", '{"mandateId": "m"}'], env)
     assert "--mandate needs --user" in error(["records", "list", "User", "--mandate", "m"], env)
     foreign = '{"username": "x", "mandateId": "b"}'
-    denied = error(["records", "put", "User", foreign, "--user", "u", "--mandate", "a"], env)
+    denied = error(["records", "put", "User", foreign, "--user", "u", "--mandate", "a"], env, 6)
     assert "cannot create records in mandate" in denied
 
 
@@ -131,7 +132,7 @@ def test_a_secret_never_appears_in_an_error_line(tmp_path: Path) -> None:
     # a connection failure with the password in the URL: nothing leaks either
     env = {"DB_APP_URL": f"postgresql+psycopg2://u:{PASSWORD}@127.0.0.1:9/app?connect_timeout=2"}
     result = runner.invoke(app, ["db", "check", "--db", "app"], env=env)
-    assert result.exit_code == 1
+    assert result.exit_code == 5  # unavailable: try again later
     assert PASSWORD not in result.output and "error:" in result.stderr
     # a URL typed on the command line is masked too
     line = error(["db", "copy", "app", f"mysql://u:{PASSWORD}@h/db"], sqlite_env(Path(".")))
@@ -163,20 +164,36 @@ def test_db_upgrade_check_and_copy_on_sqlite(tmp_path: Path) -> None:
     assert "unknown database" in error(["db", "upgrade", "--db", "nope"], env)
 
 
-def test_a_broken_sub_app_only_breaks_its_own_command() -> None:
-    parent = typer.Typer()
+def test_a_bug_in_a_command_keeps_its_traceback() -> None:
+    buggy = sub_app("A group with a buggy command.")
 
-    @parent.command()
-    def hello() -> None:
-        typer.echo("hi")
+    @buggy.command()
+    def boom() -> None:
+        raise RuntimeError("a bug, not a user error")
 
-    mount(parent, "broken", "integrations.does_not_exist.cli")
-    mount(parent, "models", "models")  # importable, but has no Typer `app`
-    assert runner.invoke(parent, ["hello"]).stdout == "hi\n"
-    result = runner.invoke(parent, ["broken", "fields", "--x"])
-    assert result.exit_code == 1
-    assert "connectors broken` is unavailable: ModuleNotFoundError" in result.stderr
-    assert runner.invoke(parent, ["models"]).exit_code == 1
+    @buggy.command()
+    def other() -> None:
+        """Keeps the group a group."""
+
+    result = runner.invoke(buggy, ["boom"])
+    assert isinstance(result.exception, RuntimeError)  # not turned into one line
+
+
+def test_help_shows_exit_codes_and_no_type_labels() -> None:
+    out = ok(["--help"])
+    assert "3 not found" in " ".join(out.split())
+    for args in (
+        ["db", "copy"],
+        ["records", "list"],
+        ["voice", "transcribe"],
+        ["config", "encrypt"],
+    ):
+        shown = ok([*args, "--help"])
+        assert "<bool>" not in shown and "<str>" not in shown and "``" not in shown, shown
+
+
+def test_version() -> None:
+    assert ok(["--version"]).startswith("connectors ")
 
 
 def test_every_logical_database_is_upgraded(tmp_path: Path) -> None:
@@ -195,7 +212,7 @@ def test_db_check_reports_and_repairs_a_damaged_json_store(tmp_path: Path) -> No
     assert "ok" in ok(["db", "check", "--db", "app"], env)
     (store / "app" / "User" / "u1.json").write_text("{not json", encoding="utf-8")
     result = runner.invoke(app, ["db", "check", "--db", "app"], env=env)
-    assert result.exit_code == 1
+    assert result.exit_code == 7  # damaged data
     assert "corrupted file" in result.stdout and "check found problems in: app" in result.stderr
 
 
@@ -218,7 +235,7 @@ def test_upgrade_over_tables_alembic_did_not_make_is_one_clear_line(tmp_path: Pa
     db = connect(env["DB_APP_URL"])
     db.ensure_schema(*DATABASES["app"])  # tables without Alembic's version table
     db.close()
-    line = error(["db", "upgrade", "--db", "app"], env)
+    line = error(["db", "upgrade", "--db", "app"], env, code=7)
     assert "app: alembic upgrade failed" in line and "already exists" in line
 
 

@@ -11,13 +11,15 @@ from sqlalchemy.engine import make_url
 
 from connectors.secrets import ConfigError, encrypt, generate_key
 from connectors.settings import (
-    DATABASES,
+    DB_KEY_NAMES,
     database_configs,
     database_urls,
     load_settings,
     redact,
     redact_url,
 )
+from integrations.tickets.config import JiraConfig
+from integrations.voice.config import GoogleConfig
 
 PASSWORD = "s3cr3t:p@ss/word%"  # URL-hostile on purpose
 
@@ -28,7 +30,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_nothing_configured_runs_on_the_embedded_json_default() -> None:
-    assert database_urls() == {name: f"jsonfile://./data/{name}" for name in DATABASES}
+    assert database_urls() == {name: f"jsonfile://./data/{name}" for name in DB_KEY_NAMES}
     assert set(database_urls()) == {"app", "chat", "management", "realestate"}
 
 
@@ -158,12 +160,14 @@ def test_secrets_never_reach_repr_logs_or_dumps(
     with caplog.at_level(logging.DEBUG):
         settings = load_settings()
         configs = database_configs(settings)
-    assert settings.connector_googlespeech_api_key_secret is not None
-    assert settings.connector_googlespeech_api_key_secret.get_secret_value() == google
+    credentials = settings.section(GoogleConfig).credentials
+    assert credentials is not None and credentials.get_secret_value() == google
     shown = "\n".join(
         [
             repr(settings),
             str(settings),
+            repr(configs),
+            repr(settings.section(GoogleConfig)),
             settings.model_dump_json(),
             caplog.text,
             *(c.display_url for c in configs.values()),
@@ -208,3 +212,55 @@ def test_ipv6_host_with_port(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DB_CHAT_HOST", "[::1]:6000")
     url = make_url(database_urls()["chat"])
     assert (url.host, url.port, url.database) == ("::1", 6000, "chat")
+
+
+def test_an_unknown_db_key_is_reported_with_the_key_meant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "config.ini", "DB_REALESTATE_URL = sqlite:///x.db\n")
+    with pytest.raises(ConfigError, match=r"DB_REALESTATE_URL.*did you mean DB_REAL_ESTATE_URL"):
+        load_settings()
+    (tmp_path / "config.ini").unlink()
+    monkeypatch.setenv("DB_APP_PASWORD_SECRET", "x")
+    with pytest.raises(ConfigError, match="environment: unknown setting DB_APP_PASWORD_SECRET"):
+        load_settings()
+    monkeypatch.delenv("DB_APP_PASWORD_SECRET")
+    monkeypatch.setenv("DB_HOST", "unrelated.example")  # another program's variable
+    assert load_settings().urls()["app"] == "jsonfile://./data/app"
+
+
+def test_a_missing_overlay_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path / "config.ini", "DB_APP_HOST = /base\n")
+    monkeypatch.setenv("CONNECTORS_ENV", "prodution")
+    with pytest.raises(ConfigError, match=r"CONNECTORS_ENV=prodution: no overlay file .*prodution"):
+        load_settings()
+
+
+def test_a_bad_scheme_names_the_setting_and_masks_only_the_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DB_CHAT_URL", f"mysql://svc:{quote(PASSWORD, safe='')}@db.internal/chat")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    message = str(err.value)
+    assert "DB_CHAT_URL" in message and "mysql://svc:***@db.internal/chat" in message
+    assert quote(PASSWORD, safe="") not in message
+
+
+def test_integration_sections_come_from_the_same_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = generate_key()
+    write(
+        tmp_path / "config.ini",
+        "JIRA_API_URL = https://example.atlassian.net\nJIRA_API_USERNAME = me\n"
+        f"JIRA_API_TOKEN_SECRET = {encrypt('tok', key)}\nJIRA_PROJECT_CODE = OPS\n",
+    )
+    monkeypatch.setenv("CONFIG_KEY", key)
+    monkeypatch.setenv("JIRA_PROJECT_CODE", "ENV")  # the environment wins
+    jira = load_settings().section(JiraConfig)
+    assert (jira.project_code, jira.api_token_secret.get_secret_value()) == ("ENV", "tok")
+    monkeypatch.delenv("JIRA_PROJECT_CODE")
+    write(tmp_path / "config.ini", "JIRA_API_URL = https://example.atlassian.net\n")
+    with pytest.raises(ConfigError, match="JIRA_API_USERNAME: Field required"):
+        load_settings().section(JiraConfig)

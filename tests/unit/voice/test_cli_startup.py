@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from integrations.voice.cli import app
+from connectors.cli.voice import app
 from integrations.voice.testing.audio import AudioFixture
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -42,7 +42,7 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
 
 def test_cli_start_up_imports_no_heavy_module() -> None:
     probe = _python(
-        "import sys, integrations.voice, integrations.voice.cli\n"
+        "import sys, integrations.voice, connectors.cli\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('av', 'grpc', 'numpy')\n"
         "         or m.startswith(('google.cloud', 'google.api_core'))]\n"
         "print(heavy)\n"
@@ -57,7 +57,7 @@ def test_missing_voice_extra_gives_the_install_hint() -> None:
         "sys.modules['av'] = None  # as if PyAV were not installed\n"
         "import os; os.environ['Connector_GoogleSpeech_API_KEY_SECRET'] = '{}'\n"
         "from typer.testing import CliRunner\n"
-        "from integrations.voice.cli import app\n"
+        "from connectors.cli.voice import app\n"
         "result = CliRunner().invoke(app, ['transcribe', 'README.md'])\n"
         "print(result.exit_code); print(result.output)\n"
         "from integrations.voice import MissingVoiceExtra\n"
@@ -69,6 +69,6 @@ def test_missing_voice_extra_gives_the_install_hint() -> None:
     assert probe.returncode == 0, probe.stderr
     lines = probe.stdout.splitlines()
     assert lines[0] == "1"
-    assert "MissingVoiceExtra" in probe.stdout
-    assert "pip install 'connectors[voice]'" in probe.stdout
+    assert "the optional 'voice' extra" in probe.stdout
+    assert "pip install 'connectors-layer[voice]'" in probe.stdout
     assert lines[-1] == "raised True"

@@ -2,10 +2,10 @@
 
 The Google credential is the setting ``Connector_GoogleSpeech_API_KEY_SECRET``: the
 service-account JSON itself, from config.ini or the environment, plain or ``fernet:``
-encrypted (see `connectors.settings`); it is never printed or logged. Start-up imports
-nothing heavy: PyAV and the Google libraries load inside the commands that need them, and
-a missing ``voice`` extra is reported with the install hint. Tests pass a ready connector
-as ``obj={"google_voice": ...}`` to Typer's runner.
+encrypted (`integrations.voice.config.GoogleConfig`); it is never printed or logged.
+Start-up imports nothing heavy: PyAV and the Google libraries load inside the commands that
+need them, and a missing ``voice`` extra is reported with the install hint. Tests inject a
+ready client as ``State(services={"google_voice": ...})``.
 """
 
 from __future__ import annotations
@@ -13,48 +13,37 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
+from connectors.cli.common import state_of, sub_app
+from connectors.secrets import ConfigError
 from integrations.errors import IntegrationError
 
-__all__ = ["CREDENTIALS_ENV", "app"]
+__all__ = ["app"]
 
-CREDENTIALS_ENV = "Connector_GoogleSpeech_API_KEY_SECRET"
-
-app = typer.Typer(
-    name="voice", help="Audio sniffing and Google speech, translation, TTS.", no_args_is_help=True
-)
+app = sub_app("Audio sniffing and Google speech, translation, TTS.")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _fail(exc: Exception) -> NoReturn:
-    typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-    raise typer.Exit(1)
-
-
 def _voice(ctx: typer.Context) -> Any:
-    if isinstance(ctx.obj, dict) and ctx.obj.get("google_voice") is not None:
-        return ctx.obj["google_voice"]
-    from connectors.secrets import ConfigError
-    from connectors.settings import load_settings
+    """The `GoogleVoice` of this run: injected as ``services["google_voice"]``, else made
+    from the configured credential."""
+    state = state_of(ctx)
 
-    try:
-        credential = load_settings().connector_googlespeech_api_key_secret
-    except ConfigError as exc:  # names the setting, never its value
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    if credential is None or not credential.get_secret_value().strip():
-        typer.echo(f"error: set {CREDENTIALS_ENV} to the Google service-account JSON", err=True)
-        raise typer.Exit(2)
-    try:
+    def make() -> Any:
+        from integrations.voice.config import CREDENTIALS_KEY, GoogleConfig
+
+        credentials = state.settings.section(GoogleConfig).credentials
+        if credentials is None:
+            raise ConfigError(f"set {CREDENTIALS_KEY} to the Google service-account JSON")
         from integrations.voice.google import GoogleVoice
 
-        return GoogleVoice(credential)
-    except IntegrationError as exc:
-        _fail(exc)
+        return GoogleVoice(credentials)
+
+    return state.service("google_voice", make)
 
 
 def _emit(data: Any, as_json: bool, lines: list[str]) -> None:
@@ -113,12 +102,9 @@ def transcribe(
     as_json: JsonFlag = False,
 ) -> None:
     """Transcribe an audio file."""
-    try:
-        result = _voice(ctx).speech_to_text(
-            file.read_bytes(), language, tuple(alternative or ()), model, sample_rate=rate
-        )
-    except IntegrationError as exc:
-        _fail(exc)
+    result = _voice(ctx).speech_to_text(
+        file.read_bytes(), language, tuple(alternative or ()), model, sample_rate=rate
+    )
     lines = ["(silence: nothing sent)"] if result.is_silent else [result.text]
     _emit(result.model_dump(), as_json, lines)
 
@@ -132,10 +118,7 @@ def translate(
     as_json: JsonFlag = False,
 ) -> None:
     """Translate text."""
-    try:
-        result = _voice(ctx).translate(text, target, source)
-    except IntegrationError as exc:
-        _fail(exc)
+    result = _voice(ctx).translate(text, target, source)
     _emit(result.model_dump(), as_json, [result.text])
 
 
@@ -150,10 +133,7 @@ def speak(
     encoding: Annotated[str, typer.Option()] = "MP3",
 ) -> None:
     """Synthesise speech into a file."""
-    try:
-        result = _voice(ctx).text_to_speech(text, language, voice, gender, encoding)
-    except IntegrationError as exc:
-        _fail(exc)
+    result = _voice(ctx).text_to_speech(text, language, voice, gender, encoding)
     output.write_bytes(result.audio)
     typer.echo(f"{output}: {len(result.audio)} bytes {result.encoding}, voice {result.voice}")
 
@@ -165,10 +145,7 @@ def languages(
     as_json: JsonFlag = False,
 ) -> None:
     """List the languages Translation supports."""
-    try:
-        result = _voice(ctx).languages(display)
-    except IntegrationError as exc:
-        _fail(exc)
+    result = _voice(ctx).languages(display)
     _emit(
         [lang.model_dump() for lang in result],
         as_json,
@@ -183,10 +160,7 @@ def voices(
     as_json: JsonFlag = False,
 ) -> None:
     """List Text-to-Speech voices."""
-    try:
-        result = _voice(ctx).voices(language)
-    except IntegrationError as exc:
-        _fail(exc)
+    result = _voice(ctx).voices(language)
     _emit(
         [v.model_dump() for v in result],
         as_json,

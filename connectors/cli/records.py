@@ -16,13 +16,12 @@ from typing import Annotated, Any
 
 import typer
 
-from connectors.cli_common import cli_errors, fail, settings_of
-from connectors.settings import database_configs
-from repositories import Context, Repository
+from connectors.cli.common import UsageProblem, settings_of, sub_app
+from repositories import Context, RecordNotFound, Repository
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Read and write records of one table as JSON.")
+app = sub_app("Read and write records of one table as JSON.")
 
 TableArg = Annotated[str, typer.Argument(help="Table (model) name, e.g. User or Property.")]
 WhereOpt = Annotated[
@@ -39,7 +38,7 @@ UrlOpt = Annotated[
 ]
 
 
-def parse_where(items: list[str] | None) -> dict[str, Any] | None:
+def parse_filters(items: list[str] | None) -> dict[str, Any] | None:
     """``["age__gte=18", "name=ada"]`` → ``{"age__gte": 18, "name": "ada"}``."""
     if not items:
         return None
@@ -47,7 +46,7 @@ def parse_where(items: list[str] | None) -> dict[str, Any] | None:
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise fail(f"--where {item!r}: expected field__op=value")
+            raise UsageProblem(f"--where {item!r}: expected field__op=value")
         try:
             value: Any = json.loads(raw)
         except json.JSONDecodeError:
@@ -59,12 +58,12 @@ def parse_where(items: list[str] | None) -> dict[str, Any] | None:
 def _context(user: str | None, mandate: str | None, privilege: str) -> Context:
     if user is None:
         if mandate is not None:
-            raise fail("--mandate needs --user")
+            raise UsageProblem("--mandate needs --user")
         return Context.system()
     try:
         return Context(user_id=user, mandate_id=mandate, privilege=privilege)  # type: ignore[arg-type]
     except ValueError as exc:
-        raise fail(f"bad context: {exc}") from exc
+        raise UsageProblem(f"bad context: {exc}") from exc
 
 
 @contextmanager
@@ -80,7 +79,7 @@ def _repository(
     from repositories import connect
 
     model = model_for_table(table)
-    target = url or database_configs(settings_of(ctx))[model_database(model)].url
+    target = url or settings_of(ctx).databases()[model_database(model)].url
     db = connect(target, context=_context(user, mandate, privilege))
     try:
         yield db.repository(model)
@@ -93,7 +92,6 @@ def _dump(value: Any) -> None:
 
 
 @app.command("list")
-@cli_errors
 def list_(
     ctx: typer.Context,
     table: TableArg,
@@ -110,12 +108,11 @@ def list_(
 ) -> None:
     """Print the matching records as a JSON array."""
     with _repository(ctx, table, url, user, mandate, privilege) as repo:
-        records = repo.find(parse_where(where), order_by=order_by, limit=limit, offset=offset)
+        records = repo.find(parse_filters(where), order_by=order_by, limit=limit, offset=offset)
         _dump([r.model_dump(mode="json", by_alias=True) for r in records])
 
 
 @app.command()
-@cli_errors
 def get(
     ctx: typer.Context,
     table: TableArg,
@@ -129,12 +126,11 @@ def get(
     with _repository(ctx, table, url, user, mandate, privilege) as repo:
         record = repo.get(record_id)
         if record is None:
-            raise fail(f"{table}: no record with id {record_id!r}")
+            raise RecordNotFound(table, record_id)
         _dump(record.model_dump(mode="json", by_alias=True))
 
 
 @app.command()
-@cli_errors
 def put(
     ctx: typer.Context,
     table: TableArg,
@@ -151,10 +147,10 @@ def put(
     try:
         parsed = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise fail(f"put: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+        raise UsageProblem(f"put: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
     items = parsed if isinstance(parsed, list) else [parsed]
     if not all(isinstance(i, dict) for i in items):
-        raise fail("put: expected a JSON object or an array of objects")
+        raise UsageProblem("put: expected a JSON object or an array of objects")
     with _repository(ctx, table, url, user, mandate, privilege) as repo:
         from pydantic import ValidationError
 
@@ -165,13 +161,12 @@ def put(
             except ValidationError as exc:
                 first = exc.errors(include_input=False)[0]
                 where = ".".join(str(p) for p in first["loc"])
-                raise fail(f"put: {table}.{where}: {first['msg']}") from exc
+                raise UsageProblem(f"put: {table}.{where}: {first['msg']}") from exc
             stored.append(repo.upsert(obj).model_dump(mode="json", by_alias=True))
         _dump(stored if isinstance(parsed, list) else stored[0])
 
 
 @app.command()
-@cli_errors
 def delete(
     ctx: typer.Context,
     table: TableArg,
@@ -184,11 +179,11 @@ def delete(
 ) -> None:
     """Delete one record by ID, or every record matching --where; prints the count."""
     if (record_id is None) == (not where):
-        raise fail("delete: give either an ID or --where (not both)")
+        raise UsageProblem("delete: give either an ID or --where (not both)")
     with _repository(ctx, table, url, user, mandate, privilege) as repo:
         if record_id is not None:
             if not repo.delete(record_id):
-                raise fail(f"{table}: no record with id {record_id!r}")
+                raise RecordNotFound(table, record_id)
             _dump({"deleted": 1})
         else:
-            _dump({"deleted": repo.delete_many(parse_where(where))})
+            _dump({"deleted": repo.delete_many(parse_filters(where))})

@@ -16,8 +16,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from connectors.cli_common import cli_errors, console, escape, fail, settings_of
-from connectors.settings import DATABASES, database_configs, redact_url
+from connectors.cli.common import UsageProblem, console, escape, settings_of, sub_app
+from connectors.settings import redact_url
+from models import DATABASES
 
 if TYPE_CHECKING:
     from connectors.transfer import TableCopy
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Schema upgrades, store checks and copies between backends.")
+app = sub_app("Schema upgrades, store checks and copies between backends.")
 
 DbOption = Annotated[
     list[str] | None,
@@ -38,17 +39,16 @@ def _selected(names: list[str] | None) -> list[str]:
     chosen = names or list(DATABASES)
     unknown = [n for n in chosen if n not in DATABASES]
     if unknown:
-        raise fail(f"unknown database {unknown[0]!r}; known: {', '.join(DATABASES)}")
+        raise UsageProblem(f"unknown database {unknown[0]!r}; known: {', '.join(DATABASES)}")
     return chosen
 
 
 @app.command()
-@cli_errors
 def upgrade(ctx: typer.Context, db: DbOption = None) -> None:
     """Upgrade every configured database: Alembic for SQL, the layout for JSON stores."""
     from connectors import migrate
 
-    configs = database_configs(settings_of(ctx))
+    configs = settings_of(ctx).databases()
     table = Table(title="db upgrade")
     table.add_column("database")
     table.add_column("url")
@@ -61,7 +61,6 @@ def upgrade(ctx: typer.Context, db: DbOption = None) -> None:
 
 
 @app.command()
-@cli_errors
 def check(
     ctx: typer.Context,
     db: DbOption = None,
@@ -73,7 +72,7 @@ def check(
     """Check each database: JSON store integrity, or SQL connectivity + ``alembic check``."""
     from connectors import migrate
 
-    configs = database_configs(settings_of(ctx))
+    configs = settings_of(ctx).databases()
     table = Table(title="db check")
     for column in ("database", "url", "status", "detail"):
         table.add_column(column)
@@ -87,31 +86,32 @@ def check(
             failed.append(name)
     console.print(table)
     if failed:
-        raise fail(f"check found problems in: {', '.join(failed)}")
+        from connectors.migrate import MigrationError
+
+        raise MigrationError(f"check found problems in: {', '.join(failed)}")
 
 
 def _resolve_url(ctx: typer.Context, value: str) -> str:
     if "://" in value:
         return value
     if value in DATABASES:
-        return database_configs(settings_of(ctx))[value].url
-    raise fail(f"{value!r} is neither a database URL nor a logical database name")
+        return settings_of(ctx).databases()[value].url
+    raise UsageProblem(f"{value!r} is neither a database URL nor a logical database name")
 
 
 def _models_for(source: str, database: str | None, tables: list[str] | None) -> list[type[Record]]:
     from connectors.databases import model_for_table
-    from models import DATABASES as MODELS
 
     if tables:
         return [model_for_table(t) for item in tables for t in item.split(",") if t.strip()]
     if database:
-        if database not in MODELS:
-            raise fail(f"unknown database {database!r}; known: {', '.join(MODELS)}")
-        return list(MODELS[database])
+        if database not in DATABASES:
+            raise UsageProblem(f"unknown database {database!r}; known: {', '.join(DATABASES)}")
+        return list(DATABASES[database])
     stem = source.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0].removesuffix(".db")
-    if stem in MODELS:
-        return list(MODELS[stem])
-    return [m for group in MODELS.values() for m in group]
+    if stem in DATABASES:
+        return list(DATABASES[stem])
+    return [m for group in DATABASES.values() for m in group]
 
 
 def _present(source: Database, models: list[type[Record]]) -> list[type[Record]]:
@@ -142,7 +142,6 @@ def _upgrade_target(url: str, models: list[type[Record]]) -> bool:
 
 
 @app.command()
-@cli_errors
 def copy(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="Source URL (or a logical database name).")],

@@ -1,35 +1,29 @@
 """``connectors tickets fields|export|sync``: the ticket connectors from the command line.
 
-Connection parameters come from the environment (see :mod:`integrations.tickets.settings`);
-tokens are secrets and never printed. Heavy imports happen inside the commands so that
-loading this module at CLI start-up stays cheap. Typed errors print one line and exit 1.
+Connection settings (`integrations.tickets.config`) come from the root's settings
+(``--config``, config.ini, the environment); tokens are secrets and never printed. Heavy
+imports happen inside the commands so that loading this module at CLI start-up stays cheap.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from connectors.cli.common import UsageProblem, settings_of, sub_app
 
 if TYPE_CHECKING:
     from integrations.tickets.interface import TicketInterface
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    help="Jira/ClickUp tickets: list fields, export rows, two-way sync.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,  # locals hold tokens
-)
-
-P = ParamSpec("P")
-R = TypeVar("R")
+app = sub_app("Jira/ClickUp tickets: list fields, export rows, two-way sync.")
 
 DefinitionOpt = Annotated[
     Path, typer.Option("--definition", "-d", help="Sync definition (YAML or JSON).", exists=True)
@@ -40,47 +34,29 @@ ConnectorOpt = Annotated[
 ]
 
 
-def _errors(func: Callable[P, R]) -> Callable[P, R]:
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from pydantic import ValidationError
+def connector_params(ctx: typer.Context, kind: str) -> dict[str, Any]:
+    """Connector parameters for `kind` (``jira`` or ``clickup``) from the root's settings."""
+    from integrations.tickets.config import ClickUpConfig, JiraConfig
 
-        from connectors.secrets import ConfigError
-        from integrations.errors import IntegrationError
-        from repositories import RepositoryError
-
-        try:
-            return func(*args, **kwargs)
-        except (
-            IntegrationError,
-            RepositoryError,
-            ValidationError,
-            ValueError,
-            OSError,
-            ConfigError,
-        ) as exc:
-            if isinstance(exc, ValidationError):  # input values may be secrets: never shown
-                message = f"{exc.title}: " + "; ".join(
-                    f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-                )
-            else:
-                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            typer.echo(f"error: {type(exc).__name__}: {message}", err=True)
-            raise typer.Exit(1) from exc
-
-    return wrapper
+    kind = kind.strip().lower()
+    if kind == "jira":
+        return settings_of(ctx).section(JiraConfig).params()
+    if kind == "clickup":
+        return settings_of(ctx).section(ClickUpConfig).params()
+    raise UsageProblem(f"unknown ticket connector type {kind!r}: use 'jira' or 'clickup'")
 
 
-def _interface(definition: Path, connector: str | None, **extra: Any) -> TicketInterface:
+def _interface(
+    ctx: typer.Context, definition: Path, connector: str | None, **extra: Any
+) -> TicketInterface:
     from integrations.tickets.definition import TaskSyncDefinition
     from integrations.tickets.interface import create_ticket_interface
-    from integrations.tickets.settings import connector_params
 
     loaded = TaskSyncDefinition.load(definition)
     kind = connector or loaded.connector_type
     if not kind:
-        raise ValueError("no connector type: pass --connector or set connector_type in the file")
-    return create_ticket_interface(kind, connector_params(kind), loaded, **extra)
+        raise UsageProblem("no connector type: pass --connector or set connector_type in the file")
+    return create_ticket_interface(kind, connector_params(ctx, kind), loaded, **extra)
 
 
 @contextmanager
@@ -114,13 +90,12 @@ def _console() -> Any:
 
 
 @app.command()
-@_errors
-def fields(definition: DefinitionOpt, connector: ConnectorOpt = None) -> None:
+def fields(ctx: typer.Context, definition: DefinitionOpt, connector: ConnectorOpt = None) -> None:
     """List the fields the ticket system knows (id, name, type, rich text, options)."""
     from rich.console import Console
     from rich.table import Table
 
-    interface = _interface(definition, connector)
+    interface = _interface(ctx, definition, connector)
     table = Table("id", "name", "type", "custom", "rich text", "options")
     for field in interface.connector.read_attributes():
         options = ", ".join(str(o.get("name") or o.get("label")) for o in field.options)
@@ -136,8 +111,8 @@ def fields(definition: DefinitionOpt, connector: ConnectorOpt = None) -> None:
 
 
 @app.command()
-@_errors
 def export(
+    ctx: typer.Context,
     definition: DefinitionOpt,
     connector: ConnectorOpt = None,
     out: Annotated[
@@ -146,7 +121,7 @@ def export(
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many.")] = None,
 ) -> None:
     """Export tickets as flat rows of the definition's readable fields."""
-    interface = _interface(definition, connector)
+    interface = _interface(ctx, definition, connector)
     with _progress(interface):
         if out is not None:
             count = interface.export_csv(out, limit=limit)
@@ -158,8 +133,8 @@ def export(
 
 
 @app.command()
-@_errors
 def sync(
+    ctx: typer.Context,
     definition: DefinitionOpt,
     records: Annotated[
         Path, typer.Option("--records", "-r", help="JSON list of local records.", exists=True)
@@ -181,21 +156,16 @@ def sync(
     from models.management import TicketSyncState
     from repositories import Context, connect
 
-    if state_url is None:
-        from connectors.settings import database_urls
-
-        state_url = database_urls()["management"]
+    state_url = state_url or settings_of(ctx).urls()["management"]
     db = connect(
         state_url, context=Context(user_id="tickets-cli", mandate_id=mandate, privilege="admin")
     )
     try:
         db.ensure_schema(TicketSyncState)
         interface = _interface(
-            definition, connector, states=db.repository(TicketSyncState), mandate_id=mandate
+            ctx, definition, connector, states=db.repository(TicketSyncState), mandate_id=mandate
         )
-        rows = json.loads(records.read_text(encoding="utf-8"))
-        if not isinstance(rows, list):
-            raise ValueError(f"{records}: expected a JSON list of records")
+        rows = _records(records)
         with _progress(interface):
             report = interface.sync(rows, dry_run=dry_run)
     finally:
@@ -203,6 +173,16 @@ def sync(
     _print_report(report)
     if out is not None:
         out.write_text(json.dumps(report.records, indent=2, default=str), encoding="utf-8")
+
+
+def _records(path: Path) -> list[Any]:
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UsageProblem(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(rows, list):
+        raise UsageProblem(f"{path}: expected a JSON list of records")
+    return rows
 
 
 def _print_report(report: Any) -> None:
