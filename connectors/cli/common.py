@@ -121,7 +121,7 @@ def report(exc: ConnectorsError, ctx: typer.Context | None) -> typer.Exit:
 class Group(TyperGroup):
     """A command group that reports `ConnectorsError` as one line and its exit code."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # click's Context (typer vendors click)
         try:
             return super().invoke(ctx)
         except ConnectorsError as exc:
