@@ -13,7 +13,7 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
-from sqlalchemy import MetaData, create_engine, pool
+from sqlalchemy import MetaData, create_engine, pool, text
 
 from connectors.settings import database_urls
 from models import DATABASES
@@ -35,6 +35,10 @@ if selected:
 
 #: tests and the CLI may pass URLs directly: config.attributes["urls"] = {"app": url}
 urls: dict[str, str] = config.attributes.get("urls") or database_urls()
+#: one PostgreSQL advisory lock for every upgrade of this schema: two upgrades started at
+#: once (two deploys, two replicas starting) run one after the other instead of racing
+#: on CREATE TABLE; the logical databases may share a database (and its `_system` table)
+MIGRATION_LOCK = 0x636F6E6E  # "conn"
 target_metadata: dict[str, MetaData] = {name: metadata_for(DATABASES[name]) for name in names}
 
 
@@ -86,6 +90,11 @@ def run_migrations_online() -> None:
         engine = create_engine(url, poolclass=pool.NullPool)
         try:
             with engine.connect() as connection:
+                if connection.dialect.name == "postgresql":
+                    # held until the commit below: migrations run in that one transaction
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                    )
                 _configure(
                     name,
                     connection=connection,

@@ -42,6 +42,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from connectors.secrets import ConfigError, decrypt
+from repositories.urls import mask_passwords, redact_url
 
 __all__ = [
     "DB_KEY_NAMES",
@@ -70,8 +71,6 @@ _DB_KEY_ENDINGS = tuple(f"_{s}" for s in _DB_KEY_SUFFIXES)
 _DB_KEY_STARTS = tuple(f"db_{n.lower()}_" for n in DB_KEY_NAMES.values())
 _SCHEMES = ("jsonfile", "sqlite", "postgresql", "postgres")
 _WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
-#: ``scheme://user:password@`` anywhere in a text (an unquoted password may hold '@')
-_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s]*@")
 
 
 class Section(Protocol):
@@ -398,22 +397,9 @@ def database_urls(settings: Settings | None = None) -> dict[str, str]:
     return (settings or load_settings()).urls()
 
 
-def redact_url(url: str) -> str:
-    """`url` with any password replaced by ``***`` (even in a malformed URL)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or rest.startswith("/"):
-        return url  # jsonfile paths, sqlite files: no user info
-    head = rest.split("?", 1)[0]
-    at = head.rfind("@")  # an unquoted password may itself contain '@' or '/'
-    if at == -1:
-        return url
-    user, colon, _ = head[:at].partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{rest[at + 1 :]}"
-
-
 def redact(text: str, settings: Settings | None) -> str:
     """`text` with URL passwords and every configured secret (plain or URL-quoted) masked."""
-    text = _URL_PASSWORD.sub(r"\1***@", text)
+    text = mask_passwords(text)
     if settings is None:
         return text
     for secret in sorted(settings.secret_values(), key=len, reverse=True):

@@ -22,6 +22,7 @@ from repositories.errors import (
     SchemaError,
     StoreCorrupted,
 )
+from repositories.urls import redact_url
 
 __all__ = [
     "AccessDenied",
@@ -52,7 +53,10 @@ def connect(url: str, context: Context | None = None, **options: Any) -> Databas
             ``durability``, ``lock_timeout``).
     """
     if not isinstance(url, str) or "://" not in url:
-        raise InvalidQuery(f"not a database URL: {url!r}")
+        # not echoed: a malformed URL may hold a password anywhere
+        raise InvalidQuery(
+            "not a database URL: expected postgresql://…, sqlite:///… or jsonfile://…"
+        )
     scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
     if scheme in ("postgresql", "postgres", "sqlite"):
         from repositories.sql import SqlDatabase
@@ -64,4 +68,4 @@ def connect(url: str, context: Context | None = None, **options: Any) -> Databas
         from repositories.jsonfile import JsonDatabase  # type: ignore[import-not-found,unused-ignore]
 
         return JsonDatabase(url, context, **options)  # type: ignore[no-any-return,unused-ignore]
-    raise InvalidQuery(f"unsupported database URL scheme {scheme!r} in {url!r}")
+    raise InvalidQuery(f"unsupported database URL scheme {scheme!r} in {redact_url(url)!r}")

@@ -40,6 +40,7 @@ from repositories.lookups import (
     short,
     utc_iso,
 )
+from repositories.urls import redact_url
 
 __all__ = ["ContextCache", "DatabaseBase", "RepositoryBase", "has_nul"]
 
@@ -131,7 +132,7 @@ class DatabaseBase(abc.ABC):
     def close(self) -> None: ...
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.url} as {self.context.user_id}>"
+        return f"<{type(self).__name__} {redact_url(self.url)} as {self.context.user_id}>"
 
 
 class RepositoryBase(Generic[T], abc.ABC):

@@ -89,3 +89,43 @@ def test_jsonfile_urls_are_skipped_and_sqlite_migrates(tmp_path: Path) -> None:
 def test_unknown_database_is_refused(pg_url: str) -> None:
     with pytest.raises(SystemExit, match="unknown database"):
         command.upgrade(alembic_config({"app": pg_url}, only="billing"), "head")
+
+
+RACER = """
+import sys, time
+from alembic.config import main
+import models, models.tables, connectors.settings, sqlalchemy  # imported before the start line
+start = float(sys.argv[1])
+time.sleep(max(0.0, start - time.time()))
+main(argv=["-c", sys.argv[2], "upgrade", "head"])
+"""
+
+
+@pytest.mark.slow
+def test_concurrent_upgrades_on_an_empty_database_both_succeed(pg_url: str) -> None:
+    """Two deploys starting at once: one waits for the other's advisory lock."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "CONNECTORS_"))}
+    env.update({f"DB_{k}_URL": pg_url for k in ("APP", "CHAT", "MANAGEMENT", "REAL_ESTATE")})
+    start = time.time() + 4  # every process has imported everything by then
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(start), str(ROOT / "alembic.ini")],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outcomes = [(p.communicate(timeout=120)[1], p.returncode) for p in racers]
+    for err, code in outcomes:
+        assert code == 0, err[-2000:]
+    expected = set().union(*(model_tables(n) for n in NAMES)) | {"_system"}
+    assert expected <= tables(pg_url)
+    command.check(alembic_config(dict.fromkeys(NAMES, pg_url)))
