@@ -12,7 +12,8 @@ __all__ = ["TicketSyncDefinition", "TicketSyncState", "VoiceSettings"]
 
 
 class TicketSyncDefinition(Record):
-    """A stored sync definition (see `integrations.tickets`)."""
+    """A mandate's stored ticket sync: `definition` holds the data of a ticket mapping
+    (`integrations.tickets.mapping.TicketMapping.from_record` reads it back)."""
 
     mandate_id: str = ""
     name: str

@@ -25,12 +25,20 @@ __all__ = ["app"]
 
 app = sub_app("Jira/ClickUp tickets: list fields, export rows, two-way sync.")
 
-DefinitionOpt = Annotated[
-    Path, typer.Option("--definition", "-d", help="Sync definition (YAML or JSON).", exists=True)
+MappingOpt = Annotated[
+    Path,
+    typer.Option(
+        "--mapping",
+        "-m",
+        help="Ticket mapping: local field -> ticket path (YAML or JSON).",
+        exists=True,
+    ),
 ]
 ConnectorOpt = Annotated[
     str | None,
-    typer.Option("--connector", "-c", help="jira or clickup (default: the definition's)."),
+    typer.Option(
+        "--connector", "-c", help="jira or clickup (default: the mapping's connector_type)."
+    ),
 ]
 
 
@@ -47,12 +55,12 @@ def connector_params(ctx: typer.Context, kind: str) -> dict[str, Any]:
 
 
 def _interface(
-    ctx: typer.Context, definition: Path, connector: str | None, **extra: Any
+    ctx: typer.Context, mapping: Path, connector: str | None, **extra: Any
 ) -> TicketInterface:
-    from integrations.tickets.definition import TaskSyncDefinition
     from integrations.tickets.interface import create_ticket_interface
+    from integrations.tickets.mapping import TicketMapping
 
-    loaded = TaskSyncDefinition.load(definition)
+    loaded = TicketMapping.load(mapping)
     kind = connector or loaded.connector_type
     if not kind:
         raise UsageProblem("no connector type: pass --connector or set connector_type in the file")
@@ -90,12 +98,12 @@ def _console() -> Any:
 
 
 @app.command()
-def fields(ctx: typer.Context, definition: DefinitionOpt, connector: ConnectorOpt = None) -> None:
+def fields(ctx: typer.Context, mapping: MappingOpt, connector: ConnectorOpt = None) -> None:
     """List the fields the ticket system knows (id, name, type, rich text, options)."""
     from rich.console import Console
     from rich.table import Table
 
-    interface = _interface(ctx, definition, connector)
+    interface = _interface(ctx, mapping, connector)
     table = Table("id", "name", "type", "custom", "rich text", "options")
     for field in interface.connector.read_attributes():
         options = ", ".join(str(o.get("name") or o.get("label")) for o in field.options)
@@ -113,15 +121,15 @@ def fields(ctx: typer.Context, definition: DefinitionOpt, connector: ConnectorOp
 @app.command()
 def export(
     ctx: typer.Context,
-    definition: DefinitionOpt,
+    mapping: MappingOpt,
     connector: ConnectorOpt = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="CSV file; omitted: JSON on stdout.")
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many.")] = None,
 ) -> None:
-    """Export tickets as flat rows of the definition's readable fields."""
-    interface = _interface(ctx, definition, connector)
+    """Export tickets as flat rows of the mapping's readable fields."""
+    interface = _interface(ctx, mapping, connector)
     with _progress(interface):
         if out is not None:
             count = interface.export_csv(out, limit=limit)
@@ -135,7 +143,7 @@ def export(
 @app.command()
 def sync(
     ctx: typer.Context,
-    definition: DefinitionOpt,
+    mapping: MappingOpt,
     records: Annotated[
         Path, typer.Option("--records", "-r", help="JSON list of local records.", exists=True)
     ],
@@ -163,7 +171,7 @@ def sync(
     try:
         db.ensure_schema(TicketSyncState)
         interface = _interface(
-            ctx, definition, connector, states=db.repository(TicketSyncState), mandate_id=mandate
+            ctx, mapping, connector, states=db.repository(TicketSyncState), mandate_id=mandate
         )
         rows = _records(records)
         with _progress(interface):

@@ -1,4 +1,4 @@
-"""Ticket connectors (Jira Cloud, ClickUp), the sync definition, export and two-way sync.
+"""Ticket connectors (Jira Cloud, ClickUp), the ticket mapping, export and two-way sync.
 
 Public names are imported lazily so that ``connectors.cli.tickets`` (loaded at CLI start-up)
 does not pull in httpx and pydantic models before a command runs.
@@ -13,10 +13,10 @@ __all__ = [
     "ClickUpConnector",
     "JiraConnector",
     "SyncReport",
-    "TaskSyncDefinition",
     "TicketConnector",
     "TicketField",
     "TicketInterface",
+    "TicketMapping",
     "WriteResult",
     "create_ticket_interface",
 ]
@@ -25,7 +25,7 @@ _WHERE = {
     "ClickUpConnector": "integrations.tickets.clickup",
     "JiraConnector": "integrations.tickets.jira",
     "SyncReport": "integrations.tickets.interface",
-    "TaskSyncDefinition": "integrations.tickets.definition",
+    "TicketMapping": "integrations.tickets.mapping",
     "TicketConnector": "integrations.tickets.base",
     "TicketField": "integrations.tickets.base",
     "TicketInterface": "integrations.tickets.interface",

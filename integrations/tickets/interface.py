@@ -1,4 +1,4 @@
-"""`TicketInterface`: export through the sync definition, and two-way sync with stored state.
+"""`TicketInterface`: export through a ticket mapping, and two-way sync with stored state.
 
 Two-way sync keeps, per ticket, the last synced value of each field (a ``TicketSyncState``
 record in an injected repository). Per field: only local changed -> written out; only remote
@@ -9,8 +9,8 @@ stored cursor (the latest ``updated`` seen); a ticket not returned is unchanged 
 A full read happens on the first sync or when a local record names a ticket without state.
 
 Errors: :class:`~integrations.errors.InvalidRequest` for an unknown connector type or a sync
-without a repository; :class:`~integrations.tickets.definition.DefinitionError` for an
-invalid definition;
+without a repository; :class:`~integrations.tickets.mapping.MappingError` for an
+invalid mapping;
 connector errors (:mod:`integrations.tickets.errors`) propagate from reads; write failures
 are reported per task in the result.
 """
@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from integrations.errors import InvalidRequest
 from integrations.tickets.base import TicketConnector, TicketField, WriteResult
-from integrations.tickets.definition import TaskSyncDefinition
+from integrations.tickets.mapping import TicketMapping
 from models.management import TicketSyncState
 
 __all__ = [
@@ -86,18 +86,18 @@ def _norm(value: Any) -> Any:
 
 
 class TicketInterface:
-    """A connector seen through a sync definition."""
+    """A connector seen through a ticket mapping."""
 
     def __init__(
         self,
         connector: TicketConnector,
-        definition: TaskSyncDefinition,
+        mapping: TicketMapping,
         *,
         states: StateStore | None = None,
         mandate_id: str | None = None,
     ) -> None:
         self.connector = connector
-        self.definition = definition
+        self.mapping = mapping
         self.states = states
         self.mandate_id = mandate_id
         self._attributes: dict[str, TicketField] | None = None
@@ -110,18 +110,16 @@ class TicketInterface:
         return self._attributes
 
     def _needs_attributes(self) -> bool:
-        return any(
-            (m.transform or "").startswith("option_") for m in self.definition.fields.values()
-        )
+        return any((m.transform or "").startswith("option_") for m in self.mapping.fields.values())
 
     def _rows(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         attrs = self.attributes() if self._needs_attributes() else {}
-        return [self.definition.to_row(t, attrs) for t in tasks]
+        return [self.mapping.to_row(t, attrs) for t in tasks]
 
     def _read(
         self, limit: int | None = None, updated_since: datetime | None = None
     ) -> list[dict[str, Any]]:
-        paths = self.definition.read_paths()
+        paths = self.mapping.read_paths()
         return self.connector.read_tasks(
             limit=limit,
             updated_since=updated_since,
@@ -129,16 +127,14 @@ class TicketInterface:
         )
 
     def export_tickets(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Every ticket as a flat row of the definition's readable fields."""
+        """Every ticket as a flat row of the mapping's readable fields."""
         return self._rows(self._read(limit=limit))
 
     def export_csv(self, path: str | Path, limit: int | None = None) -> int:
         """Write the export as CSV (lists/objects as JSON); returns the number of rows."""
         rows = self.export_tickets(limit=limit)
         columns = [
-            n
-            for n, m in self.definition.fields.items()
-            if m.readable or n == self.definition.key_field
+            n for n, m in self.mapping.fields.items() if m.readable or n == self.mapping.key_field
         ]
         with Path(path).open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns)
@@ -154,7 +150,7 @@ class TicketInterface:
         return len(rows)
 
     def sync(self, records: Sequence[Mapping[str, Any]], dry_run: bool = False) -> SyncReport:
-        """Two-way sync of local ``records`` (rows keyed by the definition's key field).
+        """Two-way sync of local ``records`` (rows keyed by the mapping's key field).
 
         Returns the report, whose ``records`` are the local records with inbound changes
         applied plus new rows for remote tickets without a local record. Nothing is written
@@ -162,8 +158,8 @@ class TicketInterface:
         """
         if self.states is None or self.mandate_id is None:
             raise InvalidRequest("sync needs a TicketSyncState repository and a mandate_id")
-        key = self.definition.key_field
-        definition_id = self.definition.definition_id
+        key = self.mapping.key_field
+        definition_id = self.mapping.definition_id
         states = {
             s.external_id: s
             for s in self.states.find(
@@ -207,7 +203,7 @@ class TicketInterface:
 
         if outbound:
             attrs = self.attributes() if self._needs_attributes() else {}
-            tasks_out = [self.definition.to_task(ext, out, attrs) for ext, out in outbound.items()]
+            tasks_out = [self.mapping.to_task(ext, out, attrs) for ext, out in outbound.items()]
             report.outbound = self.connector.write_tasks(tasks_out, dry_run=dry_run)
             for result in report.outbound:
                 # a rejected field stays unsynced, so it is reported again next time
@@ -233,8 +229,8 @@ class TicketInterface:
         inbound: dict[str, Any] = {}
         outbound: dict[str, Any] = {}
         conflicts: list[Conflict] = []
-        for name, mapping in self.definition.fields.items():
-            if name == self.definition.key_field:
+        for name, rule in self.mapping.fields.items():
+            if name == self.mapping.key_field:
                 continue
             known = name in base
             b = _norm(base.get(name))
@@ -242,8 +238,8 @@ class TicketInterface:
             lv = _norm(local_row.get(name)) if local_row is not None else None
             has_r = name in remote_row
             rv = _norm(remote_row.get(name))
-            local_changed = has_l and mapping.writable and (not known or lv != b)
-            remote_changed = has_r and mapping.readable and (not known or rv != b)
+            local_changed = has_l and rule.writable and (not known or lv != b)
+            remote_changed = has_r and rule.readable and (not known or rv != b)
             if local_changed and remote_changed:
                 if lv == rv:
                     base[name] = lv
@@ -254,7 +250,7 @@ class TicketInterface:
                         )
                     )
             elif local_changed:
-                if has_r and mapping.readable and lv == rv:
+                if has_r and rule.readable and lv == rv:
                     base[name] = lv
                 else:
                     outbound[name] = lv
@@ -281,7 +277,7 @@ class TicketInterface:
                 self.states.create(
                     TicketSyncState(
                         mandate_id=self.mandate_id,
-                        definition_id=self.definition.definition_id,
+                        definition_id=self.mapping.definition_id,
                         external_id=ext,
                         local_id=None if local_id is None else str(local_id),
                         fields=base,
@@ -301,7 +297,7 @@ def _snake(name: str) -> str:
 def create_ticket_interface(
     connector_type: str,
     params: Mapping[str, Any],
-    definition: TaskSyncDefinition | Mapping[str, Any],
+    mapping: TicketMapping | Mapping[str, Any],
     *,
     states: StateStore | None = None,
     mandate_id: str | None = None,
@@ -313,12 +309,12 @@ def create_ticket_interface(
 
     Raises:
         InvalidRequest: unknown connector type.
-        DefinitionError: ``definition`` is not a valid sync definition.
+        MappingError: ``mapping`` is not a valid ticket mapping.
     """
     kind = (connector_type or "").strip().lower()
     kwargs = {_snake(k): v for k, v in params.items()}
-    if not isinstance(definition, TaskSyncDefinition):
-        definition = TaskSyncDefinition.from_data(definition)
+    if not isinstance(mapping, TicketMapping):
+        mapping = TicketMapping.from_data(mapping)
     connector: TicketConnector
     if kind == "jira":
         from integrations.tickets.jira import JiraConnector
@@ -332,4 +328,4 @@ def create_ticket_interface(
         raise InvalidRequest(
             f"unknown ticket connector type {connector_type!r}: use 'jira' or 'clickup'"
         )
-    return TicketInterface(connector, definition, states=states, mandate_id=mandate_id)
+    return TicketInterface(connector, mapping, states=states, mandate_id=mandate_id)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from connectors.cli.tickets import app
 
-DEFINITION = """
+MAPPING = """
 name: jira-cli
 connector_type: jira
 key_field: key
@@ -30,12 +30,12 @@ def jira_env(jira_url, monkeypatch, tmp_path):
     monkeypatch.setenv("JIRA_PROJECT_CODE", "PRJ")
     monkeypatch.setenv("JIRA_TICKET_TYPE", "Task")
     monkeypatch.setenv("COLUMNS", "200")  # Rich tables: no truncated cells
-    (tmp_path / "def.yaml").write_text(DEFINITION)
+    (tmp_path / "def.yaml").write_text(MAPPING)
     return fake
 
 
 def test_fields(jira_env, tmp_path) -> None:
-    result = CliRunner().invoke(app, ["fields", "--definition", str(tmp_path / "def.yaml")])
+    result = CliRunner().invoke(app, ["fields", "--mapping", str(tmp_path / "def.yaml")])
     assert result.exit_code == 0, result.output
     assert "customfield_10010" in result.output and "Acceptance Criteria" in result.output
     assert "jira-token" not in result.output
@@ -46,11 +46,11 @@ def test_export_csv_and_json(jira_env, tmp_path) -> None:
     jira_env.add_issue("Two")
     runner = CliRunner()
     out = tmp_path / "out.csv"
-    result = runner.invoke(app, ["export", "-d", str(tmp_path / "def.yaml"), "-o", str(out)])
+    result = runner.invoke(app, ["export", "-m", str(tmp_path / "def.yaml"), "-o", str(out)])
     assert result.exit_code == 0, result.output
     with out.open() as handle:
         assert [r["summary"] for r in csv.DictReader(handle)] == ["One", "Two"]
-    result = runner.invoke(app, ["export", "-d", str(tmp_path / "def.yaml"), "--limit", "1"])
+    result = runner.invoke(app, ["export", "-m", str(tmp_path / "def.yaml"), "--limit", "1"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == [{"key": "PRJ-1", "summary": "One", "body": "*hi*"}]
 
@@ -63,7 +63,7 @@ def test_sync_round_trip_with_state_on_disk(jira_env, tmp_path) -> None:
     merged = tmp_path / "merged.json"
     args = [
         "sync",
-        "-d",
+        "-m",
         str(tmp_path / "def.yaml"),
         "-r",
         str(records),
@@ -91,11 +91,11 @@ def test_sync_round_trip_with_state_on_disk(jira_env, tmp_path) -> None:
 
 def test_missing_settings_and_bad_credentials(jira_env, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("JIRA_API_TOKEN_SECRET", "wrong-secret-value")
-    result = CliRunner().invoke(app, ["export", "-d", str(tmp_path / "def.yaml")])
+    result = CliRunner().invoke(app, ["export", "-m", str(tmp_path / "def.yaml")])
     assert result.exit_code == 6  # access denied
     assert "error: " in result.output and "wrong-secret-value" not in result.output
     monkeypatch.delenv("JIRA_PROJECT_CODE")
-    result = CliRunner().invoke(app, ["export", "-d", str(tmp_path / "def.yaml")])
+    result = CliRunner().invoke(app, ["export", "-m", str(tmp_path / "def.yaml")])
     assert result.exit_code == 2 and "JIRA_PROJECT_CODE" in result.output
 
 
@@ -111,11 +111,11 @@ def test_settings_from_config_ini_with_an_encrypted_token(jira_env, tmp_path, mo
     monkeypatch.delenv("JIRA_API_TOKEN_SECRET")
     monkeypatch.delenv("JIRA_PROJECT_CODE")
     jira_env.add_issue("From ini")
-    result = CliRunner().invoke(app, ["export", "-d", str(tmp_path / "def.yaml")])
+    result = CliRunner().invoke(app, ["export", "-m", str(tmp_path / "def.yaml")])
     assert result.exit_code == 0, result.output
     assert "From ini" in result.output and token not in result.output
     monkeypatch.setenv("JIRA_PROJECT_CODE", "OTHER")  # the environment wins over the file
-    result = CliRunner().invoke(app, ["export", "-d", str(tmp_path / "def.yaml")])
+    result = CliRunner().invoke(app, ["export", "-m", str(tmp_path / "def.yaml")])
     assert result.exit_code == 0 and json.loads(result.stdout) == []
 
 
@@ -127,7 +127,7 @@ def test_the_root_config_option_reaches_the_tickets_commands(
     (tmp_path / "other.ini").write_text("JIRA_PROJECT_CODE = FROMFILE\n")
     monkeypatch.delenv("JIRA_PROJECT_CODE")
     jira_env.add_issue("Somewhere")
-    args = ["tickets", "export", "-d", str(tmp_path / "def.yaml")]
+    args = ["tickets", "export", "-m", str(tmp_path / "def.yaml")]
     missing = CliRunner().invoke(root, args)
     assert missing.exit_code == 2 and "JIRA_PROJECT_CODE" in missing.output
     result = CliRunner().invoke(root, ["--config", str(tmp_path / "other.ini"), *args])
@@ -158,6 +158,6 @@ def test_clickup_export(clickup_url, monkeypatch, tmp_path) -> None:
             }
         )
     )
-    result = CliRunner().invoke(app, ["export", "-d", str(tmp_path / "cu.json"), "-c", "ClickUp"])
+    result = CliRunner().invoke(app, ["export", "-m", str(tmp_path / "cu.json"), "-c", "ClickUp"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == [{"id": "t00001", "name": "a task", "severity": "High"}]

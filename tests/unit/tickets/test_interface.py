@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from integrations.errors import InvalidRequest
-from integrations.tickets.definition import TaskSyncDefinition
 from integrations.tickets.interface import TicketInterface, create_ticket_interface
 from integrations.tickets.jira import JiraConnector
+from integrations.tickets.mapping import TicketMapping
 from models.management import TicketSyncState
 from repositories import Context, Repository, connect
 
@@ -267,7 +267,7 @@ def test_example_definitions_export(
             client=jira_client,
             retry=retry,
         ),
-        TaskSyncDefinition.load(EXAMPLES / "jira.yaml"),
+        TicketMapping.load(EXAMPLES / "jira.yaml"),
     )
     (row,) = jira.export_tickets()
     assert (row["summary"], row["body"], row["labels"], row["state"]) == (
@@ -286,7 +286,7 @@ def test_example_definitions_export(
             "client": clickup_client,
             "retry": retry,
         },
-        TaskSyncDefinition.load(EXAMPLES / "clickup.yaml"),
+        TicketMapping.load(EXAMPLES / "clickup.yaml"),
     )
     (row,) = clickup.export_tickets()
     assert (row["title"], row["severity"], row["budget"], row["state"]) == (

@@ -1,4 +1,10 @@
-"""The task sync definition: which internal field lives at which external path, and how.
+"""The ticket mapping: which local field lives at which path of a ticket, and how.
+
+A :class:`TicketMapping` is what a YAML/JSON mapping file holds (``connectors tickets …
+--mapping FILE``). A stored ``models.management.TicketSyncDefinition`` record names one for
+a mandate: its ``definition`` field holds the mapping's data
+(:meth:`TicketMapping.from_record` reads it back), and sync state is kept under the
+mapping's :attr:`~TicketMapping.definition_id`.
 
 Paths are dotted and may select list items: ``fields.status.name``, ``assignees[0].id``,
 ``custom_fields[name=Budget].value`` (a selector matches exactly, then case-insensitively;
@@ -6,8 +12,8 @@ on write a missing item is appended as ``{name: Budget}``). Each mapping has a d
 (``read``: external -> internal only, ``write``: internal -> external only, ``both``) and an
 optional named transform, applied forwards on read and backwards on write.
 
-Errors: :class:`DefinitionError` (an :class:`~integrations.errors.IntegrationError`) for
-a file that cannot be read or parsed, an unknown transform, a bad path or a definition
+Errors: :class:`MappingError` (an :class:`~integrations.errors.IntegrationError`) for
+a file that cannot be read or parsed, an unknown transform, a bad path or a mapping
 without its key field; the message names the file and the offending entry.
 """
 
@@ -25,12 +31,13 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from integrations.errors import IntegrationError
 from integrations.tickets.adf import adf_to_markdown, is_adf, markdown_to_adf
 from integrations.tickets.base import TicketField
+from models.management import TicketSyncDefinition
 
 __all__ = [
     "TRANSFORMS",
-    "DefinitionError",
     "FieldMapping",
-    "TaskSyncDefinition",
+    "MappingError",
+    "TicketMapping",
     "TransformContext",
     "get_path",
     "parse_path",
@@ -42,8 +49,8 @@ _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]|\[([^=\]]+)=([^\]]*)\]|(\.)")
 Step = str | int | tuple[str, str]
 
 
-class DefinitionError(IntegrationError):
-    """The sync definition is invalid (or a value does not fit one of its transforms)."""
+class MappingError(IntegrationError):
+    """The ticket mapping is invalid (or a value does not fit one of its transforms)."""
 
 
 def parse_path(path: str) -> list[Step]:
@@ -52,7 +59,7 @@ def parse_path(path: str) -> list[Step]:
     pos = 0
     for match in _TOKEN.finditer(path):
         if match.start() != pos:
-            raise DefinitionError(f"cannot parse path {path!r} at {path[pos:]!r}")
+            raise MappingError(f"cannot parse path {path!r} at {path[pos:]!r}")
         pos = match.end()
         key, index, sel_key, sel_value, dot = match.groups()
         if key is not None:
@@ -62,10 +69,10 @@ def parse_path(path: str) -> list[Step]:
         elif sel_key is not None:
             steps.append((sel_key.strip(), sel_value.strip()))
         elif dot is None:  # pragma: no cover - the regex has no other group
-            raise DefinitionError(path)
+            raise MappingError(path)
     bad_dots = ".." in path or ".[" in path or path.startswith(".") or path.endswith(".")
     if pos != len(path) or not steps or bad_dots:
-        raise DefinitionError(f"cannot parse path {path!r}")
+        raise MappingError(f"cannot parse path {path!r}")
     return steps
 
 
@@ -102,7 +109,7 @@ def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
         fresh: Any = [] if isinstance(nxt, int | tuple) else {}
         if isinstance(step, str):
             if not isinstance(node, dict):
-                raise DefinitionError(f"path {path!r}: {step!r} is not inside an object")
+                raise MappingError(f"path {path!r}: {step!r} is not inside an object")
             if last:
                 node[step] = value
             else:
@@ -111,7 +118,7 @@ def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
                 node = node[step]
         elif isinstance(step, int):
             if not isinstance(node, list):
-                raise DefinitionError(f"path {path!r}: index {step} is not inside a list")
+                raise MappingError(f"path {path!r}: index {step} is not inside a list")
             while len(node) <= step:
                 node.append(None)
             if last:
@@ -122,13 +129,13 @@ def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
                 node = node[step]
         else:
             if not isinstance(node, list):
-                raise DefinitionError(f"path {path!r}: selector {step} is not inside a list")
+                raise MappingError(f"path {path!r}: selector {step} is not inside a list")
             item = _select(node, *step)
             if item is None:
                 item = {step[0]: step[1]}
                 node.append(item)
             if last:
-                raise DefinitionError(f"path {path!r} cannot end with a selector")
+                raise MappingError(f"path {path!r} cannot end with a selector")
             node = item
 
 
@@ -172,7 +179,7 @@ def _iso_to_ms(value: Any, ctx: TransformContext) -> Any:
 def _options(ctx: TransformContext) -> list[dict[str, Any]]:
     field = ctx.field_for_path()
     if field is None or not field.options:
-        raise DefinitionError(f"{ctx.path}: no field with options found for option transform")
+        raise MappingError(f"{ctx.path}: no field with options found for option transform")
     return field.options
 
 
@@ -201,7 +208,7 @@ def _name_to_id(value: Any, ctx: TransformContext) -> Any:
         if _option_label(option).casefold() == str(value).casefold() or value == option.get("id"):
             return option.get("id")
     names = ", ".join(_option_label(o) for o in options)
-    raise DefinitionError(f"{ctx.path}: {value!r} is not an option (options: {names})")
+    raise MappingError(f"{ctx.path}: {value!r} is not an option (options: {names})")
 
 
 def _adf_to_md(value: Any, ctx: TransformContext) -> Any:
@@ -262,7 +269,7 @@ class FieldMapping(BaseModel):
     def _valid_path(cls, value: str) -> str:
         try:
             parse_path(value)
-        except DefinitionError as exc:  # pydantic collects ValueErrors with their location
+        except MappingError as exc:  # pydantic collects ValueErrors with their location
             raise ValueError(str(exc)) from exc
         return value
 
@@ -282,7 +289,7 @@ class FieldMapping(BaseModel):
         return self.direction in ("write", "both")
 
 
-class TaskSyncDefinition(BaseModel):
+class TicketMapping(BaseModel):
     """Internal field name -> external mapping, plus the key field holding the ticket id."""
 
     name: str = "default"
@@ -292,7 +299,7 @@ class TaskSyncDefinition(BaseModel):
     fields: dict[str, FieldMapping]
 
     @model_validator(mode="after")
-    def _key_is_mapped(self) -> TaskSyncDefinition:
+    def _key_is_mapped(self) -> TicketMapping:
         if self.key_field not in self.fields:
             raise ValueError(f"key_field {self.key_field!r} must be one of the mapped fields")
         return self
@@ -303,11 +310,11 @@ class TaskSyncDefinition(BaseModel):
         return self.id or self.name
 
     @classmethod
-    def from_data(cls, data: Any, source: str = "sync definition") -> TaskSyncDefinition:
+    def from_data(cls, data: Any, source: str = "ticket mapping") -> TicketMapping:
         """Validate parsed data; every problem is reported at once, with its location.
 
         Raises:
-            DefinitionError: naming ``source`` and each invalid entry.
+            MappingError: naming ``source`` and each invalid entry.
         """
         try:
             return cls.model_validate(data)
@@ -315,15 +322,26 @@ class TaskSyncDefinition(BaseModel):
             problems = "; ".join(
                 f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors()
             )
-            raise DefinitionError(f"{source}: {problems}") from exc
+            raise MappingError(f"{source}: {problems}") from exc
 
     @classmethod
-    def load(cls, path: str | Path) -> TaskSyncDefinition:
+    def from_record(cls, record: TicketSyncDefinition) -> TicketMapping:
+        """The mapping a stored ``TicketSyncDefinition`` holds; its id, name and connector
+        type fill in what the stored data leaves out (so sync state is kept under the
+        record's id)."""
+        data = dict(record.definition)
+        data.setdefault("id", record.id)
+        data.setdefault("name", record.name)
+        data.setdefault("connector_type", record.connector_type)
+        return cls.from_data(data, source=f"TicketSyncDefinition {record.id!r}")
+
+    @classmethod
+    def load(cls, path: str | Path) -> TicketMapping:
         """Load from a ``.yaml``/``.yml`` or ``.json`` file.
 
         Raises:
-            DefinitionError: the file cannot be read, is not YAML/JSON, or is not a valid
-                definition (the message names the file).
+            MappingError: the file cannot be read, is not YAML/JSON, or is not a valid
+                mapping (the message names the file).
         """
         path = Path(path)
         try:
@@ -334,13 +352,13 @@ class TaskSyncDefinition(BaseModel):
                 try:
                     data = yaml.safe_load(text)
                 except yaml.YAMLError as exc:
-                    raise DefinitionError(f"{path}: not valid YAML: {exc}") from exc
+                    raise MappingError(f"{path}: not valid YAML: {exc}") from exc
             else:
                 data = json.loads(text)
         except (OSError, UnicodeDecodeError) as exc:
-            raise DefinitionError(f"{path}: cannot read: {exc}") from exc
+            raise MappingError(f"{path}: cannot read: {exc}") from exc
         except json.JSONDecodeError as exc:
-            raise DefinitionError(f"{path}: not valid JSON: {exc}") from exc
+            raise MappingError(f"{path}: not valid JSON: {exc}") from exc
         return cls.from_data(data, source=str(path))
 
     def read_paths(self) -> list[str]:
@@ -379,7 +397,7 @@ class TaskSyncDefinition(BaseModel):
         for name, value in changes.items():
             mapping = self.fields[name]
             if not mapping.writable:
-                raise DefinitionError(f"field {name!r} is not writable ({mapping.direction})")
+                raise MappingError(f"field {name!r} is not writable ({mapping.direction})")
             if mapping.transform:
                 ctx = TransformContext(path=mapping.path, attributes=attributes or {})
                 value = TRANSFORMS[mapping.transform][1](value, ctx)

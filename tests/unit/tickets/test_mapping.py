@@ -9,13 +9,14 @@ from pydantic import ValidationError
 
 from integrations.errors import IntegrationError
 from integrations.tickets.base import TicketField
-from integrations.tickets.definition import (
-    DefinitionError,
-    TaskSyncDefinition,
+from integrations.tickets.mapping import (
+    MappingError,
+    TicketMapping,
     get_path,
     parse_path,
     set_path,
 )
+from models.management import TicketSyncDefinition
 
 TASK = {
     "id": "t1",
@@ -61,7 +62,7 @@ def test_set_path_creates_structure() -> None:
 
 @pytest.mark.parametrize("bad", ["", "a..b", ".a", "a.", "a[", "a[x=1"])
 def test_bad_paths(bad) -> None:
-    with pytest.raises(DefinitionError):
+    with pytest.raises(MappingError):
         parse_path(bad)
 
 
@@ -94,7 +95,7 @@ ATTRS = {
 
 
 def test_rows_and_tasks() -> None:
-    definition = TaskSyncDefinition.model_validate(DEFINITION)
+    definition = TicketMapping.model_validate(DEFINITION)
     row = definition.to_row(TASK, ATTRS)
     assert row == {
         "ticket_id": "t1",
@@ -108,9 +109,9 @@ def test_rows_and_tasks() -> None:
         "status": {"status": "done"},
         "custom_fields": [{"name": "Budget", "value": 3}, {"name": "Severity", "value": "opt-low"}],
     }
-    with pytest.raises(DefinitionError, match="not writable"):
+    with pytest.raises(MappingError, match="not writable"):
         definition.to_task("t1", {"updated": "2024-01-01T00:00:00Z"})
-    with pytest.raises(DefinitionError, match="not an option"):
+    with pytest.raises(MappingError, match="not an option"):
         definition.to_task("t1", {"severity": "Critical"}, ATTRS)
 
 
@@ -122,32 +123,32 @@ def test_load_yaml_and_json(tmp_path) -> None:
         "  summary: {path: fields.summary}\n"
         "  body: {path: fields.description, transform: adf_to_markdown}\n"
     )
-    assert TaskSyncDefinition.load(tmp_path / "d.json").name == "clickup-main"
-    jira = TaskSyncDefinition.load(tmp_path / "d.yaml")
+    assert TicketMapping.load(tmp_path / "d.json").name == "clickup-main"
+    jira = TicketMapping.load(tmp_path / "d.yaml")
     assert jira.read_paths() == ["description", "summary"]
     assert jira.to_task("PRJ-1", {"body": "**x**"})["fields"]["description"]["type"] == "doc"
 
 
 def test_invalid_definitions() -> None:
     with pytest.raises(ValidationError, match="unknown transform"):
-        TaskSyncDefinition.model_validate(
+        TicketMapping.model_validate(
             {"key_field": "k", "fields": {"k": {"path": "id", "transform": "rot13"}}}
         )
     with pytest.raises(ValidationError, match="key_field"):
-        TaskSyncDefinition.model_validate({"fields": {"k": {"path": "id"}}})
+        TicketMapping.model_validate({"fields": {"k": {"path": "id"}}})
     with pytest.raises(ValidationError, match="direction"):
-        TaskSyncDefinition.model_validate(
+        TicketMapping.model_validate(
             {"key_field": "k", "fields": {"k": {"path": "id", "direction": "sideways"}}}
         )
 
 
-def test_definition_errors_belong_to_the_integration_tree(tmp_path) -> None:
-    assert issubclass(DefinitionError, IntegrationError)
-    assert not issubclass(DefinitionError, ValueError)
-    with pytest.raises(DefinitionError, match=r"fields\.k\.path: .*cannot parse path 'a\.\.b'"):
-        TaskSyncDefinition.from_data({"key_field": "k", "fields": {"k": {"path": "a..b"}}})
-    with pytest.raises(DefinitionError, match=r"sync definition: fields\.k\.transform"):
-        TaskSyncDefinition.from_data(
+def test_mapping_errors_belong_to_the_integration_tree(tmp_path) -> None:
+    assert issubclass(MappingError, IntegrationError)
+    assert not issubclass(MappingError, ValueError)
+    with pytest.raises(MappingError, match=r"fields\.k\.path: .*cannot parse path 'a\.\.b'"):
+        TicketMapping.from_data({"key_field": "k", "fields": {"k": {"path": "a..b"}}})
+    with pytest.raises(MappingError, match=r"ticket mapping: fields\.k\.transform"):
+        TicketMapping.from_data(
             {"key_field": "k", "fields": {"k": {"path": "id", "transform": "rot13"}}}
         )
 
@@ -163,11 +164,23 @@ def test_definition_errors_belong_to_the_integration_tree(tmp_path) -> None:
 )
 def test_load_names_the_file_and_the_problem(tmp_path, name, text, problem) -> None:
     (tmp_path / name).write_text(text)
-    with pytest.raises(DefinitionError, match=problem) as caught:
-        TaskSyncDefinition.load(tmp_path / name)
+    with pytest.raises(MappingError, match=problem) as caught:
+        TicketMapping.load(tmp_path / name)
     assert str(tmp_path / name) in str(caught.value)
 
 
 def test_load_of_a_missing_file(tmp_path) -> None:
-    with pytest.raises(DefinitionError, match="cannot read"):
-        TaskSyncDefinition.load(tmp_path / "nope.yaml")
+    with pytest.raises(MappingError, match="cannot read"):
+        TicketMapping.load(tmp_path / "nope.yaml")
+
+
+def test_a_stored_definition_holds_a_mapping() -> None:
+    record = TicketSyncDefinition(
+        id="def-1", name="clickup", connector_type="clickup", definition=DEFINITION
+    )
+    mapping = TicketMapping.from_record(record)
+    assert mapping.definition_id == "def-1" and mapping.connector_type == "clickup"
+    assert mapping.fields["severity"].transform == "option_name_to_id"
+    broken = TicketSyncDefinition(name="x", connector_type="jira", definition={"fields": {}})
+    with pytest.raises(MappingError, match=f"TicketSyncDefinition '{broken.id}'.*key_field"):
+        TicketMapping.from_record(broken)
