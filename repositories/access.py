@@ -9,7 +9,8 @@ machinery that evaluates the caller's own filter: no filter can widen it.
 
 The mandates themselves (`models.Mandate`) are scoped by their own id: a Mandate record
 is a record of the mandate it is. A non-sysadmin context sees only its own mandate's
-record (an ``admin`` may change it), and only a sysadmin creates mandates.
+record (an ``admin`` may change it), and only a sysadmin creates or deletes mandates
+(deleting follows creating: an admin cannot remove the tenant it cannot make).
 """
 
 from __future__ import annotations
@@ -33,10 +34,17 @@ class Scope:
     read: tuple[Condition, ...]
     write: tuple[Condition, ...]
 
+    def _check_mandates(self, verb: str) -> None:
+        if issubclass(self.info.model, Mandate) and not self.context.is_sysadmin:
+            raise AccessDenied(f"{self.info.table}: only a sysadmin context {verb} mandates")
+
+    def check_delete(self) -> None:
+        """Refuse deleting what this context could not create (a Mandate record)."""
+        self._check_mandates("deletes")
+
     def stamp_mandate(self, row: dict[str, Any]) -> None:
         """Fill or check the mandate of a record about to be created."""
-        if issubclass(self.info.model, Mandate) and not self.context.is_sysadmin:
-            raise AccessDenied(f"{self.info.table}: only a sysadmin context creates mandates")
+        self._check_mandates("creates")
         tenant = self.info.tenant
         if tenant is None:
             return

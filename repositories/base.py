@@ -478,6 +478,7 @@ class RepositoryBase(Generic[T], abc.ABC):
             return self.update(obj.id, data)
 
     def delete(self, record_id: str, expected_modified_at: float | None = None) -> bool:
+        self.scope.check_delete()
         conditions = [self._by_id(record_id), *self.scope.write]
         if expected_modified_at is not None:
             conditions.append(Condition(self._modified_spec, "eq", float(expected_modified_at)))
@@ -491,4 +492,5 @@ class RepositoryBase(Generic[T], abc.ABC):
     def delete_many(self, where: Where) -> int:
         if where is None:
             raise InvalidQuery("delete_many needs a where mapping ({} deletes everything)")
+        self.scope.check_delete()
         return self._delete_rows(self._where(where, write=True))

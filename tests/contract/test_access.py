@@ -250,11 +250,16 @@ def test_a_mandate_record_belongs_to_its_own_mandate(open_db: OpenDb) -> None:
     assert bob.get("B") is None
     with pytest.raises(RecordNotFound):
         alice.update("B", {"name": "pwned"})
-    assert alice.delete("B") is False
-    assert alice.delete_many({"id": "B"}) == alice.delete_many({"id__ne": "A"}) == 0
     for ctx_repo in (alice, bob):
         with pytest.raises(AccessDenied):
             ctx_repo.create(Mandate(id="C", name="new tenant"))
+        # deleting follows creating: not even its own mandate's record
+        for record_id in ("A", "B", "nonexistent"):
+            with pytest.raises(AccessDenied, match="deletes mandates"):
+                ctx_repo.delete(record_id)
+        for where in ({"id": "A"}, {"id": "B"}, {"id__ne": "A"}, {}):
+            with pytest.raises(AccessDenied, match="deletes mandates"):
+                ctx_repo.delete_many(where)
         with pytest.raises(AccessDenied):
             ctx_repo.upsert(Mandate(id="B", name="pwned"))
     with pytest.raises(AccessDenied):
@@ -262,6 +267,7 @@ def test_a_mandate_record_belongs_to_its_own_mandate(open_db: OpenDb) -> None:
     assert alice.update("A", {"name": "Acme AG"}).modified_by == "alice"  # its admin may
     assert mandates.get("B") is not None and mandates.get("B").name == "Birch"  # type: ignore[union-attr]
     assert mandates.count() == 2
+    assert mandates.delete("B") is True and mandates.count() == 1  # a sysadmin may
 
 
 def test_with_context_is_cached_per_context(db: Database) -> None:
