@@ -47,6 +47,9 @@ class Record(BaseModel):
         serialize_by_alias=True,
         validate_assignment=False,
         allow_inf_nan=False,
+        # keep NaN/infinity inside JSON fields as floats when dumping, so the repositories
+        # refuse them (the default silently turns them into null)
+        ser_json_inf_nan="constants",
         extra="ignore",
     )
 

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
-from models.base import AUDIT_FIELDS, Record
+from models.base import Record
 from models.schema import ModelInfo, model_info
 from repositories.access import Scope, scope_for
 from repositories.context import Context
@@ -30,44 +30,17 @@ from repositories.errors import (
     RecordNotFound,
     StoreCorrupted,
 )
-from repositories.ids import validate_record_id
-from repositories.lookups import (
-    Condition,
-    Query,
-    check_storable,
-    parse_order,
-    parse_where,
-    short,
-    utc_iso,
-)
+from repositories.lookups import Condition, Query, parse_order, parse_where
+from repositories.rows import RowRules
 from repositories.urls import redact_url
+from repositories.values import check_count, check_finite, check_text, short
 
-__all__ = ["ContextCache", "DatabaseBase", "RepositoryBase", "has_nul"]
+__all__ = ["ContextCache", "DatabaseBase", "RepositoryBase"]
 
 T = TypeVar("T", bound=Record)
 _AUDIT_STORAGE = ("_createdAt", "_createdBy", "_modifiedAt", "_modifiedBy")
 #: `_modifiedAt` grows by at least this much per update, so equal clocks hide no change.
 MODIFIED_AT_STEP = 1e-6
-
-
-def has_nul(value: Any) -> bool:
-    """Whether a JSON-like value holds a NUL character anywhere (keys included)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    # repr() is C code and escapes NUL as \x00: a quick negative for whole documents
-    if "\\x00" not in repr(value):
-        return False
-    return _has_nul_deep(value)
-
-
-def _has_nul_deep(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any("\x00" in k or _has_nul_deep(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul_deep(v) for v in value)
-    return False
 
 
 D = TypeVar("D", bound="DatabaseBase")
@@ -145,13 +118,8 @@ class RepositoryBase(Generic[T], abc.ABC):
         self.scope: Scope = scope_for(self.info, database.context)
         self._id_spec = self.info.by_name["id"]
         self._modified_spec = self.info.by_name["modified_at"]
-        # fields whose values need checks beyond pydantic's: NUL in text and JSON, the
-        # limits of check_storable (64-bit integers, indexed text length)
-        self._nul_checked = [f for f in self.info.fields if f.kind in ("text", "json")]
+        self.rows = RowRules(self.info)
         self._datetime_fields = [f for f in self.info.fields if f.kind == "datetime"]
-        self._limited = [
-            f for f in self.info.fields if f.kind == "int" or (f.kind == "text" and f.indexed)
-        ]
 
     # --- backend primitives -----------------------------------------------------------
 
@@ -203,10 +171,26 @@ class RepositoryBase(Generic[T], abc.ABC):
 
     def _by_id(self, record_id: str) -> Condition:
         if not isinstance(record_id, str) or not record_id:
-            raise InvalidQuery(f"{self.info.table}: record id must be a non-empty string")
-        if "\x00" in record_id:
-            raise InvalidQuery(f"{self.info.table}: record id may not contain NUL")
+            raise InvalidQuery(
+                f"{self.info.table}: record id must be a non-empty string, not {short(record_id)}"
+            )
+        check_text(record_id, f"{self.info.table}: record id")
         return Condition(self._id_spec, "eq", record_id)
+
+    def _expected(self, expected_modified_at: float | None) -> tuple[Condition, ...]:
+        """The compare-and-set condition on `_modifiedAt`, if one was asked for."""
+        if expected_modified_at is None:
+            return ()
+        if isinstance(expected_modified_at, bool) or not isinstance(
+            expected_modified_at, int | float
+        ):
+            raise InvalidQuery(
+                f"{self.info.table}: expected_modified_at must be a number, "
+                f"not {short(expected_modified_at)}"
+            )
+        expected = float(expected_modified_at)
+        check_finite(expected, f"{self.info.table}: expected_modified_at")
+        return (Condition(self._modified_spec, "eq", expected),)
 
     def _load(self, row: Mapping[str, Any]) -> T:
         try:
@@ -232,68 +216,19 @@ class RepositoryBase(Generic[T], abc.ABC):
 
     def _dump(self, obj: T) -> dict[str, Any]:
         """A validated model as a checked storage row (datetimes in UTC)."""
-        row = obj.model_dump(mode="json", by_alias=True)
-        for spec in self._datetime_fields:
-            row[spec.storage] = utc_iso(spec, row[spec.storage])
-        self._check_row(row)
-        return row
-
-    def _check_row(self, row: Mapping[str, Any]) -> None:
-        validate_record_id(self.info.table, row.get("id"))  # type: ignore[arg-type]
-        for spec in self._nul_checked:
-            value = row.get(spec.storage)
-            if value is not None and has_nul(value):
-                raise InvalidQuery(
-                    f"{self.info.table}.{spec.name}: text may not contain a NUL character "
-                    "(PostgreSQL cannot store it, so no backend does)"
-                )
-        for spec in self._limited:
-            value = row.get(spec.storage)
-            if value is not None:
-                check_storable(spec, value, f"{self.info.table}.{spec.name}")
+        return self.rows.dump(obj)
 
     def _changes(self, record_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        if not isinstance(changes, Mapping):
-            raise InvalidQuery(f"{self.info.table}: changes must be a mapping")
-        values: dict[str, Any] = {}
-        for key, value in changes.items():
-            spec = self.info.resolve(key) if isinstance(key, str) else None
-            if spec is None:
-                raise InvalidQuery(f"{self.info.table}: unknown field {key!r} in changes")
-            if spec.name in AUDIT_FIELDS:
-                continue  # audit fields are set by the repository, never from input
-            if spec.name == "id":
-                if value != record_id:
-                    raise InvalidQuery(f"{self.info.table}: the id of a record cannot change")
-                continue
-            if value is None:
-                if not spec.nullable:
-                    raise InvalidQuery(f"{self.info.table}.{spec.name}: may not be None")
-                values[spec.storage] = None
-                continue
-            try:
-                validated = spec.adapter.validate_python(value)
-            except ValidationError as exc:
-                reason = exc.errors()[0]["msg"]
-                raise InvalidQuery(
-                    f"{self.info.table}.{spec.name}: bad value {short(value)}: {reason}"
-                ) from exc
-            stored = utc_iso(spec, spec.adapter.dump_python(validated, mode="json"))
-            if has_nul(stored):
-                raise InvalidQuery(f"{self.info.table}.{spec.name}: text may not contain NUL")
-            check_storable(spec, stored, f"{self.info.table}.{spec.name}")
-            values[spec.storage] = stored
+        values = self.rows.changes(record_id, changes)
         self.scope.check_changes(values)
-        user = self.database.context.user_id
-        values["_modifiedBy"] = user
+        values["_modifiedBy"] = self.database.context.user_id
         return values
 
     @staticmethod
     def _check_page(limit: int | None, offset: int) -> None:
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
-            raise InvalidQuery(f"limit must be a non-negative integer, not {limit!r}")
-        if not isinstance(offset, int) or offset < 0:
-            raise InvalidQuery(f"offset must be a non-negative integer, not {offset!r}")
+        if limit is not None:
+            check_count("limit", limit)
+        check_count("offset", offset)
 
     def _explain_miss(self, record_id: str, expected: float | None) -> Exception:
         """Why a compare-and-set matched nothing: absent, not allowed or changed."""
@@ -332,8 +267,7 @@ class RepositoryBase(Generic[T], abc.ABC):
         return self._stored(obj, row)
 
     def create_many(self, objs: Iterable[T], batch_size: int = 1000) -> list[T]:
-        if batch_size < 1:
-            raise InvalidQuery("batch_size must be at least 1")
+        check_count("batch_size", batch_size, 1)
         now = time.time()
         objs = list(objs)
         rows = [self._new_row(obj, now) for obj in objs]
@@ -378,8 +312,7 @@ class RepositoryBase(Generic[T], abc.ABC):
                 f"{self.info.table}: only Context.system() may import rows "
                 "(they keep their own audit fields and mandates)"
             )
-        if batch_size < 1:
-            raise InvalidQuery("batch_size must be at least 1")
+        check_count("batch_size", batch_size, 1)
         written = 0
         batch: list[dict[str, Any]] = []
         for row in rows:
@@ -399,9 +332,15 @@ class RepositoryBase(Generic[T], abc.ABC):
         try:
             obj = self.model.model_validate(row)
         except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in (self.info.table, *first["loc"]))
             raise InvalidQuery(
-                f"{self.info.table}: imported record {row.get('id')!r} does not validate: "
-                f"{exc.errors()[0]['msg']}"
+                f"{where}: imported record {short(row.get('id'))} does not validate: "
+                f"{first['msg']}"
+            ) from exc
+        except (ValueError, RecursionError) as exc:  # e.g. a document nested too deeply
+            raise InvalidQuery(
+                f"{self.info.table}: imported record {short(row.get('id'))} cannot be read: {exc}"
             ) from exc
         return self._dump(obj)
 
@@ -437,8 +376,7 @@ class RepositoryBase(Generic[T], abc.ABC):
     def iter(
         self, where: Where = None, batch_size: int = 1000, order_by: OrderBy = None
     ) -> Iterator[T]:
-        if batch_size < 1:
-            raise InvalidQuery("batch_size must be at least 1")
+        check_count("batch_size", batch_size, 1)
         query = Query(self._where(where), tuple(parse_order(self.info, order_by)))
         for batch in self._iter_rows(query, batch_size):
             yield from (self._load(r) for r in batch)
@@ -452,9 +390,11 @@ class RepositoryBase(Generic[T], abc.ABC):
         changes: Mapping[str, Any],
         expected_modified_at: float | None = None,
     ) -> T:
-        conditions = [self._by_id(record_id), *self.scope.write]
-        if expected_modified_at is not None:
-            conditions.append(Condition(self._modified_spec, "eq", float(expected_modified_at)))
+        conditions = [
+            self._by_id(record_id),
+            *self.scope.write,
+            *self._expected(expected_modified_at),
+        ]
         values = self._changes(record_id, changes)
         row = self._update_row(record_id, conditions, values, time.time())
         if row is None:
@@ -472,16 +412,18 @@ class RepositoryBase(Generic[T], abc.ABC):
                     # see it at all (another mandate's id stays a duplicate)
                     if not self._select_rows(self._id_query(obj.id)):
                         raise
-            data = obj.model_dump(mode="json", by_alias=True)
+            data = self._dump(obj)  # checked: a value assigned unvalidated is refused here
             for key in (*_AUDIT_STORAGE, "id"):
                 data.pop(key, None)
             return self.update(obj.id, data)
 
     def delete(self, record_id: str, expected_modified_at: float | None = None) -> bool:
         self.scope.check_delete()
-        conditions = [self._by_id(record_id), *self.scope.write]
-        if expected_modified_at is not None:
-            conditions.append(Condition(self._modified_spec, "eq", float(expected_modified_at)))
+        conditions = [
+            self._by_id(record_id),
+            *self.scope.write,
+            *self._expected(expected_modified_at),
+        ]
         if self._delete_rows(conditions):
             return True
         error = self._explain_miss(record_id, expected_modified_at)

@@ -14,8 +14,6 @@ Parsing validates names, ops and values once (`InvalidQuery` otherwise) into
 from __future__ import annotations
 
 import datetime as dt
-import math
-import reprlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -24,6 +22,14 @@ from pydantic import ValidationError
 
 from models.schema import FieldSpec, ModelInfo
 from repositories.errors import InvalidQuery
+from repositories.values import (
+    MAX_INDEXED_TEXT_BYTES,
+    MAX_JSON_DEPTH,
+    check_finite,
+    check_storable,
+    check_text,
+    short,
+)
 
 __all__ = [
     "MAX_INDEXED_TEXT_BYTES",
@@ -87,42 +93,6 @@ def _split(key: str) -> tuple[str, Op]:
     return key, "eq"
 
 
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = 80
-
-
-def short(value: Any) -> str:
-    """A bounded repr for error messages (a 1 MB value must not become a 1 MB error)."""
-    return _REPR.repr(value)
-
-
-def _ensure_text_safe(value: str, where: str) -> None:
-    if "\x00" in value:
-        raise InvalidQuery(f"{where}: text may not contain a NUL character")
-
-
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-#: PostgreSQL's btree refuses index rows over ~2700 bytes; every backend applies one limit.
-MAX_INDEXED_TEXT_BYTES = 2048
-
-
-def check_storable(spec: FieldSpec, value: Any, where: str) -> None:
-    """Limits every backend enforces alike: 64-bit integers, indexable text length."""
-    if spec.kind == "int" and isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
-        raise InvalidQuery(f"{where}: {value} does not fit a 64-bit integer")
-    if (
-        spec.kind == "text"
-        and spec.indexed
-        and isinstance(value, str)
-        and len(value) * 4 > MAX_INDEXED_TEXT_BYTES
-        and len(value.encode()) > MAX_INDEXED_TEXT_BYTES
-    ):
-        raise InvalidQuery(
-            f"{where}: indexed text is limited to {MAX_INDEXED_TEXT_BYTES} bytes "
-            f"(got {len(value.encode())})"
-        )
-
-
 def storage_value(spec: FieldSpec, value: Any, where: str) -> Any:
     """Validate one non-null value for a field and return its comparable storage form.
 
@@ -138,14 +108,13 @@ def storage_value(spec: FieldSpec, value: Any, where: str) -> Any:
     if spec.kind == "text":
         text = validated.value if hasattr(validated, "value") else validated
         text = str(text)
-        _ensure_text_safe(text, where)
+        check_text(text, where)
         return text
     if spec.kind == "int":
         check_storable(spec, validated, where)
     if spec.kind == "float":
         number = float(validated)
-        if not math.isfinite(number):
-            raise InvalidQuery(f"{where}: {number!r} is not a finite number")
+        check_finite(number, where)
         return number
     if spec.kind == "datetime":
         moment: dt.datetime = validated
@@ -155,26 +124,27 @@ def storage_value(spec: FieldSpec, value: Any, where: str) -> Any:
     return validated
 
 
-def _json_value(value: Any, where: str) -> Any:
-    """A JSON document as PostgreSQL would store it (NUL and non-finite numbers refused)."""
+def _json_value(value: Any, where: str, depth: int = 1) -> Any:
+    """A JSON document as PostgreSQL would store it (the rules of `check_json`)."""
     if value is None or isinstance(value, bool | int | str):
         if isinstance(value, str):
-            _ensure_text_safe(value, where)
+            check_text(value, where)
         return value
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidQuery(f"{where}: {short(value)} is not valid JSON")
+        check_finite(value, where)
         return value
+    if depth > MAX_JSON_DEPTH and isinstance(value, Mapping | list | tuple):
+        raise InvalidQuery(f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(value, Mapping):
         out = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise InvalidQuery(f"{where}: JSON object keys must be strings, not {key!r}")
-            _ensure_text_safe(key, where)
-            out[key] = _json_value(item, where)
+                raise InvalidQuery(f"{where}: JSON object keys must be strings, not {short(key)}")
+            check_text(key, where)
+            out[key] = _json_value(item, where, depth + 1)
         return out
     if isinstance(value, list | tuple):
-        return [_json_value(item, where) for item in value]
+        return [_json_value(item, where, depth + 1) for item in value]
     raise InvalidQuery(f"{where}: {type(value).__name__} is not a JSON value")
 
 
@@ -234,10 +204,14 @@ def parse_order(info: ModelInfo, order_by: Sequence[str] | str | None) -> list[O
         order_by = []
     elif isinstance(order_by, str):
         order_by = [order_by]
+    elif not isinstance(order_by, list | tuple):
+        raise InvalidQuery(
+            f"order_by takes a field name or a list of field names, not {short(order_by)}"
+        )
     orders: list[Order] = []
     for item in order_by:
         if not isinstance(item, str) or not item.lstrip("-"):
-            raise InvalidQuery(f"order_by takes field names, not {item!r}")
+            raise InvalidQuery(f"order_by takes field names, not {short(item)}")
         descending = item.startswith("-")
         spec = info.resolve(item[1:] if descending else item)
         if spec is None:

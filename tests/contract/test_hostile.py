@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from models import Property, User
@@ -89,3 +92,190 @@ def test_unsafe_ids_are_refused_alike_everywhere(db: Database, record_id: str) -
             users.get(record_id)
     else:
         assert users.get(record_id) is None
+
+
+def _nested(depth: int) -> list[Any]:
+    doc: list[Any] = []
+    for _ in range(depth - 1):
+        doc = [doc]
+    return doc
+
+
+def _stored(db: Database) -> tuple[list[User], list[Property]]:
+    return db.repository(User).find(), db.repository(Property).find()
+
+
+@pytest.fixture
+def seeded(db: Database) -> tuple[User, Property]:
+    user = db.repository(User).create(User(username="keep", mandate_id="m1", age=3))
+    prop = db.repository(Property).create(
+        Property(title="keep", mandate_id="m1", price=1.5, features={"k": [1, "info"]})
+    )
+    return user, prop
+
+
+NON_FINITE = [float("nan"), float("inf"), float("-inf")]
+
+
+@pytest.mark.parametrize("number", [*NON_FINITE, "NaN", "Infinity", "-inf"])
+def test_non_finite_numbers_are_refused_everywhere(
+    db: Database, seeded: tuple[User, Property], number: Any
+) -> None:
+    """NaN/±Inf (or strings pydantic would coerce to them) never reach a store."""
+    _, prop = seeded
+    props = db.repository(Property)
+    before = _stored(db)
+    with pytest.raises(InvalidQuery, match="price"):
+        props.update(prop.id, {"price": number})
+    bypassed = Property(title="t", mandate_id="m1")
+    bypassed.price = number  # assignment is not validated: the repository must refuse
+    for write in (
+        lambda: props.create(bypassed),
+        lambda: props.create_many([Property(title="ok", mandate_id="m1"), bypassed]),
+        lambda: props.upsert(bypassed.model_copy(update={"id": prop.id})),
+        lambda: props.upsert(bypassed),
+        lambda: props.import_rows(
+            [{"id": "imp", "title": "t", "mandateId": "m1", "price": number}]
+        ),
+    ):
+        with pytest.raises(InvalidQuery, match="price"):
+            write()
+    if isinstance(number, float):  # inside a JSON document (a string there is just text)
+        for doc in ({"a": number}, {"a": [1, {"b": number}]}, [number]):
+            with pytest.raises(InvalidQuery, match="features"):
+                props.update(prop.id, {"features": doc})
+            with pytest.raises(InvalidQuery, match="features"):
+                props.create(Property(title="t", mandate_id="m1", features={"doc": doc}))
+            with pytest.raises(InvalidQuery, match="features"):
+                props.import_rows([{"id": "imp", "title": "t", "mandateId": "m1", "features": doc}])
+    assert _stored(db) == before
+
+
+HOSTILE_CALLS: list[tuple[str, Callable[[Database, User, Property], Any], str]] = [
+    ("order_by int", lambda db, u, p: db.repository(User).find(order_by=123), "order_by"),
+    ("order_by bytes", lambda db, u, p: db.repository(User).find(order_by=b"age"), "order_by"),
+    ("order_by [int]", lambda db, u, p: db.repository(User).find(order_by=[1]), "order_by"),
+    ("iter order_by", lambda db, u, p: list(db.repository(User).iter(order_by=1.5)), "order_by"),
+    ("huge limit", lambda db, u, p: db.repository(User).find(limit=2**63), "limit"),
+    ("huge offset", lambda db, u, p: db.repository(User).find(offset=2**70), "offset"),
+    ("limit=True", lambda db, u, p: db.repository(User).find(limit=True), "limit"),
+    ("offset=True", lambda db, u, p: db.repository(User).find(offset=True), "offset"),
+    ("limit str", lambda db, u, p: db.repository(User).find(limit="5"), "limit"),
+    ("offset float", lambda db, u, p: db.repository(User).find(offset=1.0), "offset"),
+    ("batch_size", lambda db, u, p: list(db.repository(User).iter(batch_size=True)), "batch_size"),
+    ("create_many batch", lambda db, u, p: db.repository(User).create_many([], "9"), "batch_size"),
+    ("surrogate id", lambda db, u, p: db.repository(User).get("a\ud800"), "record id"),
+    (
+        "surrogate filter",
+        lambda db, u, p: db.repository(User).find({"username": "\udc00"}),
+        "username",
+    ),
+    (
+        "surrogate in",
+        lambda db, u, p: db.repository(User).count({"email__in": ["\ud800"]}),
+        "email",
+    ),
+    (
+        "surrogate create",
+        lambda db, u, p: db.repository(User).create(User(username="a\ud800b", mandate_id="m1")),
+        "username",
+    ),
+    (
+        "surrogate update",
+        lambda db, u, p: db.repository(User).update(u.id, {"full_name": "\udfff"}),
+        "full_name",
+    ),
+    (
+        "surrogate JSON value",
+        lambda db, u, p: db.repository(Property).update(p.id, {"features": {"k": "\ud800"}}),
+        "features",
+    ),
+    (
+        "surrogate JSON key",
+        lambda db, u, p: db.repository(Property).create(
+            Property(title="t", mandate_id="m1", features={"\ud800": 1})
+        ),
+        "features",
+    ),
+    (
+        "surrogate JSON key (update)",
+        lambda db, u, p: db.repository(Property).update(p.id, {"features": {"\udbff": 1}}),
+        "features",
+    ),
+    (
+        "bytes in JSON",
+        lambda db, u, p: db.repository(Property).create(
+            Property(title="t", mandate_id="m1", features={"k": b"\xff\xfe"})
+        ),
+        "features",
+    ),
+    (
+        "bytes in JSON (update)",
+        lambda db, u, p: db.repository(Property).update(p.id, {"features": {"k": b"\x80"}}),
+        "features",
+    ),
+    (
+        "deep JSON",
+        lambda db, u, p: db.repository(Property).create(
+            Property(title="t", mandate_id="m1", features={"k": _nested(150)})
+        ),
+        "features",
+    ),
+    (
+        "very deep JSON",
+        lambda db, u, p: db.repository(Property).create(
+            Property(title="t", mandate_id="m1", features={"k": _nested(100_000)})
+        ),
+        "features",
+    ),
+    (
+        "very deep JSON (update)",
+        lambda db, u, p: db.repository(Property).update(p.id, {"features": {"k": _nested(5000)}}),
+        "features",
+    ),
+    (
+        "very deep contains",
+        lambda db, u, p: db.repository(Property).find({"features__contains": _nested(5000)}),
+        "features",
+    ),
+    (
+        "deep JSON import",
+        lambda db, u, p: db.repository(Property).import_rows(
+            [{"id": "i", "title": "t", "mandateId": "m1", "features": {"k": _nested(120)}}]
+        ),
+        "features",
+    ),
+    (
+        "expected_modified_at str",
+        lambda db, u, p: db.repository(User).update(u.id, {"age": 4}, expected_modified_at="1"),
+        "expected_modified_at",
+    ),
+    (
+        "expected_modified_at nan",
+        lambda db, u, p: db.repository(User).delete(u.id, expected_modified_at=float("nan")),
+        "expected_modified_at",
+    ),
+    (
+        "wrong type assigned",
+        lambda db, u, p: db.repository(User).create(
+            User.model_construct(username="x", mandate_id="m1", age="old")
+        ),
+        "age",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "field"), [c[1:] for c in HOSTILE_CALLS], ids=[c[0] for c in HOSTILE_CALLS]
+)
+def test_bad_input_gets_a_typed_error_naming_the_field(
+    db: Database,
+    seeded: tuple[User, Property],
+    call: Callable[[Database, User, Property], Any],
+    field: str,
+) -> None:
+    """Never a raw TypeError/OverflowError/UnicodeError/RecursionError; nothing altered."""
+    before = _stored(db)
+    with pytest.raises(InvalidQuery, match=field):
+        call(db, *seeded)
+    assert _stored(db) == before

@@ -194,7 +194,7 @@ def test_invalid_filters(db: Database, where: dict[str, Any], message: str) -> N
         ({"features__gt": 1}, "JSON field"),
         ({"features": {"a": 1}}, "JSON field"),
         ({"features__contains": None}, "JSON value"),
-        ({"features__contains": {"a": float("nan")}}, "not valid JSON"),
+        ({"features__contains": {"a": float("nan")}}, "not a finite number"),
     ],
 )
 def test_invalid_json_filters(db: Database, where: dict[str, Any], message: str) -> None:

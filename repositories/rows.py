@@ -1,0 +1,151 @@
+"""A model's records as storage rows: the one way in for every value a backend stores.
+
+`RowRules` turns a model instance (create, upsert, import) or a partial change (update)
+into a row keyed by storage names, in JSON mode, with datetimes as UTC ISO text, and
+applies the rules of `repositories.values` to every field, so every backend receives the
+same, already checked, values and refuses the same input with the same `InvalidQuery`.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, PydanticUserError, TypeAdapter, ValidationError
+
+from models.base import AUDIT_FIELDS
+from models.schema import FieldSpec, ModelInfo
+from repositories.errors import InvalidQuery
+from repositories.ids import validate_record_id
+from repositories.lookups import utc_iso
+from repositories.values import check_storable, short
+
+__all__ = ["RowRules"]
+
+#: The models' own rules for a value validated alone (an update): finite numbers, and
+#: NaN inside a JSON field kept as NaN when dumped (so refused), not turned into null.
+_CONFIG = ConfigDict(allow_inf_nan=False, ser_json_inf_nan="constants")
+
+#: What pydantic raises when a value cannot be dumped as JSON (bytes that are not UTF-8,
+#: nesting past its serialisation limit); PydanticSerializationError is a ValueError.
+_DUMP_ERRORS = (ValueError, RecursionError, OverflowError)
+
+
+class RowRules:
+    """Storage rows of one model, checked field by field."""
+
+    def __init__(self, info: ModelInfo) -> None:
+        self.info = info
+        self._datetimes = [f for f in info.fields if f.kind == "datetime"]
+        self._checked = [f for f in info.fields if f.name != "id"]  # the id has its own rule
+        self._adapters: dict[str, TypeAdapter[Any]] = {}
+
+    def _adapter(self, spec: FieldSpec) -> TypeAdapter[Any]:
+        adapter = self._adapters.get(spec.name)
+        if adapter is None:
+            try:
+                adapter = TypeAdapter(_bare(spec), config=_CONFIG)
+            except PydanticUserError:  # a model type carries its own config
+                adapter = spec.adapter
+            self._adapters[spec.name] = adapter
+        return adapter
+
+    def _where(self, spec: FieldSpec) -> str:
+        return f"{self.info.table}.{spec.name}"
+
+    def dump(self, obj: BaseModel) -> dict[str, Any]:
+        """A model instance as a checked storage row (no audit stamping)."""
+        try:
+            # warnings off: a value assigned without validation is judged by check()
+            row = obj.model_dump(mode="json", by_alias=True, warnings=False)
+        except _DUMP_ERRORS as exc:
+            raise self._dump_error(obj, exc) from exc
+        for spec in self._datetimes:
+            row[spec.storage] = self._utc(spec, row[spec.storage])
+        self.check(row, obj)
+        return row
+
+    def _dump_error(self, obj: BaseModel, exc: BaseException) -> InvalidQuery:
+        """Name the field that could not be dumped (found by dumping one at a time)."""
+        for spec in self.info.fields:
+            try:
+                spec.adapter.dump_python(getattr(obj, spec.name, None), mode="json")
+            except _DUMP_ERRORS as field_exc:
+                return InvalidQuery(f"{self._where(spec)}: cannot be stored: {_reason(field_exc)}")
+        return InvalidQuery(f"{self.info.table}: record cannot be stored: {_reason(exc)}")
+
+    def check(self, row: Mapping[str, Any], obj: BaseModel | None = None) -> None:
+        """Apply the storage rules to every field of a full row (dumped from `obj`)."""
+        validate_record_id(self.info.table, row.get("id"))  # type: ignore[arg-type]
+        for spec in self._checked:
+            value = row.get(spec.storage)
+            if value is None:
+                if not spec.nullable:
+                    raise InvalidQuery(f"{self._where(spec)}: may not be None")
+                continue
+            source = None if obj is None else functools.partial(getattr, obj, spec.name)
+            check_storable(spec, value, self._where(spec), source)
+
+    def changes(self, record_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate a partial update into storage values (audit fields dropped)."""
+        if not isinstance(changes, Mapping):
+            raise InvalidQuery(f"{self.info.table}: changes must be a mapping")
+        values: dict[str, Any] = {}
+        for key, value in changes.items():
+            spec = self.info.resolve(key) if isinstance(key, str) else None
+            if spec is None:
+                raise InvalidQuery(f"{self.info.table}: unknown field {short(key)} in changes")
+            if spec.name in AUDIT_FIELDS:
+                continue  # audit fields are set by the repository, never from input
+            if spec.name == "id":
+                if value != record_id:
+                    raise InvalidQuery(f"{self.info.table}: the id of a record cannot change")
+                continue
+            values[spec.storage] = self._value(spec, value)
+        return values
+
+    def _value(self, spec: FieldSpec, value: Any) -> Any:
+        where = self._where(spec)
+        if value is None:
+            if not spec.nullable:
+                raise InvalidQuery(f"{where}: may not be None")
+            return None
+        try:
+            validated = self._adapter(spec).validate_python(value)
+        except ValidationError as exc:
+            raise InvalidQuery(f"{where}: bad value {short(value)}: {_reason(exc)}") from exc
+        except _DUMP_ERRORS as exc:  # e.g. recursion in a very deep document
+            raise InvalidQuery(f"{where}: bad value {short(value)}: {_reason(exc)}") from exc
+        try:
+            stored = self._adapter(spec).dump_python(validated, mode="json")
+        except _DUMP_ERRORS as exc:
+            raise InvalidQuery(f"{where}: cannot be stored: {_reason(exc)}") from exc
+        stored = self._utc(spec, stored)
+        check_storable(spec, stored, where, lambda: validated)
+        return stored
+
+    def _utc(self, spec: FieldSpec, stored: Any) -> Any:
+        try:
+            return utc_iso(spec, stored)
+        except (ValueError, OverflowError, TypeError) as exc:
+            raise InvalidQuery(f"{self._where(spec)}: not a storable datetime: {exc}") from exc
+
+
+def _bare(spec: FieldSpec) -> Any:
+    """The field's type without Optional (None is handled before validation)."""
+    annotation = spec.annotation
+    if spec.nullable:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else typing.Union[tuple(args)]  # noqa: UP007
+    return annotation
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        errors = exc.errors()
+        return str(errors[0]["msg"]) if errors else str(exc)
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
