@@ -335,8 +335,7 @@ class RepositoryBase(Generic[T], abc.ABC):
             first = exc.errors()[0]
             where = ".".join(str(part) for part in (self.info.table, *first["loc"]))
             raise InvalidQuery(
-                f"{where}: imported record {short(row.get('id'))} does not validate: "
-                f"{first['msg']}"
+                f"{where}: imported record {short(row.get('id'))} does not validate: {first['msg']}"
             ) from exc
         except (ValueError, RecursionError) as exc:  # e.g. a document nested too deeply
             raise InvalidQuery(
