@@ -1,10 +1,8 @@
-"""HTTP plumbing shared by the ticket connectors: retry strategies and error translation.
+"""HTTP plumbing shared by the ticket connectors: HTTP wait signals and error translation.
 
-A :class:`HttpSession` wraps one ``httpx.Client``. Retries are decided by a
-:class:`RetryPolicy` built from small one-method wait strategies (each returns the seconds
-one signal asks for, or ``None``); the policy waits the largest of them plus jitter and gives
-up once a total budget is spent. Every waiting goes through an injectable ``sleep`` so tests
-and benchmarks never really sleep unless they want to.
+A `HttpSession` wraps one ``httpx.Client``. Retries go through the integrations' one
+engine, `integrations.retry.RetryPolicy`; this module adds the HTTP signals its strategies
+read from a response (``Retry-After``, a rate-limit reset header).
 
 Errors (see :mod:`integrations.tickets.errors`) are raised from the status code:
 401/403 -> AuthenticationFailed, 404 -> NotFound, 400/409/422 -> RequestRejected,
@@ -14,17 +12,17 @@ ServiceUnavailable. 400/401/403/404/409/422 are never retried.
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
+from integrations.retry import ExponentialFloor, Retryable, RetryPolicy, WaitStrategy
 from integrations.tickets.errors import (
     AuthenticationFailed,
+    IntegrationError,
     NotFound,
     RateLimited,
     RequestRejected,
@@ -32,28 +30,20 @@ from integrations.tickets.errors import (
 )
 
 __all__ = [
+    "HTTP_STRATEGIES",
     "ExponentialFloor",
     "HttpSession",
     "ResetHeader",
     "RetryAfterHeader",
     "RetryPolicy",
     "WaitStrategy",
+    "http_retry_policy",
     "parse_iso_reset",
     "parse_unix_reset",
     "rate_limit_policy",
 ]
 
 RETRY_STATUSES = frozenset({429, 503})
-
-
-class WaitStrategy(Protocol):
-    """One signal telling how long to wait before the next attempt."""
-
-    def wait_seconds(
-        self, response: httpx.Response | None, attempt: int, now: float
-    ) -> float | None:
-        """Seconds this signal asks for, or None when it has nothing to say."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -103,53 +93,13 @@ class ResetHeader:
             return None
 
 
-@dataclass(frozen=True)
-class ExponentialFloor:
-    """``base * factor ** attempt`` seconds, capped at ``maximum``."""
-
-    base: float = 0.5
-    factor: float = 2.0
-    maximum: float = 30.0
-
-    def wait_seconds(
-        self, response: httpx.Response | None, attempt: int, now: float
-    ) -> float | None:
-        """The exponential floor for this attempt (0-based)."""
-        return min(self.maximum, self.base * self.factor**attempt)
+#: what an HTTP service may ask for: ``Retry-After``, else an exponential floor
+HTTP_STRATEGIES: tuple[WaitStrategy, ...] = (RetryAfterHeader(), ExponentialFloor())
 
 
-@dataclass
-class RetryPolicy:
-    """When and how long to wait before retrying.
-
-    Attributes:
-        strategies: wait signals; the largest answer wins.
-        max_attempts: attempts in total, the first included.
-        total_cap: seconds of waiting allowed for one request; a wait that would exceed it
-            ends the retries (the last error is raised).
-        jitter: up to this fraction of the wait is added (never subtracted: a wait is never
-            shorter than the service asked).
-        sleep: how to wait (injectable).
-        clock: epoch seconds now (injectable, used for reset headers).
-        rng: a ``random()``-like source for the jitter.
-    """
-
-    strategies: Sequence[WaitStrategy] = (RetryAfterHeader(), ExponentialFloor())
-    max_attempts: int = 6
-    total_cap: float = 120.0
-    jitter: float = 0.1
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.time
-    rng: Callable[[], float] = field(default=random.random)
-
-    def wait_for(self, response: httpx.Response | None, attempt: int) -> float:
-        """Seconds to wait before attempt ``attempt + 1``: the largest signal plus jitter."""
-        now = self.clock()
-        waits = [
-            w for s in self.strategies if (w := s.wait_seconds(response, attempt, now)) is not None
-        ]
-        base = max(waits, default=0.0)
-        return base + base * self.jitter * self.rng()
+def http_retry_policy(**overrides: Any) -> RetryPolicy:
+    """A policy that waits what ``Retry-After`` asks, else an exponential floor."""
+    return RetryPolicy(strategies=overrides.pop("strategies", HTTP_STRATEGIES), **overrides)
 
 
 def rate_limit_policy(
@@ -178,24 +128,28 @@ def _error_details(response: httpx.Response) -> tuple[list[str], dict[str, str]]
 
 def raise_for_status(response: httpx.Response, what: str) -> None:
     """Translate an error status into the typed error; return quietly on success."""
+    if response.status_code >= 400:
+        raise status_error(response, what)
+
+
+def status_error(response: httpx.Response, what: str) -> IntegrationError:
+    """The typed error for an error status (4xx, 5xx)."""
     status = response.status_code
-    if status < 400:
-        return
     messages, errors = _error_details(response)
     detail = (
         "; ".join(messages + [f"{k}: {v}" for k, v in errors.items()]) or response.reason_phrase
     )
     text = f"{what}: HTTP {status}: {detail}"
     if status in (401, 403):
-        raise AuthenticationFailed(text)
+        return AuthenticationFailed(text)
     if status == 404:
-        raise NotFound(text)
+        return NotFound(text)
     if status == 429:
         retry_after = RetryAfterHeader().wait_seconds(response, 0, 0.0)
-        raise RateLimited(text, retry_after=retry_after)
+        return RateLimited(text, retry_after=retry_after)
     if 400 <= status < 500:
-        raise RequestRejected(text, status_code=status, error_messages=messages, errors=errors)
-    raise ServiceUnavailable(text)
+        return RequestRejected(text, status_code=status, error_messages=messages, errors=errors)
+    return ServiceUnavailable(text)
 
 
 class HttpSession:
@@ -213,7 +167,7 @@ class HttpSession:
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers)
         self.client = client if client is not None else httpx.Client(timeout=timeout)
-        self.retry = retry if retry is not None else RetryPolicy()
+        self.retry = retry if retry is not None else http_retry_policy()
 
     def request(
         self,
@@ -230,31 +184,28 @@ class HttpSession:
         (429, 503, connect timeout), never after a read timeout.
         """
         url = f"{self.base_url}{path}"
-        waited = 0.0
         what = f"{method} {path}"
-        for attempt in range(self.retry.max_attempts):
-            last_attempt = attempt == self.retry.max_attempts - 1
+
+        def attempt() -> httpx.Response:
             try:
                 response = self.client.request(
                     method, url, params=params, json=json, headers=self.headers
                 )
             except (httpx.ConnectTimeout, httpx.ReadTimeout) as exc:
-                retryable = idempotent or isinstance(exc, httpx.ConnectTimeout)
-                wait = self.retry.wait_for(None, attempt)
-                if not retryable or last_attempt or waited + wait > self.retry.total_cap:
-                    raise ServiceUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+                error = ServiceUnavailable(f"{what}: {type(exc).__name__}: {exc}")
+                error.__cause__ = exc
+                # a read timeout may come after the server acted: only repeat what is safe
+                if idempotent or isinstance(exc, httpx.ConnectTimeout):
+                    raise Retryable(error) from exc
+                raise error from exc
             except httpx.TransportError as exc:
                 raise ServiceUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
-            else:
-                if response.status_code not in RETRY_STATUSES:
-                    raise_for_status(response, what)
-                    return response
-                wait = self.retry.wait_for(response, attempt)
-                if last_attempt or waited + wait > self.retry.total_cap:
-                    raise_for_status(response, what)
-            self.retry.sleep(wait)
-            waited += wait
-        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+            if response.status_code in RETRY_STATUSES:
+                raise Retryable(status_error(response, what), response)
+            raise_for_status(response, what)
+            return response
+
+        return self.retry.run(attempt)
 
     def close(self) -> None:
         """Close the underlying client."""

@@ -2,7 +2,8 @@
 
 Every RPC goes through `call()`: an explicit timeout, the library's own retry switched off
 (``retry=None``) so that a `CallBudget` counts every request that reaches the wire, and
-transient failures retried here with backoff while the budget lasts. Google errors become
+transient failures retried by the integrations' one engine (`integrations.retry`), with
+backoff and Google's ``RetryInfo`` honoured, while the budget lasts. Google errors become
 `integrations.errors` types (``raise ... from exc``):
 
     UNAUTHENTICATED, PERMISSION_DENIED, credential refresh failure -> AuthenticationFailed
@@ -14,6 +15,7 @@ transient failures retried here with backoff while the budget lasts. Google erro
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from integrations.errors import (
     RateLimited,
     ServiceUnavailable,
 )
+from integrations.retry import ExponentialFloor, Retryable, RetryPolicy
 from integrations.voice._optional import missing_extra
 
 try:
@@ -59,7 +62,7 @@ class CallBudget:
         return self.limit - self.used
 
 
-def _retry_after(exc: gexc.GoogleAPICallError) -> float | None:
+def _retry_after(exc: Exception) -> float | None:
     for detail in getattr(exc, "details", None) or ():
         delay = getattr(detail, "retry_delay", None)
         if delay is not None and hasattr(delay, "seconds"):
@@ -89,6 +92,15 @@ def translate_error(exc: Exception, what: str) -> IntegrationError:
     return ServiceUnavailable(text)
 
 
+@dataclass(frozen=True)
+class RetryInfoDelay:
+    """The delay a RESOURCE_EXHAUSTED error's ``google.rpc.RetryInfo`` asks for."""
+
+    def wait_seconds(self, signal: Any, attempt: int, now: float) -> float | None:
+        """The RetryInfo delay of the failed call's exception, if it carries one."""
+        return _retry_after(signal) if isinstance(signal, gexc.ResourceExhausted) else None
+
+
 def call(
     method: Callable[..., T],
     request: Any,
@@ -104,17 +116,24 @@ def call(
     Raises:
         IntegrationError: the translated error of the last attempt.
     """
-    delay = backoff
-    while True:
-        if budget.left <= 0:
-            raise ServiceUnavailable(f"{what}: call budget of {budget.limit} used up")
+    if budget.left <= 0:
+        raise ServiceUnavailable(f"{what}: call budget of {budget.limit} used up")
+    policy = RetryPolicy(
+        strategies=(RetryInfoDelay(), ExponentialFloor(base=backoff, maximum=math.inf)),
+        total_cap=math.inf,  # the budget bounds the calls, the deadline each call
+        jitter=0.0,
+        sleep=sleep,
+    )
+
+    def attempt() -> T:
         budget.used += 1
         try:
             return method(request=request, timeout=timeout, retry=None)
         except (gexc.GoogleAPICallError, gexc.RetryError, auth_exc.GoogleAuthError) as exc:
             error = translate_error(exc, what)
-            if not isinstance(exc, _TRANSIENT) or _too_large(exc) or budget.left <= 0:
-                raise error from exc
-            wait = _retry_after(exc) if isinstance(exc, gexc.ResourceExhausted) else None
-            sleep(wait if wait is not None else delay)
-            delay *= 2
+            error.__cause__ = exc
+            if isinstance(exc, _TRANSIENT) and not _too_large(exc):
+                raise Retryable(error, exc) from exc
+            raise error from exc
+
+    return policy.run(attempt, max_attempts=budget.left)

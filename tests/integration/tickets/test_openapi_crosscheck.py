@@ -16,7 +16,7 @@ from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest
 
 from integrations.tickets.clickup import ClickUpConnector
-from integrations.tickets.http import RetryPolicy
+from integrations.tickets.http import http_retry_policy
 from integrations.tickets.jira import JiraConnector
 from integrations.tickets.testing import (
     FakeClickUp,
@@ -65,7 +65,7 @@ def test_jira_requests_pass_openapi_core() -> None:
         "PRJ",
         "Task",
         client=_recording(fake, jira_validator(), sent),
-        retry=RetryPolicy(sleep=lambda s: None),
+        retry=http_retry_policy(sleep=lambda s: None),
     )
     jira.read_attributes()
     jira.read_tasks(updated_since=datetime(2024, 1, 1, tzinfo=UTC), fields=["summary"])
@@ -82,7 +82,7 @@ def test_clickup_requests_pass_openapi_core() -> None:
     task = fake.add_task("a")
     sent: list[httpx.Request] = []
     client = _recording(fake, clickup_validator(), sent)
-    retry = RetryPolicy(sleep=lambda s: None)
+    retry = http_retry_policy(sleep=lambda s: None)
     listed = ClickUpConnector("pk_test", "900", "901", client=client, retry=retry)
     listed.read_attributes()
     listed.read_tasks(updated_since=datetime(2024, 1, 1, tzinfo=UTC))

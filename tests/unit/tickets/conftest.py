@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from integrations.tickets.http import RetryPolicy
+from integrations.tickets.http import RetryPolicy, http_retry_policy
 from integrations.tickets.testing import (
     FakeClickUp,
     FakeJira,
@@ -45,7 +45,7 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 def retry(sleeps: Sleeps) -> RetryPolicy:
-    return RetryPolicy(sleep=sleeps, rng=lambda: 0.0)
+    return http_retry_policy(sleep=sleeps, rng=lambda: 0.0)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from integrations.tickets.http import (
     HttpSession,
     ResetHeader,
     RetryAfterHeader,
-    RetryPolicy,
+    http_retry_policy,
     parse_iso_reset,
     parse_unix_reset,
 )
@@ -65,7 +65,7 @@ def test_wait_strategies(strategy, headers, status, expected) -> None:
 
 
 def test_policy_takes_the_largest_signal_and_only_adds_jitter() -> None:
-    policy = RetryPolicy(
+    policy = http_retry_policy(
         strategies=(RetryAfterHeader(), ExponentialFloor(base=1, factor=2)),
         jitter=0.5,
         rng=lambda: 1.0,
@@ -76,7 +76,7 @@ def test_policy_takes_the_largest_signal_and_only_adds_jitter() -> None:
 
 
 def _session(handler, sleeps: list[float], **policy) -> HttpSession:
-    retry = RetryPolicy(sleep=sleeps.append, rng=lambda: 0.0, **policy)
+    retry = http_retry_policy(sleep=sleeps.append, rng=lambda: 0.0, **policy)
     return HttpSession(
         "https://h", {}, client=httpx.Client(transport=httpx.MockTransport(handler)), retry=retry
     )
