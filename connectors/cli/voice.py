@@ -1,4 +1,4 @@
-"""``connectors voice …``: sniff, transcribe, translate, speak, languages, voices.
+"""``connectors voice …``: sniff, transcribe, translate, speak, languages, voices, serve.
 
 The Google credential is the setting ``Connector_GoogleSpeech_API_KEY_SECRET``: the
 service-account JSON itself, from config.ini or the environment, plain or ``fernet:``
@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from connectors.cli.common import state_of, sub_app
+from connectors.cli.common import UsageProblem, state_of, sub_app
 from connectors.secrets import ConfigError
-from integrations.errors import IntegrationError
+from integrations.errors import IntegrationError, NotFound, UnsupportedAudio
 
 __all__ = ["app"]
 
@@ -60,7 +61,7 @@ def sniff(
     as_json: JsonFlag = False,
 ) -> None:
     """Identify audio files from their headers (no decoding, no credentials)."""
-    from integrations.voice.sniff import sniff as sniff_bytes
+    from integrations.voice.headers import sniff as sniff_bytes
 
     failed = False
     report = []
@@ -101,9 +102,21 @@ def transcribe(
     rate: Annotated[int | None, typer.Option(help="Rate of headerless 16-bit PCM.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Transcribe an audio file."""
+    """Transcribe an audio file (headerless 16-bit mono PCM: give its --rate)."""
+    from integrations.voice.headers import sniff as sniff_bytes
+
+    audio = file.read_bytes()
+    if rate is None:
+        try:
+            sniff_bytes(audio)
+        except UnsupportedAudio as exc:
+            if str(exc).startswith("unrecognised audio"):
+                raise UsageProblem(
+                    f"{file}: {exc}; if it is headerless 16-bit mono PCM, give its sample "
+                    "rate with --rate"
+                ) from exc
     result = _voice(ctx).speech_to_text(
-        file.read_bytes(), language, tuple(alternative or ()), model, sample_rate=rate
+        audio, language, tuple(alternative or ()), model, sample_rate=rate
     )
     lines = ["(silence: nothing sent)"] if result.is_silent else [result.text]
     _emit(result.model_dump(), as_json, lines)
@@ -133,8 +146,17 @@ def speak(
     encoding: Annotated[str, typer.Option()] = "MP3",
 ) -> None:
     """Synthesise speech into a file."""
+    # Checked before the (billed) call: a missing folder must not cost a synthesis.
+    folder = output.parent
+    if not folder.is_dir():
+        raise UsageProblem(f"cannot write {output}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
+        raise UsageProblem(f"cannot write {output}: permission denied")
     result = _voice(ctx).text_to_speech(text, language, voice, gender, encoding)
-    output.write_bytes(result.audio)
+    try:
+        output.write_bytes(result.audio)
+    except OSError as exc:
+        raise UsageProblem(f"cannot write {output}: {exc.strerror or exc}") from exc
     typer.echo(f"{output}: {len(result.audio)} bytes {result.encoding}, voice {result.voice}")
 
 
@@ -161,8 +183,45 @@ def voices(
 ) -> None:
     """List Text-to-Speech voices."""
     result = _voice(ctx).voices(language)
+    if not result:
+        where = f" for {language}" if language else ""
+        raise NotFound(f"no Text-to-Speech voices{where}; `connectors voice voices` lists all")
     _emit(
         [v.model_dump() for v in result],
         as_json,
         [f"{v.name}\t{v.gender}\t{','.join(v.language_codes)}" for v in result],
     )
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[
+        bool,
+        typer.Option("--demo", help="Answer from the shipped Google fake: no credentials."),
+    ] = False,
+    origin: Annotated[
+        list[str] | None,
+        typer.Option("--origin", help="Another origin whose pages may use the interpreter."),
+    ] = None,
+) -> None:
+    """Serve the voice routes, the realtime interpreter and its page (uvicorn).
+
+    Open http://HOST:PORT/ for the interpreter page. Limits come from the VOICE_SERVICE_*
+    settings (config.ini or the environment).
+    """
+    from integrations.voice.config import VoiceServiceSettings
+    from integrations.voice.interface import VoiceInterface
+    from integrations.voice.server import serve as run
+
+    state = state_of(ctx)
+    settings = state.settings.section(VoiceServiceSettings)
+    if origin:
+        extra = tuple(o.rstrip("/") for o in origin)
+        settings = settings.model_copy(update={"allowed_origins": settings.allowed_origins + extra})
+    interface = None if demo else VoiceInterface(_voice(ctx))
+    where = f"http://{host}:{port}/"
+    typer.echo(f"voice service on {where}" + (" (demo: a local fake Google)" if demo else ""))
+    run(interface, host=host, port=port, demo=demo, settings=settings)

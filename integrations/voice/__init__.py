@@ -1,9 +1,11 @@
 """Voice: audio sniffing and analysis, Google speech/translate/text-to-speech, realtime.
 
-Modules: `sniff` (headers only, no dependencies), `analysis` and `codec` (PyAV), `google`
-(`GoogleVoice`), `interface` (`VoiceInterface`, structured results), `realtime`
-(`interpret_stream`), `websocket` (ASGI endpoint), `cli` (``connectors voice``), `testing`
-(`FakeGoogle` and audio generators for your own tests).
+Modules: `headers` (`sniff`: formats from headers only, no dependencies), `analysis` and
+`codec` (PyAV), `google` (`GoogleVoice`), `interface` (`VoiceInterface`, structured
+results), `realtime` (`interpret_stream`), `service` (the Starlette app: the original
+routes, the interpreter WebSocket of `websocket` and its page), `server` (`serve`:
+uvicorn, the demo), `config` (settings models), `testing` (`FakeGoogle` and audio
+generators for your own tests).
 
 Names are imported on first access, so ``import integrations.voice`` stays cheap and works
 without the optional ``voice`` extra; using a feature that needs it raises
@@ -15,23 +17,24 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-# Imported eagerly (pure Python, microseconds): the function must win over the submodule
-# of the same name as the package attribute.
-from integrations.voice.sniff import AudioInfo, sniff
-
 __all__ = [
     "AudioAnalysis",
     "AudioInfo",
     "GoogleVoice",
     "MissingVoiceExtra",
     "VoiceInterface",
+    "VoiceServiceSettings",
     "analyse",
     "interpret_stream",
+    "serve",
     "sniff",
     "to_linear16",
+    "voice_app",
 ]
 
 _LOCATIONS = {
+    "AudioInfo": "headers",
+    "sniff": "headers",
     "AudioAnalysis": "analysis",
     "analyse": "analysis",
     "to_linear16": "analysis",
@@ -39,6 +42,9 @@ _LOCATIONS = {
     "VoiceInterface": "interface",
     "interpret_stream": "realtime",
     "MissingVoiceExtra": "_optional",
+    "VoiceServiceSettings": "config",
+    "voice_app": "service",
+    "serve": "server",
 }
 
 
@@ -46,3 +52,7 @@ def __getattr__(name: str) -> Any:
     if name not in _LOCATIONS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f"{__name__}.{_LOCATIONS[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -6,7 +6,7 @@ through `_calls.call` (bounded retry, errors translated to `integrations.errors`
 
 Speech-to-text sends what the headers allow (see `recognition`) and recovers instead of
 trying a grid of configs: an INVALID_ARGUMENT about encoding or rate converts the audio to
-16 kHz LINEAR16 once; one naming the model moves along the model chain; never more than
+16 kHz LINEAR16 once; one naming a default model moves along the model chain; never more than
 `max_calls` RPCs per request. Silent audio makes no call at all, and audio over a minute
 is converted and recognised in quiet-point chunks whose texts are joined.
 """
@@ -35,6 +35,7 @@ from integrations.voice.codec import (
     split_linear16,
 )
 from integrations.voice.google_auth import credentials_from_json
+from integrations.voice.headers import AudioInfo, sniff
 from integrations.voice.results import (
     Attempt,
     Language,
@@ -43,7 +44,6 @@ from integrations.voice.results import (
     Translation,
     Voice,
 )
-from integrations.voice.sniff import AudioInfo, sniff
 from integrations.voice.synthesis import choose_voice, split_text, wav_payload
 
 try:
@@ -186,7 +186,9 @@ class GoogleVoice:
             audio: WAV, FLAC, MP3, Ogg, WebM or anything else PyAV decodes.
             language: BCP-47 code, e.g. ``de-DE``.
             alternative_languages: up to three more codes Google may detect instead.
-            model: first model to try; defaults to ``latest_long`` (``phone_call`` at 8 kHz).
+            model: the Speech model; used alone (a rejection is reported, not replaced).
+                Default: ``latest_long``, then ``latest_short``, ``default`` if Google
+                rejects one for the language (``phone_call`` first at 8 kHz).
             sample_rate: for headerless 16-bit mono PCM only.
 
         Raises:
@@ -216,8 +218,14 @@ class GoogleVoice:
     def _sniff(self, audio: bytes, sample_rate: int | None) -> AudioInfo | None:
         try:
             return sniff(audio)
-        except UnsupportedAudio:
-            if sample_rate is None or not audio:
+        except UnsupportedAudio as exc:
+            if not audio:
+                raise
+            if sample_rate is None:
+                if str(exc).startswith("unrecognised audio"):
+                    raise UnsupportedAudio(
+                        f"{exc}; headerless 16-bit PCM needs its sample rate (sample_rate=)"
+                    ) from exc
                 raise
             return None  # headerless PCM at the caller's rate
 

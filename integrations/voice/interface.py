@@ -139,9 +139,15 @@ class VoiceInterface:
         language: str,
         alternative_languages: tuple[str, ...] = (),
         model: str | None = None,
+        *,
+        sample_rate: int | None = None,
     ) -> SpeechToTextResult:
+        """Transcribe `audio` (`sample_rate`: for headerless 16-bit mono PCM only)."""
+
         def work() -> SpeechToTextResult:
-            t = self.google.speech_to_text(audio, language, alternative_languages, model)
+            t = self.google.speech_to_text(
+                audio, language, alternative_languages, model, sample_rate=sample_rate
+            )
             return SpeechToTextResult(
                 text=t.text,
                 confidence=t.confidence,
@@ -167,13 +173,21 @@ class VoiceInterface:
         return self._run(TranslationResult, work)
 
     def speech_to_translated_text(
-        self, audio: bytes, from_language: str, to_language: str
+        self,
+        audio: bytes,
+        from_language: str,
+        to_language: str,
+        *,
+        sample_rate: int | None = None,
     ) -> SpeechTranslationResult:
-        """Transcribe `audio` in `from_language` and translate the text to `to_language`."""
+        """Transcribe `audio` in `from_language` and translate the text to `to_language`.
+
+        `sample_rate` is for headerless 16-bit mono PCM only.
+        """
         from integrations.voice.google import translation_language
 
         def work() -> SpeechTranslationResult:
-            transcript = self.google.speech_to_text(audio, from_language)
+            transcript = self.google.speech_to_text(audio, from_language, sample_rate=sample_rate)
             if transcript.is_silent or not transcript.text:
                 return SpeechTranslationResult(
                     source_language=transcript.language_code,

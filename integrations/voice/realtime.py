@@ -4,41 +4,75 @@
 
 1. the caller's async chunks (raw 16-bit PCM at a given rate, or a container stream such
    as a browser's MediaRecorder WebM/Opus, decoded by PyAV in a thread) become 100 ms
-   blocks of mono LINEAR16 in a `_Blocks` buffer;
-2. a thread feeds the blocks to Speech ``streaming_recognize``. Google ends a stream after
-   about 305 s, so each connection is closed before `stream_limit` (at the first quiet
-   block once within `switch_window` of it): closing the request side makes Google
-   finalise everything it has heard, and the blocks not yet sent stay in the buffer for
-   the next connection. If a connection breaks instead, the blocks Google had not
-   finalised are sent again on the next one. No audio is dropped either way;
-3. results are translated (``GoogleVoice.translate``) and yielded as `InterpretEvent`s.
+   blocks of mono LINEAR16 (`_stream_input`);
+2. a thread feeds the blocks to Speech ``streaming_recognize``, paced at real time: Google
+   ends a stream with OUT_OF_RANGE when audio arrives much faster than real time, and
+   gRPC would otherwise read far ahead of what Google has received. When the client
+   pauses, 100 ms of silence goes out every `keepalive` seconds (Google gives up after
+   about 10 s without audio). Google ends a stream after about 305 s (sometimes sooner),
+   so each connection is closed before `stream_limit` (at the first quiet block once
+   within `switch_window` of it): closing the request side makes Google finalise all it
+   heard, and the blocks not yet sent stay for the next connection. If a connection
+   breaks or is ended early instead, the audio Google had not finalised is sent again on
+   the next one, at most `max_replay` seconds of it: beyond that, the last interim result
+   is kept as final and only the audio after it is resent. The session fails after three
+   consecutive connections that ended without finalising anything;
+3. results are translated (``GoogleVoice.translate``; interim ones at most every
+   `interim_interval` seconds of audio, and only when they grew by a word) and yielded as
+   `InterpretEvent`s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
-import queue
+import math
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any, NamedTuple, cast
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from integrations.errors import IntegrationError, ServiceUnavailable, UnsupportedAudio
+from integrations.errors import IntegrationError, InvalidRequest, ServiceUnavailable
+from integrations.voice._stream_input import (
+    RATE,
+    Blocks,
+    Decoder,
+    Rechunker,
+    quiet,
+    silence,
+)
 from integrations.voice.google import GoogleVoice, translation_language
 from integrations.voice.results import InterpretEvent
-from integrations.voice.sniff import sniff
 
-__all__ = ["interpret_stream"]
+__all__ = ["StreamOptions", "interpret_stream"]
 
 log = logging.getLogger(__name__)
 
-RATE = 16000  # decoded container audio is sent at this rate
-BLOCK_SECONDS = 0.1  # Google recommends ~100 ms frames
-QUIET_DBFS = -40.0
 _DONE = object()
+PACE_LEAD_SECONDS = 1.0  # audio a connection may send ahead of the clock (replays, bursts)
+MAX_BROKEN_CONNECTIONS = 3
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How audio is fed to Speech streaming connections (see the module docstring).
+
+    Attributes:
+        stream_limit: seconds after which a connection is replaced (Google stops at ~305).
+        switch_window: how early before `stream_limit` a quiet moment may be used.
+        pace: audio seconds sent per wall-clock second (1.0: real time, as Google wants;
+            None: as fast as the audio comes, for replaying files against a fake).
+        keepalive: seconds without client audio after which 100 ms of silence is sent.
+        max_replay: most seconds of audio resent after a connection broke.
+    """
+
+    stream_limit: float = 290.0
+    switch_window: float = 10.0
+    pace: float | None = 1.0
+    keepalive: float = 2.0
+    max_replay: float = 10.0
 
 
 class _Heard(NamedTuple):
@@ -47,143 +81,7 @@ class _Heard(NamedTuple):
     stream: int
     offset: float
     result: Any
-
-
-class _Blocks:
-    """A thread-safe FIFO of PCM blocks that a closing stream can hand back (`unget`)."""
-
-    def __init__(self) -> None:
-        self._items: collections.deque[bytes] = collections.deque()
-        self._cond = threading.Condition()
-        self.closed = False
-
-    def put(self, block: bytes) -> None:
-        with self._cond:
-            self._items.append(block)
-            self._cond.notify_all()
-
-    def unget(self, blocks: list[bytes]) -> None:
-        with self._cond:
-            self._items.extendleft(reversed(blocks))
-            self._cond.notify_all()
-
-    def close(self) -> None:
-        with self._cond:
-            self.closed = True
-            self._cond.notify_all()
-
-    def get(self, timeout: float) -> bytes | None:
-        """The next block; None at the end of input; TimeoutError when none came in time."""
-        with self._cond:
-            if not self._cond.wait_for(lambda: self._items or self.closed, timeout):
-                raise TimeoutError
-            return self._items.popleft() if self._items else None
-
-    def wait(self, timeout: float) -> bool:
-        """Wait until a block is there or input ended; False on timeout."""
-        with self._cond:
-            return bool(self._cond.wait_for(lambda: self._items or self.closed, timeout))
-
-    @property
-    def exhausted(self) -> bool:
-        with self._cond:
-            return self.closed and not self._items
-
-
-class _Rechunker:
-    """Cut PCM arriving in arbitrary sizes into fixed blocks."""
-
-    def __init__(self, blocks: _Blocks, rate: int) -> None:
-        self.blocks, self.size, self.pending = blocks, int(rate * BLOCK_SECONDS) * 2, b""
-
-    def feed(self, pcm: bytes) -> None:
-        self.pending += pcm
-        while len(self.pending) >= self.size:
-            self.blocks.put(self.pending[: self.size])
-            self.pending = self.pending[self.size :]
-
-    def finish(self) -> None:
-        if self.pending:
-            self.blocks.put(self.pending[: len(self.pending) // 2 * 2])
-        self.blocks.close()
-
-
-class _Decoder:
-    """Decode a container byte stream (WebM, Ogg, MP3, WAV…) in a thread as it arrives."""
-
-    HEADER_LIMIT = 256 * 1024  # give up sniffing after this much; let PyAV probe
-
-    def __init__(self, rechunker: _Rechunker, report: Callable[[object], None]) -> None:
-        self.rechunker, self.report = rechunker, report
-        self.chunks: queue.Queue[bytes | None] = queue.Queue()
-        self.header = b""
-        self.buffer = b""
-        self.ended = False
-        self.thread: threading.Thread | None = None
-
-    def feed(self, chunk: bytes | None) -> None:
-        """Take the next chunk (None: end of input); start decoding once the header is in."""
-        if self.thread is not None:
-            self.chunks.put(chunk)
-            return
-        fmt = None
-        if chunk is not None:
-            self.header += chunk
-            try:
-                fmt = sniff(self.header).format
-            except UnsupportedAudio:
-                if len(self.header) < self.HEADER_LIMIT:
-                    return  # wait for the rest of the header
-        self.chunks.put(self.header)
-        if chunk is None:
-            self.chunks.put(None)
-        self.thread = threading.Thread(
-            target=self._run, args=(fmt,), daemon=True, name="voice-decoder"
-        )
-        self.thread.start()
-
-    def read(self, size: int) -> bytes:  # the file-like interface PyAV reads from
-        while not self.buffer and not self.ended:
-            chunk = self.chunks.get()
-            if chunk is None:
-                self.ended = True
-            else:
-                self.buffer = chunk
-        out, self.buffer = self.buffer[:size], self.buffer[size:]
-        return out
-
-    def _run(self, fmt: str | None) -> None:
-        import av
-
-        demuxer = {"webm": "matroska", "mp4": "mp4", "aac": "aac"}.get(fmt or "", fmt)
-        try:
-            with av.open(
-                self,
-                mode="r",
-                format=demuxer,
-                options={"probesize": "32768", "analyzeduration": "0"},
-            ) as source:
-                stream = source.streams.audio[0]
-                resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
-                for frame in source.decode(stream):
-                    for out in resampler.resample(frame):
-                        self.rechunker.feed(out.to_ndarray().tobytes())
-                for out in resampler.resample(None):
-                    self.rechunker.feed(out.to_ndarray().tobytes())
-        except (av.FFmpegError, IndexError) as exc:
-            self.report(UnsupportedAudio(f"cannot decode the audio stream: {exc}"))
-        finally:
-            self.rechunker.finish()
-
-
-def _quiet(block: bytes) -> bool:
-    import numpy as np
-
-    samples = np.frombuffer(block, "<i2").astype(np.float64)
-    if not len(samples):
-        return True
-    rms = float(np.sqrt(np.mean(samples**2))) / 32768
-    return rms <= 0 or 20 * np.log10(rms) < QUIET_DBFS
+    promoted: bool = False  # an interim result kept as final when its stream broke
 
 
 class _Streams:
@@ -193,22 +91,23 @@ class _Streams:
         self,
         voice: GoogleVoice,
         config: dict[str, Any],
-        blocks: _Blocks,
+        blocks: Blocks,
         rate: int,
-        limit: float,
-        window: float,
+        options: StreamOptions,
         emit: Callable[[object], None],
     ) -> None:
         self.voice, self.config, self.blocks, self.rate = voice, config, blocks, rate
-        self.limit, self.window, self.emit = limit, window, emit
-        self.offset = 0.0  # seconds of audio taken from the buffer so far
+        self.options, self.emit = options, emit
+        self.offset = 0.0  # seconds of audio taken from the buffer (or made up) so far
         self.unfinalised: list[tuple[float, bytes]] = []  # (start offset, block), this stream
+        self.last_interim: _Heard | None = None
+        self.progressed = False  # this connection finalised something
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         self.connections = 0
 
     def run(self) -> None:
-        failures, replay = 0, cast(list[bytes], [])
+        broken, replay = 0, list[bytes]()
         try:
             while not self.stopped.is_set():
                 if not replay and not self.blocks.wait(0.2):
@@ -218,15 +117,19 @@ class _Streams:
                 stream, self.connections = self.connections, self.connections + 1
                 try:
                     self._one_stream(stream, replay)
-                    failures, replay = 0, []  # a clean close: Google finalised it all
+                    broken, replay = 0, []  # a clean close: Google finalised it all
                 except IntegrationError as exc:
-                    if not _reconnectable(exc) or failures >= 2:
+                    if not _reconnectable(exc):
                         raise
-                    failures += 1
-                    with self.lock:
-                        replay = [block for _, block in self.unfinalised]
+                    replay = self._replay(stream)
+                    broken = 0 if self.progressed else broken + 1
+                    if broken >= MAX_BROKEN_CONNECTIONS:
+                        raise
                     log.warning(
-                        "speech stream %d broke (%s); resending %d blocks", stream, exc, len(replay)
+                        "speech stream %d ended (%s); resending %.1f s",
+                        stream,
+                        exc,
+                        sum(len(b) for b in replay) / 2 / self.rate,
                     )
             self.emit(_DONE)
         except Exception as exc:  # handed to the async side, which raises it
@@ -236,47 +139,83 @@ class _Streams:
         base = self.offset - sum(len(b) for b in replay) / 2 / self.rate
         dead = threading.Event()
         with self.lock:
-            self.unfinalised = []
+            self.unfinalised, self.last_interim, self.progressed = [], None, False
         try:
             audio = self._audio(replay, base, dead)
             for response in self.voice.streaming_recognize(self.config, audio):
                 for result in response.results:
                     end = result.result_end_time.total_seconds()
+                    heard = _Heard(stream, base + end, result)
                     if result.is_final:
                         self._finalised(base + end)
+                    elif result.alternatives:
+                        with self.lock:
+                            self.last_interim = heard
                     if result.alternatives:
-                        self.emit(_Heard(stream, base + end, result))
+                        self.emit(heard)
         finally:
             with self.lock:
                 dead.set()
 
     def _finalised(self, until: float) -> None:
         """Forget the audio Google has finalised (up to offset `until`), to the sample."""
-        kept = []
         with self.lock:
-            for start, block in self.unfinalised:
-                cut = round((until - start) * self.rate) * 2
-                if cut <= 0:
-                    kept.append((start, block))
-                elif cut < len(block):
-                    kept.append((until, block[cut:]))
-            self.unfinalised = kept
+            self._forget(until)
+            self.progressed = True
+            self.last_interim = None
 
-    def _audio(self, replay: list[bytes], base: float, dead: threading.Event) -> Any:
+    def _forget(self, until: float) -> None:
+        kept = []
+        for start, block in self.unfinalised:
+            cut = round((until - start) * self.rate) * 2
+            if cut <= 0:
+                kept.append((start, block))
+            elif cut < len(block):
+                kept.append((until, block[cut:]))
+        self.unfinalised = kept
+
+    def _replay(self, stream: int) -> list[bytes]:
+        """The audio to resend after `stream` broke: what Google did not finalise, bounded."""
+        limit = self.options.max_replay
+        with self.lock:
+            pending = sum(len(b) for _, b in self.unfinalised) / 2 / self.rate
+            interim = self.last_interim
+            if pending > limit and interim is not None:
+                # Keep what Google already heard as final rather than resend it all again.
+                self.emit(interim._replace(promoted=True))
+                self._forget(interim.offset)
+                self.progressed = True
+            blocks = [block for _, block in self.unfinalised]
+        budget, kept = int(limit * self.rate) * 2, list[bytes]()
+        for block in reversed(blocks):
+            if budget <= 0:
+                log.warning("speech stream %d: dropping unfinalised audio over %g s", stream, limit)
+                break
+            kept.append(block[-budget:])
+            budget -= len(block)
+        return kept[::-1]
+
+    def _audio(self, replay: list[bytes], base: float, dead: threading.Event) -> Iterator[bytes]:
         """The request side of one connection (gRPC consumes it from its own thread)."""
         started, sent = time.monotonic(), 0.0
         for old in replay:
+            self._pace(started, sent)
             with self.lock:
                 self.unfinalised.append((base + sent, old))
             sent += len(old) / 2 / self.rate
             yield old
+        last_audio = time.monotonic()
+        options = self.options
         while not self.stopped.is_set():
             try:
                 block = self.blocks.get(timeout=0.2)
             except TimeoutError:
-                continue
+                if time.monotonic() - last_audio < options.keepalive:
+                    continue
+                block = silence(self.rate)  # the client paused: keep Google listening
             if block is None:
                 return
+            self._pace(started, sent)
             with self.lock:
                 if dead.is_set():  # the connection ended while we waited: keep it for the next
                     self.blocks.unget([block])
@@ -285,14 +224,49 @@ class _Streams:
             seconds = len(block) / 2 / self.rate
             sent += seconds
             self.offset += seconds
+            last_audio = time.monotonic()
             yield block
             age = max(sent, time.monotonic() - started)
-            if age >= self.limit or (age >= self.limit - self.window and _quiet(block)):
+            limit = options.stream_limit
+            if age >= limit or (age >= limit - options.switch_window and quiet(block)):
                 return
+
+    def _pace(self, started: float, sent: float) -> None:
+        """Wait until `sent` seconds of audio are no more than a second ahead of the clock."""
+        pace = self.options.pace
+        if pace is None:
+            return
+        ahead = sent - PACE_LEAD_SECONDS - (time.monotonic() - started) * pace
+        if ahead > 0:
+            self.stopped.wait(ahead / pace)
 
 
 def _reconnectable(exc: Exception) -> bool:
-    return isinstance(exc, ServiceUnavailable) or "stream duration" in str(exc)
+    # OUT_OF_RANGE (InvalidRequest) is how Google ends a stream early: duration, pace, pause.
+    text = str(exc)
+    early_end = ("stream duration", "too fast", "Audio Timeout")
+    return isinstance(exc, ServiceUnavailable) or any(reason in text for reason in early_end)
+
+
+class _Translator:
+    """Translates finals always, interims at most every `interval` s of audio, when grown."""
+
+    def __init__(self, voice: GoogleVoice, source: str, target: str, interval: float | None):
+        self.voice, self.source, self.target, self.interval = voice, source, target, interval
+        self.words, self.at = 0, -math.inf
+
+    async def __call__(self, text: str, final: bool, offset: float) -> str | None:
+        if not text:
+            return None
+        if final:
+            self.words, self.at = 0, -math.inf
+        else:
+            words = len(text.split())
+            if self.interval is None or words <= self.words or offset - self.at < self.interval:
+                return None
+            self.words, self.at = words, offset
+        translation = await asyncio.to_thread(self.voice.translate, text, self.target, self.source)
+        return translation.text
 
 
 async def interpret_stream(
@@ -303,9 +277,9 @@ async def interpret_stream(
     *,
     sample_rate: int | None = None,
     model: str | None = None,
-    stream_limit: float = 290.0,
-    switch_window: float = 10.0,
+    options: StreamOptions | None = None,
     translate_interim: bool = True,
+    interim_interval: float = 2.0,
 ) -> AsyncIterator[InterpretEvent]:
     """Transcribe and translate audio as it arrives.
 
@@ -315,16 +289,20 @@ async def interpret_stream(
             (no `sample_rate`) a container stream such as MediaRecorder's WebM/Opus.
         from_language, to_language: BCP-47 codes (``de-DE``, ``en-US``).
         model: Speech model (default: Google's choice for streaming).
-        stream_limit: seconds after which a connection is replaced (Google stops at ~305).
-        switch_window: how early before `stream_limit` a quiet moment may be used.
+        options: pacing, reconnection and keep-alive (`StreamOptions`).
         translate_interim: translate interim results too (finals always are).
+        interim_interval: seconds of audio between two interim translations; an interim
+            result is translated only when it has more words than the last one translated.
 
     Yields:
         InterpretEvent per interim and final result.
 
     Raises:
+        InvalidRequest: a sample rate outside 8000-48000 Hz.
         IntegrationError: unreadable audio, or Speech/Translation failed after retries.
     """
+    if sample_rate is not None and not 8000 <= sample_rate <= 48000:
+        raise InvalidRequest(f"sample rate {sample_rate} Hz: Speech takes 8000-48000 Hz")
     loop = asyncio.get_running_loop()
     events: asyncio.Queue[object] = asyncio.Queue()
 
@@ -333,25 +311,19 @@ async def interpret_stream(
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(events.put_nowait, item)
 
-    blocks = _Blocks()
-    rechunker = _Rechunker(blocks, sample_rate or RATE)
-    decoder = None if sample_rate else _Decoder(rechunker, emit)
+    rate = sample_rate or RATE
+    blocks = Blocks()
+    rechunker = Rechunker(blocks, rate)
+    decoder = None if sample_rate else Decoder(rechunker, emit)
     config: dict[str, Any] = {
         "encoding": "LINEAR16",
-        "sample_rate_hertz": sample_rate or RATE,
+        "sample_rate_hertz": rate,
         "language_code": from_language,
     }
     if model:
         config["model"] = model
-    streams = _Streams(
-        voice,
-        {"config": config, "interim_results": True},
-        blocks,
-        sample_rate or RATE,
-        stream_limit,
-        switch_window,
-        emit,
-    )
+    streaming = {"config": config, "interim_results": True}
+    streams = _Streams(voice, streaming, blocks, rate, options or StreamOptions(), emit)
     worker = threading.Thread(target=streams.run, daemon=True, name="voice-streams")
     worker.start()
 
@@ -367,7 +339,12 @@ async def interpret_stream(
                 rechunker.finish()
 
     feeding = asyncio.create_task(pump())
-    source, target = translation_language(from_language), translation_language(to_language)
+    translate = _Translator(
+        voice,
+        translation_language(from_language),
+        translation_language(to_language),
+        interim_interval if translate_interim else None,
+    )
     last_interim = ""
     try:
         while True:
@@ -379,20 +356,16 @@ async def interpret_stream(
             assert isinstance(item, _Heard)
             result = item.result
             text = result.alternatives[0].transcript.strip()
-            final = bool(result.is_final)
+            final = bool(result.is_final) or item.promoted
             if not final and (text == last_interim or not text):
                 continue
             last_interim = "" if final else text
-            translated = None
-            if text and (final or translate_interim):
-                translation = await asyncio.to_thread(voice.translate, text, target, source)
-                translated = translation.text
             yield InterpretEvent(
                 kind="final" if final else "interim",
                 transcript=text,
-                translation=translated,
+                translation=await translate(text, final, item.offset),
                 language=from_language,
-                confidence=result.alternatives[0].confidence if final else None,
+                confidence=result.alternatives[0].confidence if result.is_final else None,
                 stream=item.stream,
                 offset=round(item.offset, 3),
             )

@@ -10,6 +10,9 @@ Google's documented rules (``RecognitionConfig.AudioEncoding``, Speech v1):
   match the file's rate.
 - Anything else (AAC/M4A, Vorbis, float or 8-bit PCM, rates outside 8000-48000) is
   converted to 16 kHz mono LINEAR16 before the first call.
+- Multi-channel audio is down-mixed the same way: with ``audio_channel_count`` > 1 and no
+  per-channel recognition Google transcribes the first channel only, so speech on another
+  channel would be lost (per-channel recognition would bill every channel).
 - Headerless LINEAR16 needs an explicit rate.
 
 When Google still rejects a request, `classify_rejection` says whether converting the
@@ -22,8 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from integrations.voice.headers import AudioInfo
 from integrations.voice.results import Attempt, Transcript
-from integrations.voice.sniff import AudioInfo
 
 __all__ = [
     "LINEAR16_16K",
@@ -77,8 +80,8 @@ def plan_for(info: AudioInfo | None, raw_rate: int | None = None) -> SendPlan:
         return _convert(f"{info.format}/{info.codec} is not accepted by Speech v1")
     if rate is None or not _RATE_RANGE[0] <= rate <= _RATE_RANGE[1]:
         return _convert(f"sample rate {rate} outside {_RATE_RANGE[0]}-{_RATE_RANGE[1]} Hz")
-    if channels > 8:
-        return _convert(f"{channels} channels (Speech takes at most 8)")
+    if channels > 1:
+        return _convert(f"{channels} channels (Speech would hear the first only); down-mixed")
     if encoding in ("OGG_OPUS", "WEBM_OPUS"):
         rate = rate if rate in OPUS_RATES else 48000  # Opus decodes at 48 kHz natively
         return SendPlan(encoding, rate, channels, reason=f"{info.format} Opus")
@@ -92,12 +95,14 @@ def _convert(reason: str) -> SendPlan:
 
 
 def model_chain(model: str | None, sample_rate: int | None) -> tuple[str, ...]:
-    """Models to try in order: the caller's first, then the rest of the documented chain."""
-    chain = PHONE_CHAIN if sample_rate is not None and sample_rate <= 8000 else MODEL_CHAIN
-    if model is None:
-        return chain
-    rest = chain[chain.index(model) + 1 :] if model in chain else chain
-    return (model, *(m for m in rest if m != model))
+    """Models to try in order: the caller's alone, else the documented default chain.
+
+    A model the caller chose is never silently replaced: when Google rejects it for the
+    language, the caller hears so (`InvalidRequest` quoting Google).
+    """
+    if model is not None:
+        return (model,)
+    return PHONE_CHAIN if sample_rate is not None and sample_rate <= 8000 else MODEL_CHAIN
 
 
 def config_for(

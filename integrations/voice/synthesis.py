@@ -2,7 +2,9 @@
 
 Google limits ``input.text`` to 5,000 *bytes* (UTF-8), not characters: an umlaut or a
 CJK character counts two or three times. `split_text` cuts at sentence ends first, then
-at spaces, and only then inside a word (never inside a UTF-8 sequence).
+at spaces, and only then inside a word: between grapheme clusters (Unicode's extended
+graphemes, via the ``regex`` module), never inside one, so a flag, a ZWJ emoji sequence
+or a letter with combining accents stays whole.
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ import struct
 from collections.abc import Iterable
 
 from integrations.errors import InvalidRequest, UnsupportedAudio
+from integrations.voice._optional import missing_extra
 from integrations.voice.results import Voice
+
+try:
+    import regex
+except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
+    raise missing_extra(_exc) from _exc
 
 __all__ = ["TTS_LIMIT_BYTES", "choose_voice", "split_text", "wav_payload"]
 
@@ -20,6 +28,7 @@ TTS_LIMIT_BYTES = 5000
 _FULL_WIDTH_ENDS = "\u3002\uff01\uff1f"  # ideographic full stop, full-width ! and ?
 _SENTENCE_END = re.compile(rf"(?<=[.!?…;])\s+|(?<=[{_FULL_WIDTH_ENDS}])\s*")
 _VOICE_RANK = ("Neural2", "Wavenet", "Standard")
+_GRAPHEME = regex.compile(r"\X")
 
 
 def _size(text: str) -> int:
@@ -53,11 +62,17 @@ def _pieces(sentences: Iterable[str], limit: int) -> Iterable[str]:
             yield sentence
             continue
         for word in sentence.split():
-            while _size(word) > limit:
-                cut = len(word.encode("utf-8")[:limit].decode("utf-8", "ignore"))
-                yield word[:cut]
-                word = word[cut:]
-            yield word
+            if _size(word) <= limit:
+                yield word
+                continue
+            piece = ""
+            for grapheme in _GRAPHEME.findall(word):
+                if piece and _size(piece + grapheme) > limit:
+                    yield piece
+                    piece = ""
+                piece += grapheme  # a single cluster over the limit goes out whole
+            if piece:
+                yield piece
 
 
 def choose_voice(

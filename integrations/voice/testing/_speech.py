@@ -187,10 +187,12 @@ BURST_ALLOWANCE = 2.0  # seconds of audio a client may send ahead of the clock
 
 
 class StreamSession:
-    """One StreamingRecognize connection: interim results each second of audio, a final
-    result when a pause ends an utterance and when the client closes its side."""
+    """One StreamingRecognize connection: interim results every half second of audio (as
+    Google sends them, several a second, each a longer guess), a final result when a pause
+    ends an utterance and when the client closes its side."""
 
     PAUSE = 0.6  # seconds of quiet that end an utterance
+    INTERIM_EVERY = 0.5  # seconds of audio between interim results
 
     def __init__(self, first: Any, limits: StreamLimits, received: Callable[[int], None]) -> None:
         if first is None or "streaming_config" not in first:
@@ -207,7 +209,7 @@ class StreamSession:
         self.rate = self.config.sample_rate_hertz
         self.pcm = bytearray()
         self.finalised = 0  # words already sent in a final result
-        self.next_interim = 1.0
+        self.next_interim = self.INTERIM_EVERY
 
     def run(self, requests: Iterator[Any]) -> Iterator[Any]:
         started = time.monotonic()
@@ -224,7 +226,7 @@ class StreamSession:
             elif self.interim and seconds >= self.next_interim and len(spans) > self.finalised:
                 yield self._result(len(spans), final=False, end=seconds)
             if seconds >= self.next_interim:
-                self.next_interim = seconds + 1.0
+                self.next_interim = seconds + self.INTERIM_EVERY
         spans = word_spans(np.frombuffer(bytes(self.pcm), "<i2") / 32768.0, self.rate)
         if len(spans) > self.finalised:
             yield self._result(len(spans), final=True, end=len(self.pcm) / 2 / self.rate)

@@ -132,6 +132,7 @@ def encode(
     balance: tuple[float, float] = (1.0, 0.5),
     live: bool = False,
     options: dict[str, str] | None = None,
+    container_options: dict[str, str] | None = None,
 ) -> bytes:
     """Encode mono float samples with PyAV (any container and codec of the installed wheel).
 
@@ -142,6 +143,8 @@ def encode(
         channels: 1, or 2 with the samples scaled by `balance` (left, right) on each side.
         live: write like a live recorder (no seeking back: no duration, no cues).
         options: encoder options.
+        container_options: muxer options (``{"movflags": "frag_keyframe+empty_moov"}``
+            writes a fragmented MP4 as a browser's recorder does).
     """
     pcm = _to_int16(samples)
     layout = "stereo" if channels == 2 else "mono"
@@ -151,8 +154,10 @@ def encode(
     else:
         planes = pcm.reshape(1, -1)
     sink: _NoSeek | io.BytesIO = _NoSeek() if live else io.BytesIO()
-    container_options = {"live": "1"} if live else {}
-    with av.open(sink, mode="w", format=container, container_options=container_options) as out:
+    muxer = {"live": "1"} if live else {}
+    with av.open(
+        sink, mode="w", format=container, container_options={**muxer, **(container_options or {})}
+    ) as out:
         stream = cast(av.AudioStream, out.add_stream(codec, rate=rate, options=options or {}))
         stream.layout = layout
         frame = av.AudioFrame.from_ndarray(planes, format="s16", layout=layout)

@@ -26,6 +26,8 @@ def fake(fake_server: FakeGoogle) -> Iterator[FakeGoogle]:
     """The session's fake Google, with counters, queued failures and options reset."""
     fake_server.reset()
     fake_server.stream_limit_seconds = 305.0
+    fake_server.max_stream_speed = None
+    fake_server.audio_timeout_seconds = None
     fake_server.leak_entities = False
     yield fake_server
     fake_server.reset()

@@ -12,7 +12,8 @@ from connectors.cli.common import State
 from connectors.cli.voice import app
 from integrations.voice.config import CREDENTIALS_KEY as CREDENTIALS_ENV
 from integrations.voice.google import GoogleVoice
-from integrations.voice.sniff import sniff
+from integrations.voice.headers import sniff
+from integrations.voice.testing import FakeGoogle, speech_pcm, speech_wav
 from integrations.voice.testing.audio import AudioFixture
 
 
@@ -40,7 +41,7 @@ def test_transcribe_error_exit(
     path.write_bytes(audio["random_bytes"].data)
     result = _invoke(voice, "transcribe", str(path))
     assert result.exit_code == 2  # invalid input
-    assert "error: unrecognised audio" in result.output
+    assert "unrecognised audio" in result.output and "--rate" in result.output
 
 
 def test_translate_speak_languages_voices(voice: GoogleVoice, tmp_path: Path) -> None:
@@ -84,3 +85,46 @@ def test_the_root_config_option_reaches_the_voice_commands(
     assert without.exit_code == 2 and CREDENTIALS_ENV in without.output
     with_x = CliRunner().invoke(root, ["--config", str(tmp_path / "x.ini"), "voice", "voices"])
     assert with_x.exit_code == 6 and "not valid JSON" in with_x.output  # X's value was read
+
+
+def test_speak_checks_the_output_folder_before_the_billed_call(
+    voice: GoogleVoice, fake: FakeGoogle, tmp_path: Path
+) -> None:
+    result = _invoke(voice, "speak", "Hallo", "-o", str(tmp_path / "missing" / "dir" / "x.mp3"))
+    assert result.exit_code == 2
+    assert "the folder" in result.output and "does not exist" in result.output
+    assert fake.count("TextToSpeech/SynthesizeSpeech") == 0
+
+
+def test_voices_for_an_unknown_language_says_so(voice: GoogleVoice, fake: FakeGoogle) -> None:
+    result = _invoke(voice, "voices", "-l", "xx-XX")
+    assert result.exit_code == 3  # not found
+    assert "no Text-to-Speech voices for xx-XX" in result.output
+
+
+def test_a_raw_file_without_rate_asks_for_it(
+    voice: GoogleVoice, fake: FakeGoogle, tmp_path: Path
+) -> None:
+    raw = tmp_path / "mic.pcm"
+    raw.write_bytes(speech_pcm(2))
+    refused = _invoke(voice, "transcribe", str(raw))
+    assert refused.exit_code == 2 and "--rate" in refused.output
+    assert fake.count() == 0
+    heard = _invoke(voice, "transcribe", str(raw), "--rate", "16000", "-l", "en-US")
+    assert heard.exit_code == 0 and heard.stdout.strip() == "hello world"
+
+
+def test_an_unknown_model_is_reported_not_replaced(
+    voice: GoogleVoice, fake: FakeGoogle, tmp_path: Path
+) -> None:
+    path = tmp_path / "a.wav"
+    path.write_bytes(speech_wav(2))
+    result = _invoke(voice, "transcribe", str(path), "--model", "nonsense")
+    assert result.exit_code == 2 and 'model "nonsense"' in result.output
+    assert fake.recognize_calls == 1
+
+
+def test_serve_is_a_voice_command() -> None:
+    result = _invoke(None, "serve", "--help")
+    assert result.exit_code == 0
+    assert "--demo" in result.output and "--origin" in result.output

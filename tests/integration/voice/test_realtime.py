@@ -1,9 +1,9 @@
-"""interpret_stream over streaming_recognize, and the WebSocket endpoint wrapping it."""
+"""interpret_stream over streaming_recognize: pacing, reconnects, keep-alive, translation."""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,29 +12,47 @@ import pytest
 
 from integrations import errors
 from integrations.voice.google import GoogleVoice
-from integrations.voice.interface import VoiceInterface
-from integrations.voice.realtime import interpret_stream
+from integrations.voice.realtime import StreamOptions, interpret_stream
 from integrations.voice.results import InterpretEvent
-from integrations.voice.testing.audio import encode, speech_like
+from integrations.voice.testing.audio import encode, speech_like, speech_pcm
 from integrations.voice.testing.google import FakeGoogle
-from integrations.voice.websocket import PATH, realtime_app
 
 WORDS = 12
-PCM = (speech_like(WORDS, 16000) * 32767).astype("<i2").tobytes()  # 6.75 s
+PCM = speech_pcm(WORDS)  # 6.75 s at 16 kHz
+# Twenty times real time, and a fake that accepts that: the pacing code runs, tests stay fast.
+FAST = StreamOptions(pace=20.0)
 
 
-async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
+@pytest.fixture(autouse=True)
+def _fast_clock(fake: FakeGoogle) -> None:
+    fake.max_stream_speed = 30.0
+
+
+async def _chunks(
+    data: bytes, size: int, pause: tuple[int, float] | None = None
+) -> AsyncIterator[bytes]:
     for start in range(0, len(data), size):
+        if pause is not None and start <= pause[0] < start + size:
+            await asyncio.sleep(pause[1])
         yield data[start : start + size]
         await asyncio.sleep(0)
 
 
-def _run(voice: GoogleVoice, data: bytes, size: int = 3000, **options: Any) -> list[InterpretEvent]:
+def _run(
+    voice: GoogleVoice,
+    data: bytes,
+    size: int = 3000,
+    pause: tuple[int, float] | None = None,
+    **options: Any,
+) -> list[InterpretEvent]:
+    options.setdefault("options", FAST)
+
     async def collect() -> list[InterpretEvent]:
-        stream = interpret_stream(voice, _chunks(data, size), "de-DE", "en-US", **options)
+        chunks = _chunks(data, size, pause)
+        stream = interpret_stream(voice, chunks, "de-DE", "en-US", **options)
         return [event async for event in stream]
 
-    return asyncio.run(asyncio.wait_for(collect(), timeout=30))
+    return asyncio.run(asyncio.wait_for(collect(), timeout=60))
 
 
 def _final_words(events: list[InterpretEvent]) -> int:
@@ -49,7 +67,8 @@ def test_interim_and_final_results_with_translations(voice: GoogleVoice, fake: F
     final = events[-1]
     assert final.transcript == "hallo welt das ist ein test von der sprach verbindung hallo welt"
     assert final.translation == "hello world this is a test of the voice connector hello world"
-    assert all(e.translation for e in events)
+    assert all(e.translation for e in events if e.kind == "final")
+    assert any(e.translation for e in events if e.kind == "interim")
     assert fake.stream_audio_bytes == len(PCM)
     ((_, first),) = [r for r in fake.requests if r[0] == "Speech/StreamingRecognize"]
     config = first.streaming_config
@@ -60,7 +79,8 @@ def test_reconnects_before_the_limit_without_losing_audio(
     voice: GoogleVoice, fake: FakeGoogle
 ) -> None:
     fake.stream_limit_seconds = 3.0  # the fake cuts a connection off after 3 s of audio
-    events = _run(voice, PCM, sample_rate=16000, stream_limit=2.5, switch_window=1.0)
+    options = StreamOptions(pace=20.0, stream_limit=2.5, switch_window=1.0)
+    events = _run(voice, PCM, sample_rate=16000, options=options)
     connections = fake.count("Speech/StreamingRecognize")
     assert connections >= 3
     assert fake.stream_audio_bytes == len(PCM)  # every byte sent exactly once
@@ -85,7 +105,7 @@ def test_overrunning_googles_limit_is_recovered(voice: GoogleVoice, fake: FakeGo
     # final result is sent again when the fake cuts the connection at 4 s.
     pcm = (speech_like(8, 16000, gap_seconds=0.7) * 32767).astype("<i2").tobytes()
     fake.stream_limit_seconds = 4.0
-    events = _run(voice, pcm, sample_rate=16000, stream_limit=290)
+    events = _run(voice, pcm, sample_rate=16000)
     cut_offs = fake.count("Speech/StreamingRecognize") - 1
     assert cut_offs >= 1
     # each cut-off resends at most the audio since the last utterance (< 1.5 s here)
@@ -118,66 +138,79 @@ def test_errors_reach_the_caller_typed(voice: GoogleVoice, fake: FakeGoogle) -> 
 
 def test_interim_translation_can_be_switched_off(voice: GoogleVoice, fake: FakeGoogle) -> None:
     events = _run(voice, PCM, sample_rate=16000, translate_interim=False)
+    assert any(e.kind == "interim" for e in events)
     assert all(e.translation is None for e in events if e.kind == "interim")
     assert fake.count("Translation/TranslateText") == sum(e.kind == "final" for e in events)
 
 
-# ---------------------------------------------------------------------------- WebSocket
-
-
-class _Socket:
-    """Drives an ASGI app as a WebSocket client would."""
-
-    def __init__(self, incoming: list[dict[str, Any]]) -> None:
-        self.incoming = incoming
-        self.sent: list[dict[str, Any]] = []
-
-    async def receive(self) -> dict[str, Any]:
-        await asyncio.sleep(0)
-        return self.incoming.pop(0) if self.incoming else {"type": "websocket.disconnect"}
-
-    async def send(self, message: dict[str, Any]) -> None:
-        self.sent.append(message)
-
-
-def _socket_session(
-    voice: GoogleVoice, query: bytes, messages: list[dict[str, Any]], path: str = PATH
-) -> list[dict[str, Any]]:
-    app = realtime_app(VoiceInterface(voice))
-    socket = _Socket([{"type": "websocket.connect"}, *messages])
-    scope = {"type": "websocket", "path": path, "query_string": query}
-    asyncio.run(asyncio.wait_for(app(scope, socket.receive, socket.send), timeout=30))
-    return socket.sent
-
-
-def test_websocket_endpoint(voice: GoogleVoice, fake: FakeGoogle) -> None:
-    audio = [
-        {"type": "websocket.receive", "bytes": PCM[i : i + 6400]} for i in range(0, len(PCM), 6400)
-    ]
-    sent = _socket_session(
-        voice,
-        b"from=de-DE&to=en-US&rate=16000",
-        [*audio, {"type": "websocket.receive", "text": '{"type": "stop"}'}],
-    )
-    assert sent[0] == {"type": "websocket.accept"}
-    assert sent[-1] == {"type": "websocket.close", "code": 1000}
-    payloads = [json.loads(m["text"]) for m in sent if m["type"] == "websocket.send"]
-    assert payloads[-1] == {"type": "done"}
-    finals = [p for p in payloads if p["type"] == "final"]
-    assert sum(len(p["transcript"].split()) for p in finals) == WORDS
-    assert finals[-1]["translation"].startswith("hello world")
-
-
-def test_websocket_reports_errors_and_rejects_bad_requests(
+def test_interims_are_translated_at_most_every_interval_and_only_when_grown(
     voice: GoogleVoice, fake: FakeGoogle
 ) -> None:
-    sent = _socket_session(
-        voice, b"from=de-DE&to=en-US", [{"type": "websocket.receive", "bytes": b"\x00\x01" * 5000}]
-    )
-    payloads = [json.loads(m["text"]) for m in sent if m["type"] == "websocket.send"]
-    assert payloads[-1]["type"] == "error" and payloads[-1]["error_type"] == "UnsupportedAudio"
-    assert sent[-1] == {"type": "websocket.close", "code": 1011}
-    assert _socket_session(voice, b"from=de-DE", []) == [{"type": "websocket.close", "code": 4400}]
-    assert _socket_session(voice, b"from=de-DE&to=en", [], path="/elsewhere") == [
-        {"type": "websocket.close", "code": 4404}
-    ]
+    # 30 words without a pause long enough to end an utterance: one long interim that grows.
+    pcm = speech_pcm(30, gap_seconds=0.3)
+    events = _run(voice, pcm, sample_rate=16000, interim_interval=4.0)
+    interims = [e for e in events if e.kind == "interim"]
+    translated = [e for e in interims if e.translation is not None]
+    assert len(interims) >= 12 and 1 <= len(translated) <= len(pcm) / 32000 / 4.0 + 1
+    offsets = [e.offset for e in translated]
+    assert all(later - earlier >= 4.0 for earlier, later in itertools.pairwise(offsets))
+    words = [len(e.transcript.split()) for e in translated]
+    assert words == sorted(set(words))  # each translated interim had more words
+    finals = sum(e.kind == "final" for e in events)
+    assert fake.count("Translation/TranslateText") == finals + len(translated)
+
+
+def test_audio_is_paced_at_real_time(voice: GoogleVoice, fake: FakeGoogle) -> None:
+    """Google ends a stream fed much faster than real time; the feeder keeps the pace."""
+    fake.max_stream_speed = 1.3
+    pcm = speech_pcm(4)  # 2.55 s, all of it available at once
+    events = _run(voice, pcm, sample_rate=16000, options=StreamOptions())
+    assert fake.count("Speech/StreamingRecognize") == 1
+    assert _final_words(events) == 4
+    fake.reset()
+    with pytest.raises(errors.InvalidRequest, match="too fast"):
+        _run(voice, speech_pcm(8), sample_rate=16000, options=StreamOptions(pace=None))
+    assert fake.count("Speech/StreamingRecognize") == 3  # retried, then reported
+
+
+def test_a_pausing_client_is_kept_alive_with_silence(voice: GoogleVoice, fake: FakeGoogle) -> None:
+    fake.audio_timeout_seconds = 1.0  # Google: about 10 s
+    pcm = speech_pcm(6, gap_seconds=0.7)
+    middle = len(pcm) // 2 // 3200 * 3200
+    options = StreamOptions(pace=20.0, keepalive=0.3)
+    events = _run(voice, pcm, sample_rate=16000, pause=(middle, 2.5), options=options)
+    assert fake.count("Speech/StreamingRecognize") == 1
+    assert _final_words(events) == 6
+    assert fake.stream_audio_bytes > len(pcm)  # the silence sent during the pause
+    fake.reset()
+    events = _run(voice, pcm, sample_rate=16000, pause=(middle, 2.5), options=FAST)
+    assert fake.count("Speech/StreamingRecognize") == 2  # without: timed out, reconnected
+
+
+def test_an_utterance_longer_than_the_stream_replays_a_bounded_tail(
+    voice: GoogleVoice, fake: FakeGoogle
+) -> None:
+    """Google may end a stream early: an utterance it never finalised is not resent whole."""
+    pcm = speech_pcm(20)  # 10.9 s with no pause long enough to finalise
+    fake.stream_limit_seconds = 3.0
+    options = StreamOptions(pace=20.0, max_replay=1.0)
+    events = _run(voice, pcm, sample_rate=16000, options=options)
+    cut_offs = fake.count("Speech/StreamingRecognize") - 1
+    assert cut_offs >= 3
+    assert fake.stream_audio_bytes <= len(pcm) + cut_offs * 1.0 * 32000
+    finals = [e for e in events if e.kind == "final"]
+    assert len(finals) >= cut_offs  # the interim heard before each cut-off was kept
+    assert abs(_final_words(events) - 20) <= cut_offs  # a word cut at a seam may count twice
+
+
+def test_no_audio_ends_cleanly_without_a_connection(voice: GoogleVoice, fake: FakeGoogle) -> None:
+    assert _run(voice, b"") == []
+    assert _run(voice, b"", sample_rate=16000) == []
+    assert fake.count() == 0
+
+
+def test_a_rate_speech_cannot_take_is_refused(voice: GoogleVoice, fake: FakeGoogle) -> None:
+    for rate in (0, 4000, 96000):
+        with pytest.raises(errors.InvalidRequest, match="8000-48000"):
+            _run(voice, PCM, sample_rate=rate)
+    assert fake.count() == 0

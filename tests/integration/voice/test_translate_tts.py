@@ -8,7 +8,7 @@ import pytest
 from integrations import errors
 from integrations.voice.analysis import analyse
 from integrations.voice.google import GoogleVoice
-from integrations.voice.sniff import sniff
+from integrations.voice.headers import sniff
 from integrations.voice.testing.audio import count_words, decode_mono
 from integrations.voice.testing.google import TTS_LIMIT, FakeGoogle
 

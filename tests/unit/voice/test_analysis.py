@@ -8,7 +8,7 @@ import pytest
 from integrations.errors import UnsupportedAudio
 from integrations.voice.analysis import analyse, to_linear16
 from integrations.voice.codec import decode, encode_pcm, pcm_to_wav, split_linear16
-from integrations.voice.sniff import sniff
+from integrations.voice.headers import sniff
 from integrations.voice.testing.audio import (
     AudioFixture,
     count_words,

@@ -51,14 +51,18 @@ def test_cli_start_up_imports_no_heavy_module() -> None:
     assert probe.stdout.strip() == "[]"
 
 
-def test_missing_voice_extra_gives_the_install_hint() -> None:
+def test_missing_voice_extra_gives_the_install_hint(
+    tmp_path: Path, audio: dict[str, AudioFixture]
+) -> None:
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(audio["wav_16k_mono"].data)
     probe = _python(
         "import sys\n"
         "sys.modules['av'] = None  # as if PyAV were not installed\n"
         "import os; os.environ['Connector_GoogleSpeech_API_KEY_SECRET'] = '{}'\n"
         "from typer.testing import CliRunner\n"
         "from connectors.cli.voice import app\n"
-        "result = CliRunner().invoke(app, ['transcribe', 'README.md'])\n"
+        f"result = CliRunner().invoke(app, ['transcribe', {str(wav)!r}])\n"
         "print(result.exit_code); print(result.output)\n"
         "from integrations.voice import MissingVoiceExtra\n"
         "try:\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from integrations.voice import recognition as rec
-from integrations.voice.sniff import AudioInfo, sniff
+from integrations.voice.headers import AudioInfo, sniff
 from integrations.voice.testing import google as fake_google
 from integrations.voice.testing.audio import AudioFixture
 
@@ -14,7 +14,7 @@ from integrations.voice.testing.audio import AudioFixture
     ("name", "encoding", "rate", "channels", "api", "convert"),
     [
         ("wav_16k_mono", "LINEAR16", 16000, 1, "v1", False),
-        ("wav_44k_stereo", "LINEAR16", 44100, 2, "v1", False),
+        ("wav_44k_stereo", "LINEAR16", 16000, 1, "v1", True),
         ("flac", "FLAC", 16000, 1, "v1", False),
         ("mp3", "MP3", 44100, 1, "v1p1beta1", False),
         ("ogg_opus", "OGG_OPUS", 48000, 1, "v1", False),
@@ -43,10 +43,10 @@ def test_plan_follows_the_documented_rules(
 
 
 def test_opus_rate_outside_the_allowed_set_becomes_48k() -> None:
-    info = AudioInfo("ogg", "opus", 44100, 2, speech_encoding="OGG_OPUS")
+    info = AudioInfo("ogg", "opus", 44100, 1, speech_encoding="OGG_OPUS")
     plan = rec.plan_for(info)
     assert plan.sample_rate == 48000 and plan.sample_rate in rec.OPUS_RATES
-    assert plan.channels == 2
+    assert not plan.convert
 
 
 @pytest.mark.parametrize(
@@ -55,6 +55,8 @@ def test_opus_rate_outside_the_allowed_set_becomes_48k() -> None:
         AudioInfo("wav", "pcm_s16le", 96000, 1, 16, speech_encoding="LINEAR16"),
         AudioInfo("wav", "pcm_s16le", 4000, 1, 16, speech_encoding="LINEAR16"),
         AudioInfo("wav", "pcm_s16le", 16000, 12, 16, speech_encoding="LINEAR16"),
+        AudioInfo("wav", "pcm_s16le", 16000, 2, 16, speech_encoding="LINEAR16"),
+        AudioInfo("ogg", "opus", 48000, 2, speech_encoding="OGG_OPUS"),
     ],
 )
 def test_rates_and_channels_google_refuses_are_converted(info: AudioInfo) -> None:
@@ -87,8 +89,9 @@ def test_config_omits_what_it_must_not_say() -> None:
     [
         (None, 16000, ("latest_long", "latest_short", "default")),
         (None, 8000, ("phone_call", "default")),
-        ("latest_short", 16000, ("latest_short", "default")),
-        ("video", 48000, ("video", "latest_long", "latest_short", "default")),
+        ("latest_short", 16000, ("latest_short",)),
+        ("video", 48000, ("video",)),
+        ("nonsense", 8000, ("nonsense",)),
     ],
 )
 def test_model_chain(model: str | None, rate: int, chain: tuple[str, ...]) -> None:

@@ -49,6 +49,29 @@ def test_a_sentence_over_the_limit_is_cut_at_spaces_then_inside_words() -> None:
     assert all(_bytes(p) <= 15 for p in pieces)
 
 
+GRAPHEMES = {
+    "flags": "\U0001f1e9\U0001f1ea\U0001f1e8\U0001f1ed\U0001f1eb\U0001f1f7",  # DE CH FR
+    "zwj family": "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466",
+    "combining accents": "e\u0301\u0302a\u0308\u0304o\u0303",
+    "hangul jamo": "\u1100\u1161\u11a8\u1100\u1161\u11a8",
+}
+
+
+@pytest.mark.parametrize("kind", GRAPHEMES)
+def test_words_are_cut_between_grapheme_clusters_only(kind: str) -> None:
+    import regex
+
+    text = GRAPHEMES[kind] * 20  # one long "word", no spaces
+    clusters = regex.findall(r"\X", GRAPHEMES[kind])
+    for limit in range(max(_bytes(c) for c in clusters), 3 * _bytes(GRAPHEMES[kind])):
+        pieces = split_text(text, limit=limit)
+        assert "".join(pieces) == text
+        assert all(_bytes(p) <= limit for p in pieces)
+        for piece in pieces:  # each piece is whole clusters: it splits into the same clusters
+            assert "".join(regex.findall(r"\X", piece)) == piece
+            assert regex.findall(r"\X", piece)[0] in clusters
+
+
 VOICES = [
     Voice(
         name="de-DE-Standard-A",

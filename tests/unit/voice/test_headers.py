@@ -7,7 +7,7 @@ import struct
 import pytest
 
 from integrations.errors import InvalidRequest, UnsupportedAudio
-from integrations.voice.sniff import AudioInfo, sniff
+from integrations.voice.headers import AudioInfo, sniff
 from integrations.voice.testing.audio import AudioFixture, encode, fixtures, speech_like
 
 VALID = [name for name, fx in fixtures().items() if fx.valid]
@@ -203,3 +203,27 @@ def test_bytearray_and_memoryview_are_accepted(audio: dict[str, AudioFixture]) -
     data = audio["flac"].data
     assert sniff(bytearray(data)) == sniff(memoryview(data)) == sniff(data)
     assert isinstance(sniff(data), AudioInfo)
+
+
+def test_mp4_channels_come_from_the_decoder_configuration(audio: dict[str, AudioFixture]) -> None:
+    data = bytearray(audio["m4a_aac"].data)
+    entry = data.index(b"mp4a") - 4  # the AudioSampleEntry inside stsd
+    assert data[entry + 24 : entry + 26] == b"\x00\x01"
+    data[entry + 24 : entry + 26] = b"\x00\x02"  # the placeholder many muxers write
+    info = sniff(bytes(data))
+    assert info.channels == 1  # from the esds AudioSpecificConfig, which the decoder uses
+    stereo = encode(speech_like(2, 44100), 44100, container="ipod", codec="aac", channels=2)
+    assert sniff(stereo).channels == 2
+
+
+def test_fragmented_mp4_has_an_unknown_duration() -> None:
+    fragmented = encode(
+        speech_like(2, 48000),
+        48000,
+        container="mp4",
+        codec="aac",
+        container_options={"movflags": "frag_keyframe+empty_moov+default_base_moof"},
+    )
+    info = sniff(fragmented)
+    assert (info.format, info.codec, info.channels) == ("mp4", "aac", 1)
+    assert info.duration is None  # not 0.0: a recorder's MP4 does not say how long it is

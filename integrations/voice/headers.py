@@ -9,7 +9,7 @@ has to be converted first).
 Formats: WAV (RIFF/WAVE, incl. WAVE_FORMAT_EXTENSIBLE), FLAC (STREAMINFO), MP3 (ID3v2
 skipped, MPEG frame header), Ogg (Opus or Vorbis, from the first packet), WebM/Matroska
 (EBML, first audio track entry), MP4/M4A (ftyp/moov, sample entry) and raw AAC (ADTS);
-the two box formats (EBML elements, MP4 atoms) are walked in `_sniff_boxes`.
+the two box formats (EBML elements, MP4 atoms) are walked in `_header_boxes`.
 
 Errors: `integrations.errors.UnsupportedAudio`, naming what was seen, for empty,
 unknown or truncated data.
@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from integrations.errors import UnsupportedAudio
-from integrations.voice._sniff_boxes import mp4_fields, webm_fields
-from integrations.voice._sniff_boxes import truncated as _truncated
+from integrations.voice._header_boxes import mp4_fields, webm_fields
+from integrations.voice._header_boxes import truncated as _truncated
 
 __all__ = ["AudioInfo", "sniff"]
 

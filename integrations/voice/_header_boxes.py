@@ -1,6 +1,6 @@
 """The two box formats `sniff` reads: EBML elements (WebM/Matroska) and MP4 atoms.
 
-Both return the fields of an `AudioInfo` (see `integrations.voice.sniff`) or raise
+Both return the fields of an `AudioInfo` (see `integrations.voice.headers`) or raise
 `UnsupportedAudio` naming what was seen.
 """
 
@@ -204,17 +204,10 @@ def mp4_fields(data: bytes) -> dict[str, Any]:
                     timescale, length = struct.unpack_from(">IQ", data, b_start + 20)
                 else:
                     timescale, length = struct.unpack_from(">II", data, b_start + 12)
-                found["duration"] = length / timescale if timescale else None
+                # A fragmented MP4 (a recorder's) states 0 here: the length is unknown.
+                found["duration"] = length / timescale if timescale and length else None
             elif kind == b"stsd" and in_sound and b_end - b_start >= 8 + 36:
-                entry = b_start + 8
-                fourcc = data[entry + 4 : entry + 8]
-                channels = struct.unpack_from(">H", data, entry + 24)[0]
-                rate = struct.unpack_from(">I", data, entry + 32)[0] >> 16
-                found.update(
-                    codec=_MP4_CODECS.get(fourcc, fourcc.decode("latin-1")),
-                    rate=rate,
-                    channels=channels,
-                )
+                found.update(_sample_entry(data, b_start + 8, b_end))
 
     walk(0, len(data), in_sound=False)
     if "codec" not in found:
@@ -229,6 +222,65 @@ def mp4_fields(data: bytes) -> dict[str, Any]:
         "duration": found.get("duration"),
         "details": {"brand": brand},
     }
+
+
+def _sample_entry(data: bytes, entry: int, end: int) -> dict[str, Any]:
+    """Codec, rate and channels of an AudioSampleEntry (ISO 14496-12 / QuickTime v0, v1).
+
+    The entry's own channel count is often a placeholder 2; the decoder configuration
+    (``esds`` for AAC, ``dOps`` for Opus) says what the stream really has.
+    """
+    fourcc = data[entry + 4 : entry + 8]
+    version = struct.unpack_from(">H", data, entry + 16)[0]
+    channels = struct.unpack_from(">H", data, entry + 24)[0]
+    rate = struct.unpack_from(">I", data, entry + 32)[0] >> 16
+    entry_end = min(entry + struct.unpack_from(">I", data, entry)[0], end)
+    children = entry + 36 + (16 if version == 1 else 0)
+    for kind, b_start, b_end in _mp4_boxes(data, children, entry_end):
+        if kind == b"esds":
+            channels = _esds_channels(data[b_start + 4 : b_end]) or channels
+        elif kind == b"dOps" and b_end - b_start >= 2:
+            channels = data[b_start + 1] or channels
+    codec = _MP4_CODECS.get(fourcc, fourcc.decode("latin-1"))
+    return {"codec": codec, "rate": rate, "channels": channels}
+
+
+def _esds_channels(esds: bytes) -> int | None:
+    """channelConfiguration of the AudioSpecificConfig in an ES_Descriptor (ISO 14496-1)."""
+    pos, wanted = 0, 0x03
+    while pos + 2 <= len(esds):
+        tag, pos = esds[pos], pos + 1
+        size = 0
+        for _ in range(4):  # expandable size: 7 bits a byte while the top bit is set
+            if pos >= len(esds):
+                return None
+            byte, pos = esds[pos], pos + 1
+            size = size << 7 | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        if tag != wanted:
+            pos += size
+            continue
+        if tag == 0x03:  # ES_Descriptor: ES_ID, flags, then optional fields
+            flags = esds[pos + 2] if pos + 2 < len(esds) else 0
+            pos += 3 + (2 if flags & 0x80 else 0) + (2 if flags & 0x20 else 0)
+            if flags & 0x40 and pos < len(esds):
+                pos += 1 + esds[pos]
+            wanted = 0x04
+        elif tag == 0x04:  # DecoderConfigDescriptor: 13 fixed bytes, then the specific info
+            pos += 13
+            wanted = 0x05
+        else:  # AudioSpecificConfig: object type (5 or 11 bits), rate index (4 [+24]), channels
+            bits = int.from_bytes(esds[pos : pos + 6].ljust(6, b"\0"), "big")
+            shift = 48 - 5
+            if bits >> shift == 31:
+                shift -= 6
+            shift -= 4
+            if (bits >> shift) & 0xF == 15:
+                shift -= 24
+            shift -= 4
+            return (bits >> shift) & 0xF or None
+    return None
 
 
 def _is_sound_track(data: bytes, start: int, end: int) -> bool:
