@@ -17,10 +17,14 @@ from repositories.errors import (
     DuplicateRecord,
     InvalidQuery,
     LockTimeout,
+    OutcomeUnknown,
     RecordNotFound,
     RepositoryError,
     SchemaError,
+    StatementTimeout,
     StoreCorrupted,
+    TransactionConflict,
+    TransactionLost,
 )
 from repositories.urls import redact_url
 
@@ -33,11 +37,15 @@ __all__ = [
     "DuplicateRecord",
     "InvalidQuery",
     "LockTimeout",
+    "OutcomeUnknown",
     "RecordNotFound",
     "Repository",
     "RepositoryError",
     "SchemaError",
+    "StatementTimeout",
     "StoreCorrupted",
+    "TransactionConflict",
+    "TransactionLost",
     "connect",
 ]
 

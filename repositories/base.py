@@ -9,6 +9,7 @@ rules. A backend supplies a handful of storage primitives (`_insert_rows`, `_sel
 from __future__ import annotations
 
 import abc
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -27,10 +28,13 @@ from repositories.errors import (
     ConcurrentModification,
     DuplicateRecord,
     InvalidQuery,
+    OutcomeUnknown,
     RecordNotFound,
     StoreCorrupted,
+    TransactionLost,
 )
 from repositories.lookups import Condition, Query, parse_order, parse_where
+from repositories.outcomes import again_if_lost, settle_delete, settle_insert, settle_update
 from repositories.rows import RowRules
 from repositories.urls import redact_url
 from repositories.values import check_count, check_finite, check_text, short
@@ -94,6 +98,12 @@ class DatabaseBase(abc.ABC):
 
     @abc.abstractmethod
     def transaction(self) -> AbstractContextManager[None]: ...
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside `transaction()` (where a lost connection loses
+        the caller's whole block, so the core never re-runs a part of it)."""
+        return False
 
     def __enter__(self) -> DatabaseBase:
         return self
@@ -262,9 +272,12 @@ class RepositoryBase(Generic[T], abc.ABC):
         return obj.model_copy(update=update)
 
     def create(self, obj: T) -> T:
-        row = self._new_row(obj, time.time())
-        self._insert_rows([row])
-        return self._stored(obj, row)
+        rows = [self._new_row(obj, time.time())]
+        try:
+            self._insert_rows(rows)
+        except OutcomeUnknown:
+            settle_insert(self, rows, "create", lambda: self._insert_rows(rows))
+        return self._stored(obj, rows[0])
 
     def create_many(self, objs: Iterable[T], batch_size: int = 1000) -> list[T]:
         check_count("batch_size", batch_size, 1)
@@ -276,7 +289,11 @@ class RepositoryBase(Generic[T], abc.ABC):
             dup = next(i for i in ids if ids.count(i) > 1)
             raise DuplicateRecord(self.info.table, dup)
         if rows:
-            self._insert_many(rows, batch_size)
+            insert = functools.partial(self._insert_many, rows, batch_size)
+            try:
+                again_if_lost(self, insert)
+            except OutcomeUnknown:
+                settle_insert(self, rows, "create_many", insert)
         return [self._stored(obj, row) for obj, row in zip(objs, rows, strict=True)]
 
     def _insert_many(self, rows: list[dict[str, Any]], batch_size: int) -> None:
@@ -347,12 +364,32 @@ class RepositoryBase(Generic[T], abc.ABC):
         ids = [r["id"] for r in rows]
         if len(set(ids)) != len(ids):
             raise DuplicateRecord(self.info.table, next(i for i in ids if ids.count(i) > 1))
+        first: list[str] = []
+        if not skip_existing:
+            return self._import_once(rows, skip_existing, first)
+        try:
+            return self._import_once(rows, skip_existing, first)
+        except (OutcomeUnknown, TransactionLost):
+            if self.database.in_transaction:
+                raise
+        # the connection dropped: skipping what is there makes running it again safe, and
+        # what the first run wrote is what it meant to write and the second finds present
+        second: list[str] = []
+        self._import_once(rows, skip_existing, second)
+        return len(second) + len(set(first) - set(second))
+
+    def _import_once(
+        self, rows: list[dict[str, Any]], skip_existing: bool, written: list[str]
+    ) -> int:
         with self.database.transaction():
             if skip_existing:
-                present = self._select_rows(Query((Condition(self._id_spec, "in", tuple(ids)),)))
+                present = self._select_rows(
+                    Query((Condition(self._id_spec, "in", tuple(r["id"] for r in rows)),))
+                )
                 if present:
                     known = {r["id"] for r in present}
                     rows = [r for r in rows if r["id"] not in known]
+            written.extend(r["id"] for r in rows)
             if rows:
                 self._insert_rows(rows)
         return len(rows)
@@ -389,18 +426,23 @@ class RepositoryBase(Generic[T], abc.ABC):
         changes: Mapping[str, Any],
         expected_modified_at: float | None = None,
     ) -> T:
-        conditions = [
-            self._by_id(record_id),
-            *self.scope.write,
-            *self._expected(expected_modified_at),
-        ]
+        cas = self._expected(expected_modified_at)
+        conditions = [self._by_id(record_id), *self.scope.write, *cas]
         values = self._changes(record_id, changes)
-        row = self._update_row(record_id, conditions, values, time.time())
+        now = time.time()
+        try:
+            row = self._update_row(record_id, conditions, values, now)
+        except OutcomeUnknown:
+            expected = cas[0].value if cas else None
+            row = settle_update(self, record_id, conditions, values, now, expected)
         if row is None:
             raise self._explain_miss(record_id, expected_modified_at)
         return self._load(row)
 
     def upsert(self, obj: T) -> T:
+        return again_if_lost(self, lambda: self._upsert(obj))
+
+    def _upsert(self, obj: T) -> T:
         with self.database.transaction():
             existing = self._select_rows(self._id_query(obj.id))
             if not existing:
@@ -423,7 +465,12 @@ class RepositoryBase(Generic[T], abc.ABC):
             *self.scope.write,
             *self._expected(expected_modified_at),
         ]
-        if self._delete_rows(conditions):
+        started = time.time()
+        try:
+            deleted = self._delete_rows(conditions)
+        except OutcomeUnknown:
+            deleted = settle_delete(self, record_id, conditions, started)
+        if deleted:
             return True
         error = self._explain_miss(record_id, expected_modified_at)
         if isinstance(error, RecordNotFound):

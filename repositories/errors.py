@@ -12,7 +12,13 @@ backend-specific leaks to callers::
     ├── SchemaError             the stored schema does not match the models
     ├── StoreCorrupted          a stored file or row cannot be read
     ├── LockTimeout             an inter-process lock was not acquired in time
+    ├── StatementTimeout        the database cancelled a statement (statement or lock timeout)
+    ├── TransactionConflict     the database aborted a transaction (deadlock, serialization)
+    ├── OutcomeUnknown          the connection dropped after a write was sent: it may or may
+    │                           not have been applied (never reported as a conflict)
     └── BackendUnavailable      the database cannot be reached
+        └── TransactionLost     the connection dropped inside a transaction: none of it
+                                was applied, the block may be run again
 """
 
 from __future__ import annotations
@@ -26,10 +32,14 @@ __all__ = [
     "DuplicateRecord",
     "InvalidQuery",
     "LockTimeout",
+    "OutcomeUnknown",
     "RecordNotFound",
     "RepositoryError",
     "SchemaError",
+    "StatementTimeout",
     "StoreCorrupted",
+    "TransactionConflict",
+    "TransactionLost",
 ]
 
 
@@ -115,3 +125,52 @@ class BackendUnavailable(RepositoryError):
     """The database cannot be reached."""
 
     exit_code = ExitCode.UNAVAILABLE
+
+
+class TransactionLost(BackendUnavailable):
+    """The connection dropped inside a transaction before its commit was sent.
+
+    The database rolls such a transaction back: nothing of it was applied, so running the
+    whole block again is safe.
+    """
+
+
+class StatementTimeout(RepositoryError):
+    """The database cancelled a statement: ``statement_timeout``, ``lock_timeout`` or a
+    cancel request. Nothing of the statement was applied."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class TransactionConflict(RepositoryError):
+    """The database aborted the statement to resolve a deadlock or a serialization
+    failure. Nothing of it was applied; run it (or the transaction) again."""
+
+    exit_code = ExitCode.CONFLICT
+
+
+class OutcomeUnknown(RepositoryError):
+    """The connection dropped after a write was sent and its outcome could not be proven.
+
+    The write may or may not have been applied; it is never reported as a conflict or a
+    missing record, since that could be false. Read the record again to decide (the
+    repositories already resolved every case their own audit stamps could prove).
+
+    Attributes:
+        table: the table written.
+        record_id: the record, when the write was about one.
+        operation: ``create``, ``create_many``, ``update``, ``delete``, ``delete_many``,
+            ``import`` or ``commit``.
+    """
+
+    exit_code = ExitCode.UNAVAILABLE
+
+    def __init__(self, table: str, operation: str, record_id: str | None = None) -> None:
+        what = f" of record {record_id!r}" if record_id is not None else ""
+        super().__init__(
+            f"{table}: the connection dropped during {operation}{what}; it may or may not "
+            "have been applied (read it again)"
+        )
+        self.table = table
+        self.operation = operation
+        self.record_id = record_id

@@ -56,7 +56,7 @@ from repositories.errors import (
     StoreCorrupted,
 )
 from repositories.lookups import Condition, Query
-from repositories.sqlcore import CONTAINS_FN, SqlCore, translate
+from repositories.sqlcore import CONTAINS_FN, SqlCore, translate, translate_unicode
 
 __all__ = ["SqlDatabase", "SqlRepository"]
 
@@ -228,7 +228,7 @@ class SqlRepository(RepositoryBase[T]):
                 conn.execute(self.table.insert(), params)
 
         try:
-            self._core.run(self.info.table, work, guarded=True)
+            self._core.run(self.info.table, work, write="create")
         except DuplicateRecord as exc:
             raise DuplicateRecord(
                 self.info.table, rows[0]["id"] if len(rows) == 1 else None
@@ -292,21 +292,25 @@ class SqlRepository(RepositoryBase[T]):
 
     def _iter_rows(self, query: Query, batch_size: int) -> Iterator[list[dict[str, Any]]]:
         stmt, params = self._select(query)
-        stack = self._core.tx_stack()
+        table, options = self.info.table, {"yield_per": batch_size}
+        if self._core.in_transaction:
+            # each step under a savepoint of its own (`SqlCore.run`), none held across a
+            # yield, so the caller's statements between batches nest as they please
+            run = self._core.run
+            result = run(table, lambda conn: conn.execute(stmt, params, execution_options=options))
+            parts = result.partitions()
+            while (part := run(table, lambda _: next(parts, None))) is not None:
+                yield self._rows(result, part)
+            return
         try:
-            if stack:
-                result = stack[-1].execute(
-                    stmt, params, execution_options={"yield_per": batch_size}
-                )
-                for part in result.partitions():
-                    yield self._rows(result, part)
-                return
             with self._core.stream_connection() as conn:
-                result = conn.execute(stmt, params, execution_options={"yield_per": batch_size})
+                result = conn.execute(stmt, params, execution_options=options)
                 for part in result.partitions():
                     yield self._rows(result, part)
         except sa_exc.DBAPIError as exc:
-            raise translate(exc, self.info.table) from exc
+            raise translate(exc, table) from exc
+        except UnicodeError as exc:
+            raise translate_unicode(exc, table) from exc
 
     def _count_rows(self, conditions: Sequence[Condition]) -> int:
         clauses, params, shape = self._compile_where(conditions)
@@ -352,7 +356,7 @@ class SqlRepository(RepositoryBase[T]):
             rows = self._rows(conn.execute(stmt, params))
             return rows[0] if rows else None
 
-        return self._core.run(self.info.table, work)
+        return self._core.run(self.info.table, work, write="update")
 
     def _delete_rows(self, conditions: Sequence[Condition]) -> int:
         clauses, params, shape = self._compile_where(conditions)
@@ -364,7 +368,9 @@ class SqlRepository(RepositoryBase[T]):
 
         stmt = self._cached(("delete", shape), build)
         return int(
-            self._core.run(self.info.table, lambda conn: conn.execute(stmt, params).rowcount)
+            self._core.run(
+                self.info.table, lambda conn: conn.execute(stmt, params).rowcount, write="delete"
+            )
         )
 
 
@@ -405,6 +411,10 @@ class SqlDatabase(DatabaseBase):
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         return self._core.transaction()
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._core.in_transaction
 
     def ensure_schema(self, *models: type[Record]) -> None:
         try:

@@ -102,13 +102,26 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) ->
     preparer = conn.dialect.identifier_preparer
     columns = ", ".join(preparer.quote(n) for n in names)
     sql = f"COPY {preparer.format_table(table)} ({columns}) FROM STDIN"
+    # encoded here, not by the driver: text the connection's encoding cannot hold is then
+    # a UnicodeEncodeError (refused input), not a COPY the server reports as cancelled
+    data = payload.encode(_python_encoding(conn))
     cursor = _cursor(conn)
     try:
         with _wrapped_driver_errors(conn, sql, cursor):
             if hasattr(cursor, "copy_expert"):  # psycopg2
-                cursor.copy_expert(sql, io.StringIO(payload))
+                cursor.copy_expert(sql, io.BytesIO(data))
             else:  # psycopg 3
                 with cursor.copy(sql) as copy:
-                    copy.write(payload)
+                    copy.write(data)
     finally:
         cursor.close()
+
+
+def _python_encoding(conn: Connection) -> str:
+    """The Python codec of the connection's client encoding."""
+    dbapi: Any = conn.connection.dbapi_connection
+    if hasattr(dbapi, "copy_expert") or hasattr(dbapi, "get_dsn_parameters"):  # psycopg2
+        import psycopg2.extensions
+
+        return str(psycopg2.extensions.encodings[dbapi.encoding])
+    return str(dbapi.info.encoding)  # psycopg 3

@@ -3,7 +3,9 @@
 One `SqlCore` per database URL is shared by every context (`Database.with_context`).
 Outside a transaction each thread keeps one autocommit connection, so a point read is a
 single round trip; a connection idle for a while is re-checked out (the pool pre-pings
-it) and a dropped one is retried once. Driver errors become `repositories.errors` here.
+it). A read whose connection dropped is retried once; a write is not (`OutcomeUnknown`,
+resolved by the shared core), and inside a transaction every statement runs under a
+savepoint. Driver errors become `repositories.errors` here.
 """
 
 from __future__ import annotations
@@ -28,15 +30,20 @@ from repositories.errors import (
     BackendUnavailable,
     DuplicateRecord,
     InvalidQuery,
+    OutcomeUnknown,
     RepositoryError,
     SchemaError,
+    StatementTimeout,
+    StoreCorrupted,
+    TransactionConflict,
+    TransactionLost,
 )
 from repositories.lookups import jsonb_contains
 
 if TYPE_CHECKING:
     from repositories.sql import SqlDatabase
 
-__all__ = ["CONTAINS_FN", "SqlCore", "translate"]
+__all__ = ["CONTAINS_FN", "SqlCore", "dropped", "translate", "translate_unicode"]
 
 R = TypeVar("R")
 CONTAINS_FN = "connectors_jsonb_contains"
@@ -49,25 +56,62 @@ def _sqlite_contains(left: str | None, right: str | None) -> int | None:
     return int(jsonb_contains(json.loads(left), json.loads(right)))
 
 
-def translate(exc: sa_exc.DBAPIError, table: str) -> RepositoryError:
-    """A driver error as a repository error (callers `raise … from exc`)."""
+#: SQLSTATEs (PostgreSQL) by what they mean to a caller.
+_CANCELLED = ("57014", "55P03")  # statement_timeout or a cancel request; lock_timeout
+_CONFLICTS = ("40P01", "40001")  # deadlock; serialization failure
+_MISSING = ("42P01", "42703")  # undefined table, undefined column
+
+
+def _first_line(exc: sa_exc.DBAPIError) -> str:
     text = str(exc.orig) if exc.orig is not None else str(exc)
+    return text.splitlines()[0] if text else type(exc.orig).__name__
+
+
+def dropped(exc: sa_exc.DBAPIError) -> bool:
+    """Whether the connection was lost (the statement's fate is unknown)."""
+    return bool(exc.connection_invalidated)
+
+
+def translate(exc: sa_exc.DBAPIError, table: str) -> RepositoryError:
+    """A driver error as a repository error (callers `raise … from exc`).
+
+    A lost connection is `BackendUnavailable` here; `SqlCore.run` decides what a drop
+    means for a write (`OutcomeUnknown`) or inside a transaction (`TransactionLost`).
+    """
+    line = _first_line(exc)
     code = getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None)
-    lowered = text.lower()
+    lowered = line.lower()
+    if dropped(exc):
+        return BackendUnavailable(f"{table}: connection to the database lost: {line}")
     if isinstance(exc, sa_exc.IntegrityError) and (
         code == "23505" or "unique" in lowered or "primary key" in lowered
     ):
         return DuplicateRecord(table)
-    if code in ("42P01", "42703") or "no such table" in lowered or "no such column" in lowered:
+    if code in _MISSING or "no such table" in lowered or "no such column" in lowered:
         return SchemaError(
-            f"{table}: table or column missing ({text.splitlines()[0]}); run "
+            f"{table}: table or column missing ({line}); run "
             "`alembic upgrade head` or `db.ensure_schema(...)`"
         )
-    if isinstance(exc, sa_exc.DataError) or code in ("22003", "22P02", "22021", "54000"):
-        return InvalidQuery(f"{table}: value rejected by the database: {text.splitlines()[0]}")
-    if exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError):
-        return BackendUnavailable(f"{table}: database unavailable: {text.splitlines()[0]}")
-    return RepositoryError(f"{table}: {type(exc.orig).__name__}: {text.splitlines()[0]}")
+    if code in _CANCELLED or "database is locked" in lowered:
+        return StatementTimeout(f"{table}: statement cancelled by the database: {line}")
+    if code in _CONFLICTS:
+        return TransactionConflict(f"{table}: aborted by the database: {line}")
+    if isinstance(exc, sa_exc.DataError) or (code or "").startswith("22") or code == "54000":
+        # class 22 (data exceptions) covers encodings: 22021 bad byte sequence, 22P05
+        # untranslatable character; 54000 is a value over a size limit
+        return InvalidQuery(f"{table}: value rejected by the database: {line}")
+    if isinstance(exc, sa_exc.OperationalError):
+        return BackendUnavailable(f"{table}: database unavailable: {line}")
+    return RepositoryError(f"{table}: {type(exc.orig).__name__}: {line}")
+
+
+def translate_unicode(exc: UnicodeError, table: str) -> RepositoryError:
+    """Text the driver could not convert: ours to send (refused) or stored (damaged)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return StoreCorrupted(
+            f"{table}: stored text is not valid in the connection's encoding: {exc}"
+        )
+    return InvalidQuery(f"{table}: text cannot be sent in the connection's encoding: {exc}")
 
 
 class SqlCore:
@@ -172,39 +216,76 @@ class SqlCore:
                 conn.close()
         self.engine.dispose()
 
-    def run(self, table: str, work: Callable[[Connection], R], guarded: bool = False) -> R:
-        """Run `work` in the current transaction, or autocommit with one retry on a drop.
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self.tx_stack())
 
-        `guarded` work that fails inside a transaction is undone alone (a savepoint), so
-        the block can catch the error and go on, as on every other backend; PostgreSQL
-        would otherwise refuse every later statement of the transaction.
+    def run(self, table: str, work: Callable[[Connection], R], write: str | None = None) -> R:
+        """Run `work` in the current transaction, or on this thread's autocommit connection.
+
+        Inside a transaction every statement runs under a savepoint, so a caught error
+        (a duplicate, a timeout, a failed COPY) undoes that statement alone and the block
+        goes on, as on every other backend; PostgreSQL would otherwise refuse every later
+        statement. A connection lost there loses the whole transaction: `TransactionLost`.
+
+        Outside a transaction a read whose connection dropped is retried once. A write
+        (`write` names it) is not: its outcome is unknown, so `OutcomeUnknown`, which
+        the shared core resolves with its own audit stamps where it can.
         """
         stack = self.tx_stack()
         if stack:
-            try:
-                if not guarded:
-                    return work(stack[-1])
-                with stack[-1].begin_nested():
-                    return work(stack[-1])
-            except sa_exc.DBAPIError as exc:
-                raise translate(exc, table) from exc
+            return self._run_nested(stack[-1], table, work)
         for attempt in (1, 2):
             try:
                 conn = self.idle_connection()
             except sa_exc.DBAPIError as exc:
-                raise BackendUnavailable(f"{table}: cannot connect: {exc.orig}") from exc
+                raise BackendUnavailable(f"{table}: cannot connect: {_first_line(exc)}") from exc
             try:
                 result = work(conn)
                 conn.commit()
                 return result
             except sa_exc.DBAPIError as exc:
-                if exc.connection_invalidated and attempt == 1:
+                if dropped(exc):
                     self.drop_idle()
-                    continue
+                    if write is not None:
+                        raise OutcomeUnknown(table, write) from exc
+                    if attempt == 1:
+                        continue
+                else:
+                    with contextlib.suppress(sa_exc.SQLAlchemyError):
+                        conn.rollback()
+                raise translate(exc, table) from exc
+            except UnicodeError as exc:
                 with contextlib.suppress(sa_exc.SQLAlchemyError):
                     conn.rollback()
-                raise translate(exc, table) from exc
+                raise translate_unicode(exc, table) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _run_nested(self, conn: Connection, table: str, work: Callable[[Connection], R]) -> R:
+        savepoint = None
+        try:
+            savepoint = conn.begin_nested()
+            result = work(conn)
+            savepoint.commit()
+            return result
+        except sa_exc.DBAPIError as exc:
+            if dropped(exc) or conn.invalidated:
+                raise TransactionLost(
+                    f"{table}: the connection dropped inside a transaction; none of it was "
+                    f"applied ({_first_line(exc)})"
+                ) from exc
+            self._undo(savepoint)
+            raise translate(exc, table) from exc
+        except BaseException as exc:
+            self._undo(savepoint)
+            if isinstance(exc, UnicodeError):
+                raise translate_unicode(exc, table) from exc
+            raise
+
+    @staticmethod
+    def _undo(savepoint: Any) -> None:
+        if savepoint is not None and savepoint.is_active:
+            savepoint.rollback()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -214,7 +295,8 @@ class SqlCore:
             try:
                 yield
             except BaseException:
-                nested.rollback()
+                if nested.is_active and not stack[-1].invalidated:
+                    nested.rollback()
                 raise
             nested.commit()
             return
@@ -222,21 +304,27 @@ class SqlCore:
             conn = self.engine.connect()
             trans = conn.begin()
         except sa_exc.DBAPIError as exc:
-            raise BackendUnavailable(f"cannot begin a transaction: {exc.orig}") from exc
+            raise BackendUnavailable(f"cannot begin a transaction: {_first_line(exc)}") from exc
         stack.append(conn)
         try:
             try:
                 yield
             except BaseException:
-                trans.rollback()
+                with contextlib.suppress(sa_exc.SQLAlchemyError):
+                    trans.rollback()  # on a lost connection there is nothing to undo
                 raise
+            if conn.invalidated:  # a drop the block caught: the commit cannot be sent
+                raise TransactionLost("transaction: the connection dropped; none of it was applied")
             try:
                 trans.commit()
             except sa_exc.DBAPIError as exc:
+                if dropped(exc):  # the COMMIT was sent: it may have been applied
+                    raise OutcomeUnknown("transaction", "commit") from exc
                 raise translate(exc, "transaction") from exc
         finally:
             stack.pop()
-            conn.close()
+            with contextlib.suppress(sa_exc.SQLAlchemyError):
+                conn.close()
 
     def ensure_tables(self, models: Sequence[type[Record]]) -> None:
         from alembic.migration import MigrationContext

@@ -78,3 +78,18 @@ def test_a_caught_duplicate_does_not_spoil_the_block(db: Database) -> None:
         users.create(User(id="other", username="x", mandate_id="m1"))
     assert users.get("taken").username == "new"  # type: ignore[union-attr]
     assert users.get("other") is not None
+
+
+def test_a_caught_failure_of_a_bulk_insert_does_not_spoil_the_block(db: Database) -> None:
+    """COPY on PostgreSQL: a failed one is undone alone, as any other statement."""
+    users = db.repository(User)
+    users.create(User(id="taken", username="old", mandate_id="m1"))
+    with db.transaction():
+        with pytest.raises(DuplicateRecord):
+            users.create_many(
+                [User(username=f"n{i}", mandate_id="m1") for i in range(5)]
+                + [User(id="taken", username="new", mandate_id="m1")]
+            )
+        assert users.update("taken", {"age": 7}).age == 7
+        users.create(User(id="after", username="a", mandate_id="m1"))
+    assert users.count() == 2 and users.get("taken").age == 7  # type: ignore[union-attr]
