@@ -4,6 +4,8 @@ Each logical database (app, chat, management, realestate) is migrated on its own
 connection with its own version table (``alembic_version_<name>``), so all four may
 share one PostgreSQL database without clashing. URLs come from
 `connectors.settings.database_urls()` (environment / config.ini), never alembic.ini.
+A configuration or connection problem is one line (Alembic's ``FAILED: …``), secrets
+masked, not a traceback.
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
+from alembic.util import CommandError
 from sqlalchemy import MetaData, create_engine, pool, text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from connectors.settings import database_urls
 from models import DATABASES
+from models.errors import ConnectorsError
 from models.tables import SYSTEM_TABLE, metadata_for
+from repositories.urls import engine_url, mask_passwords
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -34,7 +40,16 @@ if selected:
     names = [n for n in names if n in wanted]
 
 #: tests and the CLI may pass URLs directly: config.attributes["urls"] = {"app": url}
-urls: dict[str, str] = config.attributes.get("urls") or database_urls()
+
+
+def _configured_urls() -> dict[str, str]:
+    try:
+        return database_urls()
+    except ConnectorsError as exc:  # names the setting, never its value
+        raise CommandError(str(exc)) from None
+
+
+urls: dict[str, str] = config.attributes.get("urls") or _configured_urls()
 #: one PostgreSQL advisory lock for every upgrade of this schema: two upgrades started at
 #: once (two deploys, two replicas starting) run one after the other instead of racing
 #: on CREATE TABLE; the logical databases may share a database (and its `_system` table)
@@ -84,10 +99,20 @@ def run_migrations_offline() -> None:
             context.run_migrations(engine_name=name)
 
 
+def _one_line(name: str, exc: SQLAlchemyError) -> CommandError:
+    """A driver error as Alembic's one-line failure (first line, passwords masked)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    return CommandError(f"{name}: {mask_passwords(first)}")
+
+
 def run_migrations_online() -> None:
     for name, url in _sql_databases():
         logger.info("migrating %s", name)
-        engine = create_engine(url, poolclass=pool.NullPool)
+        try:
+            engine = create_engine(engine_url(url), poolclass=pool.NullPool)
+        except ConnectorsError as exc:
+            raise CommandError(f"{name}: {exc}") from None
         try:
             with engine.connect() as connection:
                 if connection.dialect.name == "postgresql":
@@ -103,6 +128,8 @@ def run_migrations_online() -> None:
                 with context.begin_transaction():
                     context.run_migrations(engine_name=name)
                 connection.commit()
+        except SQLAlchemyError as exc:
+            raise _one_line(name, exc) from exc
         finally:
             engine.dispose()
 

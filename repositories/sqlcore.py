@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Column, Connection, Engine, MetaData, Table, create_engine, event, inspect
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from models.base import Record
@@ -39,6 +38,7 @@ from repositories.errors import (
     TransactionLost,
 )
 from repositories.lookups import jsonb_contains
+from repositories.urls import engine_url, redact_url
 
 if TYPE_CHECKING:
     from repositories.sql import SqlDatabase
@@ -118,10 +118,10 @@ class SqlCore:
     """What every context of one SQL database shares: engine, tables, connections."""
 
     def __init__(self, url: str, create_tables: bool | None, pool_size: int) -> None:
-        parsed = make_url(url)
+        parsed = engine_url(url)
         self.dialect = parsed.get_backend_name()
         if self.dialect not in ("postgresql", "sqlite"):
-            raise InvalidQuery(f"unsupported SQL database {self.dialect!r} in {url!r}")
+            raise InvalidQuery(f"unsupported SQL database {self.dialect!r} in {redact_url(url)!r}")
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
         memory = False
         if self.dialect == "sqlite":
@@ -132,7 +132,7 @@ class SqlCore:
         else:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = pool_size
-        self.engine: Engine = create_engine(url, **kwargs)
+        self.engine: Engine = create_engine(parsed, **kwargs)
         if self.dialect == "sqlite":
             self._sqlite_events(self.engine, wal=not memory)
         self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
