@@ -79,6 +79,22 @@ def test_browser_webm_is_decoded(voice: GoogleVoice, fake: FakeGoogle) -> None:
     assert [p["translation"] for p in payloads if p["type"] == "final"] == ["bonjour monde"]
 
 
+def test_safari_fragmented_mp4_is_decoded(voice: GoogleVoice, fake: FakeGoogle) -> None:
+    """Safari's MediaRecorder records audio/mp4: AAC in a fragmented MP4, no seeking back."""
+    mp4 = encode(
+        speech_like(3, 48000),
+        48000,
+        container="mp4",
+        codec="aac",
+        live=True,
+        container_options={"movflags": "frag_keyframe+empty_moov+default_base_moof"},
+    )
+    with _server(voice) as base:
+        payloads, code = _talk(base, "from=de-DE&to=es-ES", *_frames(mp4, 900), STOP)
+    assert code == 1000
+    assert [p["translation"] for p in payloads if p["type"] == "final"] == ["hola mundo esto"]
+
+
 def test_stop_before_any_audio_is_done(voice: GoogleVoice, fake: FakeGoogle) -> None:
     with _server(voice) as base:
         assert _talk(base, "from=de-DE&to=en-US", STOP) == ([{"type": "done"}], 1000)
