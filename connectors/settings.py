@@ -146,10 +146,12 @@ class Settings(BaseModel):
         Covers the core secrets, database passwords, and every ``…_SECRET`` key of any
         integration, read or not.
         """
-        values = [
+        values = [  # a URL's secret is its password (below), not the whole URL
             v.get_secret_value()
-            for v in (getattr(self, name) for name in type(self).model_fields)
-            if isinstance(v, SecretStr) and v.get_secret_value()
+            for name in type(self).model_fields
+            if not name.endswith("_url")
+            and isinstance(v := getattr(self, name), SecretStr)
+            and v.get_secret_value()
         ]
         plain_key = self.config_key.get_secret_value() if self.config_key else None
         for key, raw in self._values.items():

@@ -11,6 +11,8 @@ Verification compares, per table, the count and a SHA-256 over the canonical JSO
 every record in id order::
 
     CopyError            a table is missing in the source, or the copy does not verify
+    ├── CopyRefused      source and destination are the same database
+    └── SourceMissing    the source does not exist (a mistyped path is never created)
 """
 
 from __future__ import annotations
@@ -23,14 +25,29 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from models import Record
 from models.errors import ConnectorsError, ExitCode
 from models.schema import model_info
-from repositories import Database, SchemaError
+from repositories import Database, SchemaError, connect
+from repositories.urls import redact_url
 
-__all__ = ["CopyError", "TableCopy", "checksum", "copy_tables", "verify_tables"]
+__all__ = [
+    "CopyError",
+    "CopyRefused",
+    "SourceMissing",
+    "TableCopy",
+    "checksum",
+    "copy_tables",
+    "open_source",
+    "refuse_same_database",
+    "verify_tables",
+]
 
 Progress = Callable[[str, int, int], None]
 WhereFor = Callable[[type[Record]], Mapping[str, Any] | None]
@@ -44,6 +61,72 @@ class CopyError(ConnectorsError):
     def __init__(self, message: str, results: Sequence[TableCopy] = ()) -> None:
         super().__init__(message)
         self.results = list(results)
+
+
+class CopyRefused(CopyError):
+    """Source and destination are the same database: a copy would verify trivially."""
+
+    exit_code = ExitCode.USAGE
+
+
+class SourceMissing(CopyError):
+    """The source database does not exist."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+
+def open_source(url: str) -> Database:
+    """Open `url` for reading only, refusing a source that does not exist.
+
+    Opening a JSON store or SQLite file creates it; a source is never created (a mistyped
+    path would be "copied" as empty). SQL tables are never created in the source either.
+
+    Raises:
+        SourceMissing: no store directory, no SQLite file.
+    """
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
+    if scheme == "jsonfile":
+        from repositories.jsonfile import store_path
+
+        path = store_path(url)
+        if not path.is_dir():
+            raise SourceMissing(f"source {url}: no JSON store at {path}")
+        return connect(url)
+    if scheme == "sqlite":
+        database = make_url(url).database
+        if database not in (None, "", ":memory:") and not Path(database).is_file():
+            raise SourceMissing(f"source {url}: no SQLite file at {database}")
+    return connect(url, create_tables=False)
+
+
+def _identity(db: Database) -> tuple[Any, ...]:
+    """What names the storage behind `db`, whatever URL spelled it."""
+    from repositories.jsonfile import JsonDatabase
+    from repositories.sql import SqlDatabase
+
+    if isinstance(db, JsonDatabase):
+        return ("jsonfile", db.path.resolve())
+    if isinstance(db, SqlDatabase) and db.dialect == "sqlite":
+        database = db.engine.url.database or ":memory:"
+        return ("sqlite", str(Path(database).resolve()) if database != ":memory:" else id(db))
+    if isinstance(db, SqlDatabase):
+        # the server instance (its start instant), the database and the schema in use
+        query = text(
+            "SELECT pg_postmaster_start_time(), inet_server_port(), current_database(), "
+            "current_schema()"
+        )
+        with db.engine.connect() as conn:
+            return ("postgresql", *conn.execute(query).one())
+    return (type(db).__name__, db.url)
+
+
+def refuse_same_database(source: Database, target: Database) -> None:
+    """Raise `CopyRefused` when both are the same storage (under any spelling of the URL)."""
+    if _identity(source) == _identity(target):
+        raise CopyRefused(
+            f"source and destination are the same database ({redact_url(source.url)}): "
+            "nothing to copy"
+        )
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,9 +17,17 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from connectors.cli.common import UsageProblem, console, escape, settings_of, sub_app
+from connectors.cli.common import (
+    UsageProblem,
+    console,
+    err_console,
+    escape,
+    settings_of,
+    sub_app,
+)
 from connectors.settings import redact_url
 from models import DATABASES
+from models.errors import ConnectorsError
 
 if TYPE_CHECKING:
     from connectors.transfer import TableCopy
@@ -68,27 +77,46 @@ def check(
         bool,
         typer.Option(help="JSON stores: rebuild metadata from the record files, drop temp files."),
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the results as JSON (for health probes).")
+    ] = False,
 ) -> None:
-    """Check each database: JSON store integrity, or SQL connectivity + ``alembic check``."""
+    """Check each database: JSON store integrity, or SQL connectivity + alembic check.
+
+    Every selected database is checked and reported, whatever the first one found. The
+    exit code is 5 when one cannot be reached, 7 when one has a problem (damage, drift).
+    """
     from connectors import migrate
+    from repositories import BackendUnavailable
 
     configs = settings_of(ctx).databases()
-    table = Table(title="db check")
-    for column in ("database", "url", "status", "detail"):
-        table.add_column(column)
-    failed = []
+    results: list[dict[str, Any]] = []
     for name in _selected(db):
         config = configs[name]
-        result = migrate.check(name, config.url, repair=repair)
-        status = "[green]ok[/green]" if result.ok else "[red]problem[/red]"
-        table.add_row(name, escape(config.display_url), status, escape(result.detail))
-        if not result.ok:
-            failed.append(name)
-    console.print(table)
-    if failed:
-        from connectors.migrate import MigrationError
-
-        raise MigrationError(f"check found problems in: {', '.join(failed)}")
+        try:
+            result = migrate.check(name, config.url, repair=repair)
+            entry = {"ok": result.ok, "detail": result.detail, "unreachable": False}
+        except ConnectorsError as exc:
+            unreachable = isinstance(exc, BackendUnavailable)
+            entry = {"ok": False, "detail": str(exc).splitlines()[0], "unreachable": unreachable}
+        results.append({"database": name, "url": config.display_url, **entry})
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+    else:
+        table = Table(title="db check")
+        for column in ("database", "url", "status", "detail"):
+            table.add_column(column)
+        for r in results:
+            status = "[green]ok[/green]" if r["ok"] else "[red]problem[/red]"
+            table.add_row(r["database"], escape(r["url"]), status, escape(r["detail"]))
+        console.print(table)
+    failed = [r["database"] for r in results if not r["ok"]]
+    if not failed:
+        return
+    message = f"check found problems in: {', '.join(failed)}"
+    if any(r["unreachable"] for r in results):
+        raise BackendUnavailable(message)
+    raise migrate.MigrationError(message)
 
 
 def _resolve_url(ctx: typer.Context, value: str) -> str:
@@ -114,8 +142,13 @@ def _models_for(source: str, database: str | None, tables: list[str] | None) -> 
     return [m for group in DATABASES.values() for m in group]
 
 
-def _present(source: Database, models: list[type[Record]]) -> list[type[Record]]:
-    """The models whose tables exist in `source` (those absent are named on the console)."""
+def _present(source: Database, models: list[type[Record]], url: str) -> list[type[Record]]:
+    """The models whose tables exist in `source` (those absent are named on the console).
+
+    Raises:
+        CopyError: none of them exists: the source is not migrated (or not this database).
+    """
+    from connectors.transfer import CopyError
     from repositories import SchemaError
 
     present = []
@@ -126,6 +159,11 @@ def _present(source: Database, models: list[type[Record]]) -> list[type[Record]]
             console.print(f"skipped {model.__name__}: no such table in the source")
             continue
         present.append(model)
+    if not present:
+        raise CopyError(
+            f"the source {redact_url(url)} has none of the tables to copy: is it migrated "
+            "(connectors db upgrade), or another database?"
+        )
     return present
 
 
@@ -159,37 +197,61 @@ def copy(
     """Copy every table from SOURCE into TARGET, keeping ids and audit fields.
 
     Resumable: ids already in TARGET are skipped, so run it again after an interruption.
+    SOURCE must exist (it is never created) and differ from TARGET.
     """
-    from connectors.transfer import CopyError, copy_tables, verify_tables
+    from connectors.transfer import (
+        CopyError,
+        copy_tables,
+        open_source,
+        refuse_same_database,
+        verify_tables,
+    )
     from repositories import connect
 
     src_url, dst_url = _resolve_url(ctx, source), _resolve_url(ctx, target)
     models = _models_for(src_url, database, tables)
-    # never create tables in the source as a side effect of reading it
-    options: dict[str, Any] = {} if src_url.startswith("jsonfile:") else {"create_tables": False}
-    src = connect(src_url, **options)
-    dst = connect(dst_url)
+    src = open_source(src_url)
+    dst = None
     try:
+        dst = connect(dst_url)
+        refuse_same_database(src, dst)
         if not (tables or database):
-            models = _present(src, models)
+            models = _present(src, models, src_url)
+        if not any(src.repository(m).count() for m in models):
+            console.print(f"the source {escape(redact_url(src_url))} is empty: nothing to copy")
+            return
         migrated = _upgrade_target(dst_url, models)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, TimeElapsedColumn(), console=console, transient=False) as bar:
             tasks: dict[str, TaskID] = {}
+            where = {"table": "", "done": 0, "total": 0, "tables": 0}
 
             def progress(table: str, done: int, total: int) -> None:
                 if table not in tasks:
                     tasks[table] = bar.add_task(table, total=total)
+                    where["tables"] = len(tasks) - 1
+                where.update(table=table, done=done, total=total)
                 bar.update(tasks[table], completed=done)
 
-            results = copy_tables(
-                src,
-                dst,
-                models,
-                batch_size=batch_size,
-                progress=progress,
-                create_schema=not migrated,
-            )
+            try:
+                results = copy_tables(
+                    src,
+                    dst,
+                    models,
+                    batch_size=batch_size,
+                    progress=progress,
+                    create_schema=not migrated,
+                )
+            except KeyboardInterrupt:
+                bar.stop()
+                err_console.print(
+                    f"interrupted: {where['tables']} of {len(models)} tables done, "
+                    f"{where['done']} of {where['total']} rows of {where['table']} written; "
+                    "run the same command again to resume",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                raise typer.Exit(130) from None
         if verify:
             try:
                 results = verify_tables(src, dst, models, results)
@@ -199,7 +261,8 @@ def copy(
         _print_copy(results, src_url, dst_url, verified=verify)
     finally:
         src.close()
-        dst.close()
+        if dst is not None:
+            dst.close()
 
 
 def _print_copy(

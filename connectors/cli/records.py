@@ -3,7 +3,8 @@
 ``--where field__op=value`` (repeatable) uses the repositories' lookup language; the
 value is parsed as JSON when it is valid JSON (``age__gte=18``, ``tags__contains=["a"]``,
 ``email__isnull=true``) and taken as text otherwise. ``--user/--mandate/--privilege``
-act as that context (default: the system context).
+act as that context; without ``--user`` a command runs as the system context (a
+sysadmin: every mandate, no access checks beyond that).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Annotated, Any
 import typer
 
 from connectors.cli.common import UsageProblem, settings_of, sub_app
-from repositories import Context, RecordNotFound, Repository
+from models import Record
+from repositories import Context, Database, RecordNotFound, Repository
 
 __all__ = ["app"]
 
@@ -28,7 +30,10 @@ WhereOpt = Annotated[
     list[str] | None,
     typer.Option("--where", "-w", help="field__op=value (repeatable); value is JSON or text."),
 ]
-UserOpt = Annotated[str | None, typer.Option("--user", help="Act as this user id.")]
+UserOpt = Annotated[
+    str | None,
+    typer.Option("--user", help="Act as this user id (default: the system context, a sysadmin)."),
+]
 MandateOpt = Annotated[str | None, typer.Option("--mandate", help="The user's mandate id.")]
 PrivilegeOpt = Annotated[
     str, typer.Option("--privilege", help="sysadmin, admin or user (with --user).")
@@ -67,6 +72,28 @@ def _context(user: str | None, mandate: str | None, privilege: str) -> Context:
 
 
 @contextmanager
+def _opened(
+    ctx: typer.Context,
+    table: str,
+    url: str | None,
+    user: str | None,
+    mandate: str | None,
+    privilege: str,
+) -> Iterator[tuple[Database, Repository[Any]]]:
+    """The table's database, opened as the chosen context, and its repository."""
+    from connectors.databases import model_database, model_for_table
+    from repositories import connect
+
+    model = model_for_table(table)
+    target = url or settings_of(ctx).databases()[model_database(model)].url
+    db = connect(target, context=_context(user, mandate, privilege))
+    try:
+        yield db, db.repository(model)
+    finally:
+        db.close()
+
+
+@contextmanager
 def _repository(
     ctx: typer.Context,
     table: str,
@@ -75,16 +102,8 @@ def _repository(
     mandate: str | None,
     privilege: str,
 ) -> Iterator[Repository[Any]]:
-    from connectors.databases import model_database, model_for_table
-    from repositories import connect
-
-    model = model_for_table(table)
-    target = url or settings_of(ctx).databases()[model_database(model)].url
-    db = connect(target, context=_context(user, mandate, privilege))
-    try:
-        yield db.repository(model)
-    finally:
-        db.close()
+    with _opened(ctx, table, url, user, mandate, privilege) as (_, repo):
+        yield repo
 
 
 def _dump(value: Any) -> None:
@@ -141,8 +160,18 @@ def put(
     mandate: MandateOpt = None,
     privilege: PrivilegeOpt = "user",
     url: UrlOpt = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Write each object whole (no merge).")
+    ] = False,
 ) -> None:
-    """Create or update (upsert) records given as JSON; prints them as stored."""
+    """Create records, or update the fields given (merge); prints them as stored.
+
+    An object whose id exists gets only its given fields changed; any other object is
+    created. With --replace every object is written whole (fields left out take their
+    defaults). Unknown fields are refused by name; the audit fields are the
+    repository's and are ignored. All objects are checked before any is written, and
+    written in one transaction.
+    """
     raw = sys.stdin.read() if data == "-" else data
     try:
         parsed = json.loads(raw)
@@ -151,19 +180,39 @@ def put(
     items = parsed if isinstance(parsed, list) else [parsed]
     if not all(isinstance(i, dict) for i in items):
         raise UsageProblem("put: expected a JSON object or an array of objects")
-    with _repository(ctx, table, url, user, mandate, privilege) as repo:
-        from pydantic import ValidationError
+    with _opened(ctx, table, url, user, mandate, privilege) as (db, repo):
+        writes = [_planned(repo, table, item, replace) for item in items]
+        with db.transaction():
+            stored = [write() for write in writes]
+        out = [r.model_dump(mode="json", by_alias=True) for r in stored]
+        _dump(out if isinstance(parsed, list) else out[0])
 
-        stored = []
-        for item in items:
-            try:
-                obj = repo.model.model_validate(item)
-            except ValidationError as exc:
-                first = exc.errors(include_input=False)[0]
-                where = ".".join(str(p) for p in first["loc"])
-                raise UsageProblem(f"put: {table}.{where}: {first['msg']}") from exc
-            stored.append(repo.upsert(obj).model_dump(mode="json", by_alias=True))
-        _dump(stored if isinstance(parsed, list) else stored[0])
+
+def _planned(repo: Repository[Any], table: str, item: dict[str, Any], replace: bool) -> Any:
+    """The write one JSON object asks for, checked before anything is written."""
+    from pydantic import ValidationError
+
+    from models.base import AUDIT_FIELDS
+    from models.schema import model_info
+
+    model: type[Record] = repo.model
+    info = model_info(model)
+    audit = {a for f in AUDIT_FIELDS for a in (f, info.by_name[f].storage)}
+    fields = {k: v for k, v in item.items() if k not in audit}
+    unknown = sorted(k for k in fields if info.resolve(k) is None)
+    if unknown:
+        raise UsageProblem(f"put: {table} has no field {', '.join(map(repr, unknown))}")
+    record_id = fields.get("id")
+    if not replace and isinstance(record_id, str) and repo.get(record_id) is not None:
+        changes = {k: v for k, v in fields.items() if k != "id"}
+        return lambda: repo.update(record_id, changes)
+    try:
+        obj = repo.model.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageProblem(f"put: {table}.{where}: {first['msg']}") from exc
+    return lambda: repo.upsert(obj)
 
 
 @app.command()

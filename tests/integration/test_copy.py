@@ -161,3 +161,103 @@ def test_a_damaged_source_stops_the_copy_cleanly(store: Database, tmp_path: Path
     finally:
         fresh.close()
         target.close()
+
+
+def test_a_copy_onto_itself_is_refused_under_any_spelling(pg_url: str, tmp_path: Path) -> None:
+    from sqlalchemy.engine import make_url
+
+    db = connect(pg_url)
+    db.ensure_schema(Property)
+    db.repository(Property).create(Property(title="only", mandate_id="m"))
+    db.close()
+    bare = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    result = runner.invoke(app, ["db", "copy", pg_url, bare, "--tables", "Property"])
+    assert result.exit_code == 2 and "same database" in result.stderr
+    monkey_env = {"DB_REAL_ESTATE_URL": pg_url}
+    result = runner.invoke(app, ["db", "copy", "realestate", pg_url], env=monkey_env)
+    assert result.exit_code == 2 and "same database" in result.stderr
+    # the same server and database, another schema: a different destination
+    other = make_url(pg_url).update_query_dict({"options": "-csearch_path=public"})
+    assert _identity_differs(pg_url, other.render_as_string(hide_password=False))
+    store = tmp_path / "s"
+    result = runner.invoke(app, ["db", "copy", f"jsonfile://{store}", f"jsonfile://{store}/."])
+    assert result.exit_code == 3 and "no JSON store" in result.stderr
+    assert not store.exists()  # a mistyped source is never created
+
+
+def _identity_differs(a: str, b: str) -> bool:
+    from connectors.transfer import CopyRefused, refuse_same_database
+
+    one, two = connect(a, create_tables=False), connect(b, create_tables=False)
+    try:
+        refuse_same_database(one, two)
+    except CopyRefused:
+        return False
+    finally:
+        one.close()
+        two.close()
+    return True
+
+
+def test_missing_empty_and_unmigrated_sources_are_named(tmp_path: Path) -> None:
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    result = runner.invoke(app, ["db", "copy", f"sqlite:///{tmp_path / 'typo.db'}", target])
+    assert result.exit_code == 3 and "no SQLite file" in result.stderr
+    assert not (tmp_path / "typo.db").exists()
+    (tmp_path / "bare.db").touch()  # a database, but never migrated
+    result = runner.invoke(app, ["db", "copy", f"sqlite:///{tmp_path / 'bare.db'}", target])
+    assert result.exit_code == 4 and "is it migrated" in result.stderr
+    empty = connect(f"sqlite:///{tmp_path / 'realestate.db'}")
+    empty.ensure_schema(Property)
+    empty.close()
+    result = runner.invoke(app, ["db", "copy", f"sqlite:///{tmp_path / 'realestate.db'}", target])
+    assert result.exit_code == 0 and "is empty: nothing to copy" in result.stdout
+
+
+COPY_ROWS = 20_000
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_how_far_it_got_and_a_rerun_resumes(tmp_path: Path) -> None:
+    """A real `connectors db copy` process, interrupted with SIGINT, then run again."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    source, target = f"sqlite:///{tmp_path / 'src.db'}", f"sqlite:///{tmp_path / 'dst.db'}"
+    db = connect(source)
+    db.ensure_schema(Property)
+    db.repository(Property).create_many(
+        [Property(title=f"p{i}", mandate_id="m") for i in range(COPY_ROWS)], batch_size=5000
+    )
+    db.close()
+    args = [sys.executable, "-m", "connectors", "db", "copy", source, target, "--batch-size", "200"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    copied = 0
+    deadline = time.monotonic() + 60
+    while copied < 1000 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        copied = _count(tmp_path / "dst.db")
+    assert 0 < copied < COPY_ROWS, copied
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    line = [entry for entry in err.splitlines() if entry.startswith("interrupted:")]
+    assert len(line) == 1 and "run the same command again to resume" in line[0], err
+    assert "Traceback" not in err
+    again = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "equal" in again.stdout and _count(tmp_path / "dst.db") == COPY_ROWS
+
+
+def _count(path: Path) -> int:
+    import sqlite3
+
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path, timeout=5) as conn:
+        try:
+            return int(conn.execute('SELECT count(*) FROM "Property"').fetchone()[0])
+        except sqlite3.OperationalError:  # the table is not there yet
+            return 0

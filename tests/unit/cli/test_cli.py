@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from connectors.cli import app
 from connectors.cli.common import sub_app
 from connectors.secrets import decrypt, encrypt, generate_key
-from models import DATABASES
+from models import DATABASES, Property
 
 runner = CliRunner()
 PASSWORD = "hunter2-Very-Secret"
@@ -135,6 +135,7 @@ def test_a_secret_never_appears_in_an_error_line(tmp_path: Path) -> None:
     assert result.exit_code == 5  # unavailable: try again later
     assert PASSWORD not in result.output and "error:" in result.stderr
     # a URL typed on the command line is masked too
+    Path("app.db").touch()  # the source exists
     line = error(["db", "copy", "app", f"mysql://u:{PASSWORD}@h/db"], sqlite_env(Path(".")))
     assert "mysql://u:***@h/db" in line and PASSWORD not in line
 
@@ -245,6 +246,7 @@ def test_copy_of_a_partial_source_skips_absent_tables(tmp_path: Path) -> None:
     source = tmp_path / "mixed.db"
     db = connect(f"sqlite:///{source}")
     db.ensure_schema(*DATABASES["realestate"])
+    db.repository(Property).create(Property(title="Loft", mandate_id="m"))
     db.close()
     out = ok(["db", "copy", f"sqlite:///{source}", f"sqlite:///{tmp_path / 'out.db'}"])
     assert "skipped User: no such table in the source" in out and "Property" in out
@@ -253,3 +255,49 @@ def test_copy_of_a_partial_source_skips_absent_tables(tmp_path: Path) -> None:
     with sqlite3.connect(source) as conn:  # reading created nothing in the source
         names = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
     assert "User" not in names and "Property" in names
+
+
+def test_records_put_merges_by_default_and_replaces_on_request(tmp_path: Path) -> None:
+    env = sqlite_env(tmp_path)
+    first = {"id": "p1", "title": "Loft", "rooms": 3, "city": "Bern", "mandateId": "acme"}
+    ok(["records", "put", "Property", json.dumps(first)], env)
+    merged = json.loads(ok(["records", "put", "Property", '{"id": "p1", "rooms": 4}'], env))
+    assert (merged["title"], merged["rooms"], merged["city"]) == ("Loft", 4, "Bern")
+    assert merged["mandateId"] == "acme"  # not moved to mandate ''
+    replaced = json.loads(
+        ok(["records", "put", "Property", '{"id": "p1", "title": "Barn"}', "--replace"], env)
+    )
+    assert replaced["title"] == "Barn" and replaced["rooms"] is None
+    # an export read back in: audit fields are the repository's, ignored
+    exported = json.loads(ok(["records", "get", "Property", "p1"], env))
+    again = json.loads(ok(["records", "put", "Property", json.dumps(exported)], env))
+    assert again["title"] == "Barn" and again["_createdBy"] == exported["_createdBy"]
+
+
+def test_records_put_refuses_unknown_fields_and_writes_all_or_nothing(tmp_path: Path) -> None:
+    env = sqlite_env(tmp_path)
+    line = error(["records", "put", "Property", '{"title": "X", "colour": "red"}'], env)
+    assert "no field 'colour'" in line
+    batch = [{"id": "a", "title": "ok"}, {"id": "b", "title": "b", "rooms": "many"}]
+    assert "rooms" in error(["records", "put", "Property", json.dumps(batch)], env)
+    assert json.loads(ok(["records", "list", "Property"], env)) == []  # "a" was not written
+
+
+def test_records_help_says_which_context_runs_it() -> None:
+    assert "system context" in " ".join(ok(["records", "put", "--help"]).split())
+
+
+def test_db_check_reports_every_database_and_json_for_probes(tmp_path: Path) -> None:
+    env = {
+        **sqlite_env(tmp_path),
+        "DB_APP_URL": "postgresql+psycopg2://u@127.0.0.1:9/app?connect_timeout=2",
+        "DB_CHAT_HOST": str(tmp_path / "stores"),
+    }
+    ok(["db", "upgrade", "--db", "chat", "--db", "management"], env)
+    result = runner.invoke(app, ["db", "check", "--json"], env=env)
+    assert result.exit_code == 5, result.output  # app is unreachable: try again later
+    report = {r["database"]: r for r in json.loads(result.stdout)}
+    assert set(report) == {"app", "chat", "management", "realestate"}
+    assert report["app"]["unreachable"] and not report["app"]["ok"]
+    assert report["chat"]["ok"] and report["management"]["ok"]
+    assert not report["realestate"]["ok"]  # never upgraded: drift, reported all the same
