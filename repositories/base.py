@@ -210,19 +210,16 @@ class RepositoryBase(Generic[T], abc.ABC):
                 f"{self.info.table}: stored record {row.get('id')!r} does not validate: {exc}"
             ) from exc
 
-    def _new_row(self, obj: T, now: float) -> dict[str, Any]:
-        if not isinstance(obj, self.model):
-            raise InvalidQuery(
-                f"{self.info.table}: expected a {self.model.__name__}, got {type(obj).__name__}"
-            )
-        row = self._dump(obj)
-        self.scope.stamp_mandate(row)
+    def _new_rows(self, objs: Sequence[T], now: float) -> list[dict[str, Any]]:
+        """New records as checked rows, mandate and audit fields stamped."""
+        rows = self.rows.dump_many(objs)
+        stamp_mandate = self.scope.stamp_mandate
         user = self.database.context.user_id
-        row["_createdAt"] = now
-        row["_createdBy"] = user
-        row["_modifiedAt"] = now
-        row["_modifiedBy"] = user
-        return row
+        for row in rows:
+            stamp_mandate(row)
+            row["_createdAt"] = row["_modifiedAt"] = now
+            row["_createdBy"] = row["_modifiedBy"] = user
+        return rows
 
     def _dump(self, obj: T) -> dict[str, Any]:
         """A validated model as a checked storage row (datetimes in UTC)."""
@@ -272,7 +269,7 @@ class RepositoryBase(Generic[T], abc.ABC):
         return obj.model_copy(update=update)
 
     def create(self, obj: T) -> T:
-        rows = [self._new_row(obj, time.time())]
+        rows = self._new_rows([obj], time.time())
         try:
             self._insert_rows(rows)
         except OutcomeUnknown:
@@ -283,7 +280,7 @@ class RepositoryBase(Generic[T], abc.ABC):
         check_count("batch_size", batch_size, 1)
         now = time.time()
         objs = list(objs)
-        rows = [self._new_row(obj, now) for obj in objs]
+        rows = self._new_rows(objs, now)
         ids = [r["id"] for r in rows]
         if len(set(ids)) != len(ids):
             dup = next(i for i in ids if ids.count(i) > 1)

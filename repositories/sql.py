@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import to_json
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -92,6 +93,7 @@ class SqlRepository(RepositoryBase[T]):
         self._columns = {c.name: c for c in self.table.columns}
         self._keys = [c.name for c in self.table.columns]
         self._datetimes = [f.storage for f in self.info.fields if f.kind == "datetime"]
+        self._json_columns = {f.storage for f in self.info.fields if f.kind == "json"}
         self._postgres = self._core.dialect == "postgresql"
         self._statements: dict[tuple[Any, ...], Any] = {}
         self._get_sql: str | None = None
@@ -172,22 +174,32 @@ class SqlRepository(RepositoryBase[T]):
         order_key = tuple((o.field.storage, o.descending) for o in orders)
         key = ("select", as_json, shape, order_key, limit is not None, bool(offset))
 
+        def ordered(stmt: Any, columns: Any) -> Any:
+            for order in orders:
+                col = columns[order.field.storage]
+                stmt = stmt.order_by((col.desc() if order.descending else col.asc()).nulls_last())
+            return stmt
+
         def build() -> Any:
-            if as_json:
+            stmt: Any = select(self.table)
+            if as_json and limit is None:  # every matching row is rendered anyway
                 whole_row: Any = literal_column(self._core.quote(self.table.name))
                 stmt = select(cast(func.row_to_json(whole_row), Text)).select_from(self.table)
-            else:
-                stmt = select(self.table)
             where = clauses()
             if where:
                 stmt = stmt.where(*where)
-            for order in orders:
-                col = self._columns[order.field.storage]
-                stmt = stmt.order_by((col.desc() if order.descending else col.asc()).nulls_last())
+            stmt = ordered(stmt, self._columns)
             if limit is not None:
                 stmt = stmt.limit(bindparam("page_limit", type_=BigInteger()))
             if offset:
                 stmt = stmt.offset(bindparam("page_offset", type_=BigInteger()))
+            if as_json and limit is not None:
+                # a page: render JSON above the LIMIT, only for the rows returned (in the
+                # scan it was every candidate, and its narrow width estimate steered the
+                # planner to a sequential scan and an external sort for deep offsets)
+                page = stmt.subquery("page")
+                rendered = cast(func.row_to_json(literal_column("page")), Text)
+                stmt = ordered(select(rendered).select_from(page), page.c)
             return stmt
 
         if limit is not None:
@@ -195,6 +207,12 @@ class SqlRepository(RepositoryBase[T]):
         if offset:
             params["page_offset"] = offset
         return self._cached(key, build), params
+
+    def _compiled(self, stmt: Any) -> tuple[str, dict[str, Any]]:
+        """SQL text for the driver cursor, and the values of its constant parameters."""
+        compiled = stmt.compile(self._core.engine)
+        constants = {k: v for k, v in compiled.params.items() if v is not None}
+        return str(compiled), constants
 
     def _rows(self, result: Any, part: Sequence[Any] | None = None) -> list[dict[str, Any]]:
         keys = list(result.keys())
@@ -219,13 +237,11 @@ class SqlRepository(RepositoryBase[T]):
     # --- primitives -------------------------------------------------------------------
 
     def _insert_rows(self, rows: list[dict[str, Any]]) -> None:
-        params = [self._params(r) for r in rows]
-
         def work(conn: Connection) -> None:
-            if self._postgres and len(params) > 1:
-                sqlcopy.copy_rows(conn, self.table, params)
+            if self._postgres and len(rows) > 1:
+                sqlcopy.copy_rows(conn, self.table, rows)  # takes the core's rows as they are
             else:
-                conn.execute(self.table.insert(), params)
+                conn.execute(self.table.insert(), [self._params(r) for r in rows])
 
         try:
             self._core.run(self.info.table, work, write="create")
@@ -250,15 +266,24 @@ class SqlRepository(RepositoryBase[T]):
             query = dataclasses.replace(query, limit=None)
         stmt, params = self._select(query, as_json=as_json)
         sql = self._cached(("sql", id(stmt)), lambda: str(stmt.compile(self._core.engine)))
-        _, rows = self._core.run(self.info.table, lambda conn: sqlcopy.fetch(conn, sql, params))
+        validate, keys = self.model.model_validate, self._keys
+        validate_rows = self._list_adapter.validate_json
+
+        def work(conn: Connection) -> list[T]:
+            models: list[T] = []
+
+            def consume(chunk: list[tuple[Any, ...]]) -> None:
+                # chunk by chunk: no chunk's text outlives its models' validation
+                if as_json:
+                    models.extend(validate_rows("[" + ",".join([r[0] for r in chunk]) + "]"))
+                else:
+                    models.extend(validate(dict(zip(keys, r, strict=True))) for r in chunk)
+
+            sqlcopy.fetch_each(conn, sql, params, consume)
+            return models
+
         try:
-            if not as_json:
-                return [
-                    self.model.model_validate(dict(zip(self._keys, r, strict=True))) for r in rows
-                ]
-            if not rows:
-                return []
-            return self._list_adapter.validate_json("[" + ",".join(r[0] for r in rows) + "]")
+            return self._core.run(self.info.table, work)
         except ValidationError as exc:
             raise StoreCorrupted(f"{self.info.table}: stored rows do not validate: {exc}") from exc
 
@@ -350,13 +375,26 @@ class SqlRepository(RepositoryBase[T]):
 
         stmt = self._cached(("update", shape, names), build)
         params["now"] = now
-        params.update({f"v_{n}": v for n, v in self._params(values).items()})
+        if not self._postgres:
+            params.update({f"v_{n}": v for n, v in self._params(values).items()})
 
-        def work(conn: Connection) -> dict[str, Any] | None:
-            rows = self._rows(conn.execute(stmt, params))
-            return rows[0] if rows else None
+            def work(conn: Connection) -> dict[str, Any] | None:
+                rows = self._rows(conn.execute(stmt, params))
+                return rows[0] if rows else None
 
-        return self._core.run(self.info.table, work, write="update")
+            return self._core.run(self.info.table, work, write="update")
+        # PostgreSQL: the compiled text on the driver cursor, as for get (SQLAlchemy's
+        # execute costs more than the round trip); JSON values go as JSON text
+        json_columns = self._json_columns
+        for name, value in values.items():
+            encoded = value is not None and name in json_columns
+            params[f"v_{name}"] = to_json(value).decode() if encoded else value
+        sql, constants = self._cached(("sql", id(stmt)), lambda: self._compiled(stmt))
+        params.update(constants)
+        _, rows = self._core.run(
+            self.info.table, lambda conn: sqlcopy.fetch(conn, sql, params, False), write="update"
+        )
+        return dict(zip(self._keys, rows[0], strict=True)) if rows else None
 
     def _delete_rows(self, conditions: Sequence[Condition]) -> int:
         clauses, params, shape = self._compile_where(conditions)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError, to_json
 
 from models.schema import FieldSpec
 from repositories.errors import InvalidQuery
@@ -129,19 +130,22 @@ def check_json(value: Any, where: str, source: Callable[[], Any] | None = None) 
     if isinstance(value, float):
         check_finite(value, where)
         return
-    # repr() is C code and shows each problem: NUL as \x00, a lone surrogate as \udXXX,
-    # NaN/infinity as nan/inf, and depth as brackets. A clean repr proves the document
-    # clean; a suspicious one (a word like "info" will do) gets the exact walk.
-    text = repr(value)
+    # pydantic-core's JSON encoder (Rust) shows each problem in its output: NUL as
+    # \u0000, NaN/infinity as NaN/Infinity tokens, depth as brackets; a lone surrogate
+    # fails it. A clean encoding proves the document clean; a suspicious one (a word like
+    # "NaNa" will do) gets the exact walk, which names the problem.
+    try:
+        text = to_json(value, inf_nan_mode="constants")
+    except (PydanticSerializationError, ValueError, RecursionError):
+        text = b"NaN"  # not encodable: let the walk say why
     if (
-        "\\x00" in text
-        or "\\ud" in text
-        or "nan" in text
-        or "inf" in text
-        or text.count("[") + text.count("{") > MAX_JSON_DEPTH
+        b"\\u0000" in text
+        or b"NaN" in text
+        or b"Infinity" in text
+        or text.count(b"[") + text.count(b"{") > MAX_JSON_DEPTH
     ):
         _walk(value, where, 1)
-    if source is not None and "\ufffd" in text:
+    if source is not None and b"\xef\xbf\xbd" in text:  # U+FFFD
         _check_keys(source(), where, 1)
 
 
