@@ -18,6 +18,16 @@ to ``transaction(*models)`` up front, then later ones that sort after all held o
 table that would break the order is only tried without waiting (`LockTimeout` at once
 rather than a deadlock).
 
+Across processes: a reader never returns a row that does not satisfy its query and
+access scope as stored in the file it was read from; a writer announces the records it
+is about to change in the journal first, so readers read those files instead of
+trusting the index (and recover the table themselves if that writer died). Files changed
+behind the store's back are noticed (per-file fingerprints on load, index claims checked
+when a row is read) and taken in; damaged metadata, journal lines and unreadable record
+files raise `StoreCorrupted` on every call that needs them. A full disk fails only the
+writes that need room (before anything visible changed); reads, deletes and ``close()``
+keep working.
+
 Limits: POSIX only (``fcntl.flock``); a transaction is all-or-nothing when its block
 raises, not across a crash (a writer killed mid-transaction leaves the writes it
 completed; the next open recovers the metadata, every record file stays intact). The
@@ -39,9 +49,10 @@ from repositories.errors import (
     AccessDenied,
     InvalidQuery,
     LockTimeout,
+    RepositoryError,
     StoreCorrupted,
 )
-from repositories.jsonstore import files
+from repositories.jsonstore import atomic, files
 from repositories.jsonstore.check import CheckReport, TableReport, check
 from repositories.jsonstore.repository import JsonRepository
 from repositories.jsonstore.store import Store
@@ -182,7 +193,8 @@ class JsonDatabase(DatabaseBase):
         try:
             data = self._read_system()
             data[table] = record_id
-            files.write_atomic(self._system_path, files.encode(data, "_system"), self._core.durable)
+            encoded = files.encode(data, "_system")
+            atomic.write_atomic(self._system_path, encoded, self._core.durable)
         finally:
             lock.release()
 
@@ -198,7 +210,9 @@ class JsonDatabase(DatabaseBase):
         for state in states:
             if state.lock.held:
                 continue
-            with contextlib.suppress(LockTimeout):
+            # compaction only saves the next cold load some journal lines: a table another
+            # process holds, or a full disk, leaves the journal as it is (still valid)
+            with contextlib.suppress(LockTimeout, RepositoryError):
                 state.compact()
             state.close()
         if not self._core.system_lock.held:

@@ -144,7 +144,7 @@ def _check_table(state: TableState, repair: bool) -> TableReport:
         elif journal.journal_before_boot(state.journal_path):
             state.load_locked(dirty=True)  # as any first open after a reboot does
             report.rederived_after_reboot = True
-        on_disk, temps = files.record_ids_on_disk(state.directory)
+        on_disk, temps = files.scan_records(state.directory)
         report.orphaned_temp_files = [state.directory / name for name in sorted(temps)]
         state._reset()
         try:
@@ -155,11 +155,11 @@ def _check_table(state: TableState, repair: bool) -> TableReport:
             report.metadata_rebuild_needed = True
         listed = set(state.ids) if not report.metadata_rebuild_needed else set()
         if not report.metadata_rebuild_needed:
-            report.missing_from_metadata = sorted(on_disk - listed)
-            report.missing_files = sorted(listed - on_disk)
+            report.missing_from_metadata = sorted(on_disk.keys() - listed)
+            report.missing_files = sorted(listed - on_disk.keys())
         for record_id in sorted(on_disk):
             try:
-                row = state.read_row(record_id, adopt=False)
+                row, _, _ = state.read_row(record_id)
             except (StoreCorrupted, FileNotFoundError) as exc:
                 report.corrupted_files.append((state.path(record_id), str(exc)))
                 continue
@@ -167,7 +167,7 @@ def _check_table(state: TableState, repair: bool) -> TableReport:
             if record_id in listed and state.index.is_stale(record_id, row):
                 report.stale_index.append(record_id)
         if repair and not report.ok:
-            state.rebuild(skip_corrupted=True)
+            state.rebuild()
             report.repaired = True
     finally:
         state._reset()

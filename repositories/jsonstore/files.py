@@ -1,26 +1,17 @@
-"""File names, JSON encoding and atomic writes of the JSON-file store.
+"""File names, JSON encoding, reading and fingerprints of the JSON-file store's files.
 
-Every write goes to a temp file in the target's directory (``.<name>.<pid>.<rand>.tmp``,
-so no record id can collide with one), is fsynced, read back and compared, then
-``os.replace``d over the target; the directory is fsynced afterwards. A reader therefore
-sees the old file or the new one, never a torn one.
+Writing (temp file, fsync, verify, replace) is `repositories.jsonstore.atomic`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
-import itertools
 import json
 import os
 import re
-import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from repositories.errors import InvalidQuery, RepositoryError, StoreCorrupted
+from repositories.errors import InvalidQuery, StoreCorrupted
 from repositories.ids import RESERVED_STEMS, validate_record_id
 
 __all__ = [
@@ -30,16 +21,17 @@ __all__ = [
     "SYSTEM",
     "decode",
     "encode",
+    "fingerprint",
     "fsync_dir",
     "is_temp",
     "read_bytes",
     "read_json",
+    "read_record",
     "record_ids_on_disk",
     "record_path",
-    "replace_many",
+    "scan_records",
     "validate_record_id",
     "validate_table_name",
-    "write_atomic",
 ]
 
 RECORD_SUFFIX = ".json"
@@ -90,6 +82,51 @@ def record_ids_on_disk(directory: Path) -> tuple[set[str], list[str]]:
     return ids, temps
 
 
+def fingerprint(st: os.stat_result) -> int:
+    """A record file's identity as written: inode, size and modification time (32 bits).
+
+    Every write of ours makes a new inode (a temp file replaces the target), and an
+    edit in place changes the size or the modification time, so a file changed behind
+    the store's back shows a different fingerprint. Never 0 (0 means "unknown").
+    """
+    # plain integer arithmetic: the same on every platform and Python build
+    mixed = (st.st_ino * 0x9E3779B1) ^ (st.st_size * 0x85EBCA77) ^ st.st_mtime_ns
+    return (mixed ^ (mixed >> 32)) % 0xFFFFFFFB or 1
+
+
+def scan_records(directory: Path) -> tuple[dict[str, int], list[str]]:
+    """Record ids with a file in `directory` and their fingerprints, and the temp files.
+
+    One ``stat`` per record file (relative to an open directory descriptor): the price of
+    noticing files edited by hand at every cold load.
+    """
+    found: dict[str, int] = {}
+    temps: list[str] = []
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return found, temps
+    stat = os.stat
+    try:
+        for name in os.listdir(dir_fd):
+            if name[-5:] != RECORD_SUFFIX or name[0] == ".":
+                if is_temp(name):
+                    temps.append(name)
+                continue
+            stem = name[:-5]
+            if stem[0] == "_" and stem.lower() in RESERVED_STEMS:
+                continue
+            try:
+                st = stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # removed while we looked
+            mixed = (st.st_ino * 0x9E3779B1) ^ (st.st_size * 0x85EBCA77) ^ st.st_mtime_ns
+            found[stem] = (mixed ^ (mixed >> 32)) % 0xFFFFFFFB or 1  # `fingerprint`, inlined
+    finally:
+        os.close(dir_fd)
+    return found, temps
+
+
 #: One encoder for every write (``json.dumps`` with options builds a new one per call).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
@@ -122,6 +159,18 @@ def read_bytes(path: str | Path) -> bytes:
         raise StoreCorrupted(f"{path}: cannot be read: {exc}") from exc
 
 
+def read_record(path: str) -> tuple[bytes, int]:
+    """A record file's bytes and fingerprint (`FileNotFoundError` propagates)."""
+    try:
+        with open(path, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            return handle.read(), fingerprint(st)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise StoreCorrupted(f"{path}: cannot be read: {exc}") from exc
+
+
 def read_json(path: str | Path) -> Any:
     return decode(read_bytes(path), path)
 
@@ -133,78 +182,6 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-_temp_counter = itertools.count()
-
-
-def _temp_for(path: str) -> str:
-    cut = path.rfind("/") + 1
-    # pid + a per-process counter: unique without a random-number system call
-    return f"{path[:cut]}.{path[cut:]}.{os.getpid()}.{next(_temp_counter)}{TEMP_SUFFIX}"
-
-
-def _write_temp(path: str, data: bytes, fsync: bool, verify: bool = True) -> str:
-    """Write `data` to a new temp file beside `path` (fsynced if asked) and read it back."""
-    temp = _temp_for(path)
-    fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        if fsync:
-            os.fsync(fd)
-        if verify:
-            _verify(fd, data, path)
-    except BaseException:
-        os.close(fd)
-        _discard(temp)
-        raise
-    os.close(fd)
-    return temp
-
-
-def _verify(fd: int, data: bytes, target: str) -> None:
-    """Read the temp file back: what reaches the target is exactly what we meant to write."""
-    if os.pread(fd, len(data) + 1, 0) != data:
-        raise StoreCorrupted(f"{target}: verification of the written data failed; not replaced")
-
-
-def _discard(temp: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(temp)
-
-
-def write_atomic(
-    path: str | Path, data: bytes, durable: bool, sync_dir: bool = True, dir_fd: int | None = None
-) -> None:
-    """Replace `path` with `data` atomically (temp file, fsync, verify, replace, dir fsync).
-
-    Args:
-        path: the target file.
-        data: its new content.
-        durable: fsync the temp file (and, with `sync_dir`, the directory).
-        sync_dir: fsync the directory after the replace (off when the caller batches).
-        dir_fd: an open descriptor of the directory, saving an open per write.
-
-    Raises:
-        RepositoryError: the file system refused the write (disk full, permissions...).
-    """
-    target = os.fspath(path)
-    try:
-        temp = _write_temp(target, data, durable)
-        try:
-            os.replace(temp, target)
-        except BaseException:
-            _discard(temp)
-            raise
-        if durable and sync_dir:
-            if dir_fd is None:
-                fsync_dir(Path(target).parent)
-            else:
-                os.fsync(dir_fd)
-    except OSError as exc:
-        raise RepositoryError(f"{target}: write failed: {exc}") from exc
 
 
 def _boot_id() -> str | None:
@@ -220,53 +197,3 @@ def _boot_id() -> str | None:
 #: files say); a journal written before the last boot may have lost lines to a power
 #: failure, so it is derived again from the record files once after every boot.
 BOOT_ID = _boot_id()
-
-
-def _syncfs_function() -> Any:
-    """libc ``syncfs`` on Linux: one call makes every written file of a file system durable."""
-    if not sys.platform.startswith("linux"):
-        return None
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name or "libc.so.6", use_errno=True)
-        return libc.syncfs
-    except (OSError, AttributeError):
-        return None
-
-
-_SYNCFS = _syncfs_function()
-
-
-def replace_many(directory: Path, items: Iterable[tuple[str | Path, bytes]], durable: bool) -> None:
-    """Write many files with one file-system sync and one directory fsync (a batch).
-
-    Temp files are written without a per-file fsync, made durable together (``syncfs``
-    where the platform has it, else a per-file fsync), verified, then replaced; the
-    directory is fsynced once. On failure the temp files are removed and files already
-    replaced stay: the caller (a transaction) restores them.
-    """
-    temps: list[tuple[str, str]] = []
-    replaced = 0
-    batched = durable and _SYNCFS is not None
-    try:
-        for path, data in items:
-            target = os.fspath(path)
-            temps.append((_write_temp(target, data, durable and not batched), target))
-        if batched:
-            fd = os.open(directory, os.O_RDONLY)
-            try:
-                if _SYNCFS(fd) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, os.strerror(err))
-            finally:
-                os.close(fd)
-        for temp, target in temps:
-            os.replace(temp, target)
-            replaced += 1
-        if durable:
-            fsync_dir(directory)
-    except OSError as exc:
-        raise RepositoryError(f"{directory}: batch write failed: {exc}") from exc
-    finally:
-        for temp, _ in temps[replaced:]:
-            _discard(temp)

@@ -14,6 +14,7 @@ must be recovered before use.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
@@ -87,6 +88,28 @@ class TableLock:
         self._owner = threading.get_ident()
         return dirty
 
+    def try_acquire(self) -> bool | None:
+        """Take both layers only if free right now: None when busy, else `acquire`'s flag."""
+        if not self.local.acquire(blocking=False):
+            return None
+        if self._depth:
+            self._depth += 1
+            return False
+        dirty: bool | None = None
+        try:
+            lock_fd, pid_fd = self._open()
+            with contextlib.suppress(BlockingIOError):
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                dirty = self._claim(lock_fd, pid_fd)
+        finally:
+            if dirty is None:
+                self.local.release()
+        if dirty is None:
+            return None
+        self._depth = 1
+        self._owner = threading.get_ident()
+        return dirty
+
     def _open(self) -> tuple[int, int]:
         if self._lock_fd is None or self._pid_fd is None:
             flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
@@ -111,8 +134,16 @@ class TableLock:
                     raise LockTimeout(self.name, wait, read_holder(self.directory)) from None
                 time.sleep(pause)
                 pause = min(pause * 2, 0.02)
-        previous = os.pread(pid_fd, 64, 0)
-        os.pwrite(pid_fd, f"{os.getpid():>{_PID_WIDTH}}\n".encode("ascii"), 0)
+        return self._claim(lock_fd, pid_fd)
+
+    def _claim(self, lock_fd: int, pid_fd: int) -> bool:
+        """Write our pid as the holder's; True when the previous holder left its own."""
+        try:
+            previous = os.pread(pid_fd, 64, 0)
+            os.pwrite(pid_fd, f"{os.getpid():>{_PID_WIDTH}}\n".encode("ascii"), 0)
+        except BaseException:
+            fcntl.flock(lock_fd, fcntl.LOCK_UN)
+            raise
         return bool(previous.strip())
 
     def poison(self) -> None:

@@ -24,7 +24,8 @@ from repositories.base import MODIFIED_AT_STEP, DatabaseBase, RepositoryBase
 from repositories.errors import DuplicateRecord, StoreCorrupted
 from repositories.jsonstore import files
 from repositories.jsonstore.store import Store
-from repositories.jsonstore.table import TableState, Undo
+from repositories.jsonstore.table import TableState
+from repositories.jsonstore.writes import Undo
 from repositories.lookups import Condition, Order, Query, matches, sort_rows
 
 __all__ = ["JsonRepository"]
@@ -138,40 +139,42 @@ class JsonRepository(RepositoryBase[T]):
         finally:
             lock.release_local()
 
-    def _candidates(self, conditions: Sequence[Condition]) -> tuple[set[str] | None, int]:
-        """The smallest id set an index gives, and the position of the condition it answers.
+    def _rows(self, conditions: Sequence[Condition]) -> list[Row]:
+        """Rows meeting every condition, as stored in the file each was read from.
 
-        An index answers an ``eq``/``in``/``isnull=True`` condition exactly (its keys compare
-        like the condition does), so that condition needs no second evaluation.
+        The index picks the candidates; a cached row (consistent with the index) is
+        checked against the conditions the index did not answer, a row read from its
+        file just now (it may have changed since the index learned of it) against all.
+        Records a writer has announced but not committed are read and checked too.
         """
         state = self.state
-        best: set[str] | None = None
-        used = -1
-        for position, cond in enumerate(conditions):
-            storage, op = cond.field.storage, cond.op
-            found: set[str] | None = None
-            if cond.field.name == "id" and op in ("eq", "in"):
-                wanted = [cond.value] if op == "eq" else [v for v in cond.value if v is not None]
-                found = {rid for rid in wanted if rid in state.ids}
-            elif op == "eq":
-                found = state.lookup(storage, [cond.value])
-            elif op == "in":
-                found = state.lookup(storage, cond.value)
-            elif op == "isnull" and cond.value:
-                found = state.lookup(storage, [None])
-            if found is not None and (best is None or len(found) < len(best)):
-                best, used = found, position
-        return best, used
-
-    def _matching(self, conditions: Sequence[Condition]) -> list[Row]:
-        candidates, used = self._candidates(conditions)
-        ids = list(self.state.ids if candidates is None else candidates)
-        rest = [cond for position, cond in enumerate(conditions) if position != used]
-        rows = self.state.rows_of(ids)
-        if not rest:
-            return rows
-        keep = matches(rest)
-        return [row for row in rows if keep(row)]
+        plan = state.plan(conditions)
+        ids = list(plan.ids(state.ids))
+        if state.pending:
+            known = set(ids)
+            ids += [rid for rid in state.pending if rid not in known]
+        rest = matches([c for i, c in enumerate(conditions) if i not in plan.answered])
+        every: Callable[[Row], bool] | None = None
+        cached = state.rows
+        out = []
+        for record_id in ids:
+            row = cached.get(record_id)
+            if row is not None:  # never one of `pending`: an announcement evicts
+                if rest(row):
+                    out.append(row)
+                continue
+            found = state.fetch(record_id)
+            if found is None:
+                continue
+            row, trusted = found
+            if not trusted:
+                every = every or matches(conditions)
+                if not every(row):
+                    continue
+            elif not rest(row):
+                continue
+            out.append(row)
+        return out
 
     def _detach(self, row: Row) -> Row:
         """A copy callers may mutate without touching the cache."""
@@ -203,19 +206,25 @@ class JsonRepository(RepositoryBase[T]):
             self._insert_checked(rows, undo)
 
     def _insert_checked(self, rows: list[Row], undo: Undo | None) -> None:
+        state = self.state
         for row in rows:
-            if row["id"] in self.state.ids:
+            if row["id"] in state.ids:
                 raise DuplicateRecord(self.info.table, row["id"])
-        self.state.write_rows(rows, undo, new=True)
+        if state.corrupted:  # an unreadable file holds one of these ids: say so
+            state.plan([Condition(self._id_spec, "in", tuple(row["id"] for row in rows))])
+        state.write_rows(rows, undo, new=True)
 
     def _insert_many(self, rows: list[Row], batch_size: int) -> None:
         """One lock, one all-or-nothing transaction, one directory fsync per batch."""
         for row in rows:
             files.validate_record_id(self.info.table, row["id"])
         with self._core.transaction([self.state]), self._writing() as undo:
+            state = self.state
             for row in rows:
-                if row["id"] in self.state.ids:
+                if row["id"] in state.ids:
                     raise DuplicateRecord(self.info.table, row["id"])
+            if state.corrupted:
+                state.plan([Condition(self._id_spec, "in", tuple(row["id"] for row in rows))])
             for start in range(0, len(rows), batch_size):
                 self.state.write_rows(rows[start : start + batch_size], undo, new=True)
 
@@ -231,7 +240,7 @@ class JsonRepository(RepositoryBase[T]):
         limit: int | None,
         offset: int,
     ) -> list[Row]:
-        rows = self._sorted(self._matching(conditions), orders)
+        rows = self._sorted(self._rows(conditions), orders)
         return rows[offset : None if limit is None else offset + limit]
 
     @staticmethod
@@ -252,9 +261,7 @@ class JsonRepository(RepositoryBase[T]):
         bytes compact in memory, beats walking the cached dicts; a row without cached bytes
         is validated from a detached copy of its dict.
         """
-        found = self._read(
-            lambda: self._collect(query.conditions, query.orders, query.limit, query.offset)
-        )
+        found = self._read(lambda: self._collect(query))
         validate_json = self.model.model_validate_json
         try:
             return [
@@ -268,33 +275,43 @@ class JsonRepository(RepositoryBase[T]):
                 f"{self.info.table}: a stored record does not validate: {exc}"
             ) from exc
 
-    def _collect(
-        self,
-        conditions: Sequence[Condition],
-        orders: Sequence[Order],
-        limit: int | None,
-        offset: int,
-    ) -> list[bytes | Row]:
+    def _collect(self, query: Query) -> list[bytes | Row]:
         """The page's cached bytes (or rows where no bytes are cached), in order."""
         state = self.state
-        candidates, used = self._candidates(conditions)
-        answered = len(conditions) == (0 if used < 0 else 1)
-        if answered and (not orders or self._by_id_only(orders)):
+        conditions, orders = query.conditions, query.orders
+        limit, offset = query.limit, query.offset
+        plan = state.plan(conditions)
+        found: list[bytes | Row] = []
+        if (
+            len(plan.answered) == len(conditions)
+            and (not orders or self._by_id_only(orders))
+            and not state.pending
+        ):
             # the index answered the filter and the order is by id: page over sorted ids;
             # no cached dict is touched unless its bytes are not cached
-            ids = sorted(state.ids if candidates is None else candidates)
-            ids = ids[offset : None if limit is None else offset + limit]
-        else:
-            ids = [row["id"] for row in self._page(conditions, orders, limit, offset)]
-        found: list[bytes | Row] = []
-        for record_id in ids:  # under one lock: bytes and rows of one version
-            data = state.raw.get(record_id)
-            if data is not None:
-                found.append(data)
-                continue
-            row = state.row(record_id)
-            if row is not None:
+            ids = sorted(plan.ids(state.ids))
+            every: Callable[[Row], bool] | None = None
+            for record_id in ids[offset:]:  # under one lock: bytes and rows of one version
+                if limit is not None and len(found) >= limit:
+                    break
+                data = state.raw.get(record_id)
+                if data is not None:
+                    found.append(data)
+                    continue
+                fetched = state.fetch(record_id)
+                if fetched is None:
+                    continue
+                row, trusted = fetched
+                if not trusted:
+                    every = every or matches(conditions)
+                    if not every(row):
+                        continue
                 found.append(row)
+            return found
+        for row in self._page(conditions, orders, limit, offset):
+            record_id = row["id"]
+            data = state.raw.get(record_id) if state.rows.get(record_id) is row else None
+            found.append(row if data is None else data)
         return found
 
     def _model_of(self, row: Row) -> T:
@@ -313,15 +330,16 @@ class JsonRepository(RepositoryBase[T]):
         return model
 
     def _iter_rows(self, query: Query, batch_size: int) -> Iterator[list[Row]]:
-        rows = self._sorted(self._read(lambda: self._matching(query.conditions)), query.orders)
+        rows = self._sorted(self._read(lambda: self._rows(query.conditions)), query.orders)
         for start in range(0, len(rows), batch_size):
             yield [self._detach(row) for row in rows[start : start + batch_size]]
 
     def _count_rows(self, conditions: Sequence[Condition]) -> int:
-        with self._reading():
+        with self._reading() as state:
             if not conditions:
-                return len(self.state.ids)
-            return len(self._matching(conditions))
+                state.plan(conditions)  # an unreadable record file is never counted
+                return len(state.ids)
+            return len(self._rows(conditions))
 
     def _update_row(
         self,
@@ -331,6 +349,8 @@ class JsonRepository(RepositoryBase[T]):
         now: float,
     ) -> Row | None:
         with self._writing() as undo:
+            if self.state.corrupted:
+                self.state.plan(conditions)
             row = self.state.row(record_id)
             if row is None or not matches(conditions)(row):
                 return None
@@ -343,7 +363,7 @@ class JsonRepository(RepositoryBase[T]):
 
     def _delete_rows(self, conditions: Sequence[Condition]) -> int:
         with self._writing() as undo:
-            ids = [row["id"] for row in self._matching(conditions)]
+            ids = [row["id"] for row in self._rows(conditions)]
             if ids:
                 self.state.delete_rows(ids, undo)
             return len(ids)

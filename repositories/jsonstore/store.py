@@ -19,7 +19,8 @@ from models.schema import ModelInfo
 from repositories.base import ContextCache
 from repositories.jsonstore import files
 from repositories.jsonstore.locks import TableLock
-from repositories.jsonstore.table import TableState, Undo
+from repositories.jsonstore.table import TableState
+from repositories.jsonstore.writes import TableWrites, Undo
 
 __all__ = ["Store", "Transaction"]
 
@@ -102,7 +103,7 @@ class Store:
     @staticmethod
     def rollback(tx: Transaction, mark: int) -> None:
         """Put back every file changed since `mark` (its content before the first change)."""
-        originals: dict[TableState, dict[str, bytes | None]] = {}
+        originals: dict[TableWrites, dict[str, bytes | None]] = {}
         for state, record_id, data in tx.undo[mark:]:
             originals.setdefault(state, {}).setdefault(record_id, data)
         del tx.undo[mark:]

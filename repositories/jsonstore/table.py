@@ -1,17 +1,26 @@
-"""One table directory held in memory: ids, secondary indexes and lazily loaded rows.
-
-Rows are cached as the bytes of their file (validated straight into models by finds)
-and, once a filter or an update needs it, as a dict.
+"""One table directory held in memory, kept in step with other processes, and its reads.
 
 On disk (``<Table>/``): one ``<id>.json`` per record (the truth), ``_metadata.json`` (a
-snapshot: record ids, secondary-index data, the generation it reflects) and
-``_journal.jsonl`` (one line per write since that snapshot: the generation and the ids
-put or deleted with their indexed values). A write costs one record file plus one short
-``O_APPEND`` line; the snapshot is rewritten (compacted) once the journal grows big.
+snapshot: record ids with their files' fingerprints, secondary-index data, the
+generation it reflects) and ``_journal.jsonl`` (the writes since that snapshot, see
+`repositories.jsonstore.writes`). Rows are cached as the bytes of their file (validated
+straight into models by finds) and, once a filter or an update needs it, as a dict.
 
 Every other process notices a write with one ``stat`` of the journal (same inode and
 size: nothing changed) and applies only the new lines, evicting the rows they name. A
 cold load, a compaction by someone else or anything unexpected reloads under the lock.
+
+What the index claims is checked against what is read:
+
+- a cold load compares every record file's fingerprint with the one recorded; files
+  changed behind the store's back are read and their values taken into the index;
+- a row read from its file is compared with the index's claims; a difference that no
+  writer announced is taken into the index the same way, and the query evaluates every
+  condition on the row as read, so no row that does not satisfy the query as stored in
+  the file returned is ever returned;
+- a record file that cannot be read makes every query that might need it raise
+  `StoreCorrupted` (always, not once), until it is fixed or removed.
+
 After a writer died mid-operation (the lock's pid file is not empty) the table is
 rebuilt from its record files and orphaned temp files are removed.
 """
@@ -21,123 +30,57 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
-from models.schema import FieldSpec
-from repositories.errors import InvalidQuery, RepositoryError, StoreCorrupted
+from repositories.errors import RepositoryError, StoreCorrupted
 from repositories.jsonstore import files, journal
-from repositories.jsonstore.files import JOURNAL, METADATA, RECORD_SUFFIX
-from repositories.jsonstore.index import TableIndex
-from repositories.jsonstore.locks import TableLock
+from repositories.jsonstore.index import Plan
+from repositories.jsonstore.writes import Row, TableWrites
+from repositories.lookups import Condition
 
 __all__ = ["TableState"]
 
-#: Rewrite the snapshot once the journal is this big (a cold load replays the journal).
-COMPACT_BYTES = 4 * 1024 * 1024
-Row = dict[str, Any]
-Undo = list[tuple["TableState", str, bytes | None]]
+#: A cold load that finds more than one in this many record files changed (a copied or
+#: restored store: every inode differs) derives the whole table again.
+REBUILD_FRACTION = 8
 
 
-class TableState:
+class TableState(TableWrites):
     """The in-memory view of one table directory, kept in step with other processes."""
-
-    def __init__(
-        self,
-        table: str,
-        directory: Path,
-        index_fields: Mapping[str, FieldSpec | None],
-        lock_timeout: float,
-        durable: bool,
-    ) -> None:
-        self.table = table
-        self.directory = directory
-        self.index_fields = dict(index_fields)
-        self.durable = durable
-        self.lock = TableLock(table, directory, lock_timeout)
-        self._dir = os.fspath(directory)
-        self._journal = os.path.join(self._dir, JOURNAL)
-        self._dir_fd: int | None = None
-        self._journal_fd: int | None = None
-        self._journal_fd_sig: tuple[int, int] | None = None
-        self._reset()
-
-    def _reset(self) -> None:
-        self.loaded = False
-        self.index = TableIndex(self.index_fields)
-        self.rows: dict[str, Row] = {}
-        # the bytes each cached row was read from or written as: finds validate them
-        # straight into models (fresh objects, and faster than walking the dicts)
-        self.raw: dict[str, bytes] = {}
-        self.generation = 0
-        self.journal_sig: tuple[int, int] | None = None
-        self.journal_size = 0
-        self.journal_header_size = 0
-
-    # --- index maintenance ------------------------------------------------------------
-
-    @property
-    def ids(self) -> set[str]:
-        return self.index.ids
-
-    def index_values(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        return self.index.values(row)
-
-    def lookup(self, field: str, keys: Iterable[Any]) -> set[str] | None:
-        """Ids whose indexed `field` equals one of `keys`; None when `field` has no index."""
-        return self.index.lookup(field, keys)
-
-    def _put(self, record_id: str, values: Mapping[str, Any]) -> None:
-        self.rows.pop(record_id, None)
-        self.raw.pop(record_id, None)
-        self.index.put(record_id, values)
-
-    def _drop(self, record_id: str) -> None:
-        self.rows.pop(record_id, None)
-        self.raw.pop(record_id, None)
-        self.index.drop(record_id)
-
-    # --- paths ------------------------------------------------------------------------
-
-    @property
-    def journal_path(self) -> Path:
-        return self.directory / JOURNAL
-
-    @property
-    def metadata_path(self) -> Path:
-        return self.directory / METADATA
-
-    def path(self, record_id: str) -> Path:
-        return files.record_path(self.directory, record_id)
-
-    def _file(self, record_id: str) -> str:
-        return f"{self._dir}/{record_id}{RECORD_SUFFIX}"
-
-    def _directory_fd(self) -> int:
-        if self._dir_fd is None:
-            self._dir_fd = os.open(self._dir, os.O_RDONLY | os.O_CLOEXEC)
-        return self._dir_fd
 
     # --- keeping in step ------------------------------------------------------------
 
     def sync(self) -> None:
         """Bring the view up to date with the directory (one ``stat`` when unchanged)."""
-        if not self.loaded:
+        if not self.loaded or not self._follow():
             self._reload()
-            return
+        if self.pending and not self.lock.held:
+            self._recover_dead_writer()
+
+    def _follow(self) -> bool:
+        """Apply journal lines appended since the last look; False if a reload is needed."""
         try:
             st = os.stat(self._journal)
         except FileNotFoundError:
-            if self.journal_sig is not None:
-                self._reload()
-            return
-        if (
-            (st.st_dev, st.st_ino) != self.journal_sig
-            or st.st_size < self.journal_size
-            or (st.st_size > self.journal_size and not self._follow_journal())
-        ):
-            self._reload()
+            return self.journal_sig is None
+        if (st.st_dev, st.st_ino) != self.journal_sig or st.st_size < self.journal_size:
+            return False
+        if st.st_size == self.journal_size:
+            return True
+        tail = journal.read_tail(self.journal_path, self.journal_sig, self.journal_size)
+        if tail is None:
+            return False
+        entries, end = tail
+        for entry in entries:
+            if "p" in entry:
+                self._announce(entry["p"])
+            elif entry["g"] == self.generation + 1:
+                self._apply(entry)
+            else:
+                return False
+        self.journal_size = end
+        return True
 
     def _reload(self) -> None:
         if self.lock.held:
@@ -149,150 +92,20 @@ class TableState:
         finally:
             self.lock.release()
 
-    def _follow_journal(self) -> bool:
-        """Apply journal lines appended since the last look; False if a reload is needed."""
-        if self.journal_sig is None:
-            return False
-        tail = journal.read_tail(self.journal_path, self.journal_sig, self.journal_size)
-        if tail is None:
-            return False
-        entries, end = tail
-        for entry in entries:
-            if entry.get("g") != self.generation + 1:
-                return False
-            self._apply(entry)
-        self.journal_size = end
-        return True
-
-    def _apply(self, entry: Mapping[str, Any]) -> None:
-        for record_id in entry.get("del", ()):
-            self._drop(record_id)
-        for record_id, values in (entry.get("put") or {}).items():
-            self._put(record_id, values)
-        self.generation = int(entry["g"])
-
-    def load_locked(self, dirty: bool) -> None:
-        """(Re)load from disk; the caller holds the lock. `dirty`: a writer died: rebuild."""
-        self._reset()
-        if dirty:
-            self.rebuild()
-        elif not self.directory.is_dir():
-            self.loaded = True
-        elif not self.read_view():
-            self.rebuild()
-        else:
-            self.loaded = True
-            self._reconcile()
-
-    def read_view(self) -> bool:
-        """Load snapshot + journal without writing anything; False if they must be derived.
-
-        Raises:
-            StoreCorrupted: ``_metadata.json`` or ``_journal.jsonl`` is damaged.
-        """
-        if not self._read_snapshot():
-            return False
-        found = journal.read_journal(self.journal_path)
-        if found is None or found.base > self.generation:
-            return False  # missing, torn, or newer than the snapshot: derive both again
-        if files.BOOT_ID is not None and found.boot != files.BOOT_ID:
-            return False  # written before a reboot: lines may be lost (see files.BOOT_ID)
-        for entry in found.entries:
-            if entry["g"] <= self.generation:
-                continue
-            if entry["g"] != self.generation + 1:
-                raise StoreCorrupted(f"{self.journal_path}: generation gap before {entry['g']}")
-            self._apply(entry)
-        self.journal_sig, self.journal_size = found.sig, found.size
-        self.journal_header_size = found.header_size
-        return True
-
-    def _read_snapshot(self) -> bool:
-        """Load ``_metadata.json`` into the view; False when absent, foreign or outdated."""
-        meta = journal.read_snapshot(self.metadata_path)
-        if meta is None or set(meta["indexes"]) != set(self.index_fields):
-            return False  # none, the original application's, or an index added since
+    def _recover_dead_writer(self) -> None:
+        """Announced ids without a commit, and the lock free: their writer died."""
+        dirty = self.lock.try_acquire()
+        if dirty is None:
+            return  # a writer is at work: its commit will come
         try:
-            self.index.load_snapshot(meta["ids"], meta["indexes"])
-            self.generation = int(meta.get("generation", 0))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StoreCorrupted(
-                f"{self.metadata_path}: corrupted file (index data does not match ids: {exc!r})"
-            ) from exc
-        return True
-
-    def _reconcile(self) -> None:
-        """Compare the view with the directory listing (files are the truth)."""
-        on_disk, _ = files.record_ids_on_disk(self.directory)
-        missing = self.ids - on_disk
-        if missing:
-            self.loaded = False
-            first = sorted(missing)[0]
-            raise StoreCorrupted(
-                f"{self.path(first)}: listed in {METADATA} but missing ({len(missing)} "
-                "record file(s) missing); run `connectors db check --repair`"
-            )
-        extra = on_disk - self.ids
-        if extra:  # written by hand or by the original application: adopt, never drop
-            puts = {rid: self.index_values(self.read_row(rid, adopt=True)) for rid in extra}
-            self.append({"put": puts})
-
-    def rebuild(self, skip_corrupted: bool = False) -> list[tuple[Path, str]]:
-        """Derive ids and index data from the record files; remove orphaned temp files.
-
-        Returns the corrupted files skipped (only with `skip_corrupted`; else they raise).
-        """
-        previous = journal.last_generation(self.directory, self.generation)
-        self._reset()
-        on_disk, temps = files.record_ids_on_disk(self.directory)
-        for name in temps:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.directory / name)
-        corrupted: list[tuple[Path, str]] = []
-        for rid in sorted(on_disk):
-            try:
-                row = self.read_row(rid, adopt=True)
-            except StoreCorrupted as exc:
-                if not skip_corrupted:
-                    raise
-                corrupted.append((self.path(rid), str(exc)))
-                continue
-            self.index.put(rid, self.index_values(row))  # read_row cached the row itself
-        self.generation = previous + 1
-        self.loaded = True
-        if self.directory.is_dir():
-            self.write_snapshot()
-        return corrupted
-
-    # --- writing (the caller holds the lock) ------------------------------------------
-
-    def write_snapshot(self) -> None:
-        """Write ``_metadata.json`` from the view and start an empty journal after it."""
-        self.journal_sig, self.journal_header_size = journal.write_snapshot(
-            self.directory,
-            self.table,
-            self.generation,
-            sorted(self.ids),
-            self.index.to_snapshot(),
-            self.durable,
-        )
-        self.journal_size = self.journal_header_size
-
-    def append(self, entry: dict[str, Any]) -> None:
-        """Record one write (``put``: id -> indexed values, ``del``: ids) as a new generation."""
-        entry = {"g": self.generation + 1, **entry}
-        line = files.encode(entry, self.table) + b"\n"
-        if self.journal_sig is None:
-            self.write_snapshot()
-        if self._journal_fd is None or self._journal_fd_sig != self.journal_sig:
-            self.close_journal()
-            self._journal_fd = os.open(self._journal, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
-            self._journal_fd_sig = self.journal_sig
-        os.write(self._journal_fd, line)
-        self.journal_size += len(line)
-        self._apply(entry)
-        if self.journal_size > COMPACT_BYTES:
-            self.write_snapshot()
+            if dirty:
+                self.load_locked(dirty=True)
+            elif not self._follow():
+                self.load_locked(dirty=False)
+            elif self.pending:
+                self.load_locked(dirty=True)
+        finally:
+            self.lock.release()
 
     def compact(self) -> None:
         """Rewrite the snapshot if this view wrote or saw journal lines (lock not waited for).
@@ -315,168 +128,298 @@ class TableState:
         finally:
             self.lock.release()
 
-    def close_journal(self) -> None:
-        if self._journal_fd is not None:
-            os.close(self._journal_fd)
-        self._journal_fd = self._journal_fd_sig = None
+    # --- loading (the caller holds the lock) --------------------------------------------
 
-    # --- rows -----------------------------------------------------------------------
+    def load_locked(self, dirty: bool) -> None:
+        """(Re)load from disk; the caller holds the lock. `dirty`: a writer died: rebuild."""
+        self._reset()
+        if dirty:
+            self.rebuild()
+        elif not self.directory.is_dir():
+            self.loaded = True
+        elif not self.read_view():
+            self.rebuild()
+        else:
+            self._reconcile()
+            self.loaded = True
 
-    def read_row(self, record_id: str, adopt: bool = False) -> Row:
-        """Read one record file into the row cache (`StoreCorrupted` if unreadable)."""
+    def read_view(self) -> bool:
+        """Load snapshot + journal without writing anything; False if they must be derived.
+
+        Raises:
+            StoreCorrupted: ``_metadata.json`` or ``_journal.jsonl`` is damaged.
+        """
+        if not self._read_snapshot():
+            return False
+        found = journal.read_journal(self.journal_path)
+        if found is None or found.base > self.generation:
+            return False  # missing, torn, or newer than the snapshot: derive both again
+        if files.BOOT_ID is not None and found.boot != files.BOOT_ID:
+            return False  # written before a reboot: lines may be lost (see files.BOOT_ID)
+        for entry in found.entries:
+            if "p" in entry:
+                self.pending = set(entry["p"])
+            elif entry["g"] <= self.generation:
+                self.pending.clear()
+            elif entry["g"] == self.generation + 1:
+                self._apply(entry)
+            else:
+                raise StoreCorrupted(f"{self.journal_path}: generation gap before {entry['g']}")
+        if self.pending:
+            return False  # announced, never committed, and nobody at work: derive again
+        self.journal_sig, self.journal_size = found.sig, found.size
+        self.journal_header_size = found.header_size
+        return True
+
+    def _read_snapshot(self) -> bool:
+        """Load ``_metadata.json`` into the view; False when absent, foreign or outdated."""
+        meta = journal.read_snapshot(self.metadata_path)
+        if meta is None or set(meta["indexes"]) != set(self.index_fields):
+            return False  # none, the original application's, or an index added since
+        try:
+            self.index.load_snapshot(meta["ids"], meta["fps"], meta["indexes"])
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise StoreCorrupted(
+                f"{self.metadata_path}: corrupted file (index data does not match ids: {exc!r})"
+            ) from exc
+        self.generation = meta["generation"]
+        return True
+
+    def _reconcile(self) -> None:
+        """Compare the view with the record files (the truth) and their fingerprints."""
+        on_disk, _ = files.scan_records(self.directory)
+        missing = self.ids.difference(on_disk)
+        if missing:
+            first = sorted(missing)[0]
+            raise StoreCorrupted(
+                f"{self.path(first)}: listed in {files.METADATA} but missing ({len(missing)} "
+                "record file(s) missing); run `connectors db check --repair`"
+            )
+        fps = self.index.fps
+        if on_disk == fps:  # the common case, compared in C
+            return
+        changed = [rid for rid, fp in on_disk.items() if fps.get(rid) != fp]
+        if len(changed) > 64 and len(changed) * REBUILD_FRACTION > len(on_disk):
+            self.rebuild()
+        elif changed:  # written by hand or by the original application: adopt, never drop
+            self.adopt(changed)
+
+    def adopt(self, record_ids: Sequence[str]) -> None:
+        """Take what these record files hold into the index (the lock is held)."""
+        puts: dict[str, Any] = {}
+        fps: dict[str, int] = {}
+        for record_id in record_ids:
+            try:
+                row, _, fp = self.read_row(record_id)
+            except FileNotFoundError:
+                continue
+            except StoreCorrupted as exc:
+                self._mark_corrupted(record_id, exc)
+                continue
+            if self.index.fps.get(record_id) != fp or self.index.is_stale(record_id, row):
+                puts[record_id] = self.index_values(row)
+                fps[record_id] = fp
+        if not puts:
+            return
+        try:
+            self.append({"put": puts, "fp": fps})
+        except RepositoryError:  # no room to say it: other processes find out themselves
+            for record_id, values in puts.items():
+                self._evict(record_id)
+                self.index.put(record_id, values, fps[record_id])
+
+    def rebuild(self) -> None:
+        """Derive ids and index data from the record files; remove orphaned temp files.
+
+        Files that cannot be read are kept out of the index and listed in `corrupted`.
+        """
+        previous = journal.last_generation(self.directory, self.generation)
+        self._reset()
+        on_disk, temps = files.scan_records(self.directory)
+        for name in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.directory / name)
+        for record_id in sorted(on_disk):
+            try:
+                row, data, fp = self.read_row(record_id)
+            except FileNotFoundError:
+                continue
+            except StoreCorrupted as exc:
+                self._mark_corrupted(record_id, exc)
+                continue
+            self.index.put(record_id, self.index_values(row), fp)
+            self._cache(record_id, row, data)
+        self.generation = previous + 1
+        self.loaded = True
+        if self.directory.is_dir():
+            try:
+                self.write_snapshot()
+            except RepositoryError:  # disk full: the view is right, the next holder retries
+                self.lock.poison()
+
+    def _mark_corrupted(self, record_id: str, exc: StoreCorrupted) -> None:
+        try:
+            fp = files.fingerprint(os.stat(self._file(record_id)))
+        except OSError:
+            fp = 0
+        self.corrupted[record_id] = (fp, str(exc))
+        self._evict(record_id)
+        self.index.drop(record_id)
+
+    # --- reading rows ---------------------------------------------------------------
+
+    def read_row(self, record_id: str) -> tuple[Row, bytes | None, int]:
+        """A record file's row, its bytes (None if they lack the id) and fingerprint.
+
+        Raises:
+            FileNotFoundError: no such file.
+            StoreCorrupted: the file cannot be read as a record of this id.
+        """
         file = self._file(record_id)
-        data = files.read_bytes(file)
+        data, fp = files.read_record(file)
         row = files.decode(data, file)
         if not isinstance(row, dict):
-            path = self.path(record_id)
-            raise StoreCorrupted(f"{path}: corrupted file (not a JSON object)")
+            raise StoreCorrupted(f"{self.path(record_id)}: corrupted file (not a JSON object)")
         has_id = "id" in row  # the original application may leave it to the file name
         stored_id = row.setdefault("id", record_id)
         if stored_id != record_id:
-            path = self.path(record_id)
-            raise StoreCorrupted(f"{path}: corrupted file (holds record id {stored_id!r})")
-        if not adopt and record_id not in self.ids:
-            return row
+            raise StoreCorrupted(
+                f"{self.path(record_id)}: corrupted file (holds record id {stored_id!r})"
+            )
+        return row, data if has_id else None, fp
+
+    def _cache(self, record_id: str, row: Row, data: bytes | None) -> None:
         self.rows[record_id] = row
-        if has_id:
+        if data is not None:
             self.raw[record_id] = data
-        return row
+
+    def fetch(self, record_id: str) -> tuple[Row, bool] | None:
+        """A candidate's row, and whether it is the cached one (consistent with the index).
+
+        False: read from its file just now; the caller evaluates every condition on it.
+        None: the record does not exist (any more).
+        """
+        if record_id not in self.pending:
+            row = self.rows.get(record_id)
+            if row is not None:
+                return row, True
+            data = self.raw.get(record_id)
+            if data is not None:  # written by us: the dict form is made when first needed
+                row = json.loads(data)
+                self.rows[record_id] = row
+                return row, True
+        return self._read_fresh(record_id)
+
+    def _read_fresh(self, record_id: str, retry: bool = True) -> tuple[Row, bool] | None:
+        """Read a candidate's file, compare it with the index's claims, cache it if equal.
+
+        Raises:
+            FileNotFoundError: no file, and `retry` is off.
+        """
+        try:
+            row, raw, _ = self.read_row(record_id)
+        except FileNotFoundError:
+            if not retry:
+                raise
+            return self._refetch(record_id)
+        except StoreCorrupted as exc:
+            self._mark_corrupted(record_id, exc)
+            raise
+        if record_id not in self.pending:
+            if record_id in self.ids and not self.index.is_stale(record_id, row):
+                self._cache(record_id, row, raw)
+            else:
+                self._diverged(record_id, row)
+        return row, False
 
     def row(self, record_id: str) -> Row | None:
-        """The row of `record_id`, from the cache or its file; None if it does not exist."""
+        """The row of `record_id` (for a writer holding the lock); None if it does not exist."""
         if record_id not in self.ids:
             return None
-        cached = self.rows.get(record_id)
-        if cached is not None:
-            return cached
-        data = self.raw.get(record_id)
-        if data is not None:  # written by us: the dict form is made when first needed
-            row: Row = json.loads(data)
-            self.rows[record_id] = row
-            return row
-        try:
-            return self.read_row(record_id)
-        except FileNotFoundError:
-            if self.lock.held:
-                raise StoreCorrupted(
-                    f"{self.path(record_id)}: listed in {METADATA} but missing; "
-                    "run `connectors db check --repair`"
-                ) from None
-        self._reload()  # deleted while we looked: see the directory as it is now
-        return self.row(record_id)
+        found = self.fetch(record_id)
+        return None if found is None else found[0]
 
-    def rows_of(self, ids: Iterable[str]) -> list[Row]:
-        """The rows of `ids` (cached ones straight from the dict: the hot loop of finds)."""
-        cached = self.rows
-        out = []
-        for record_id in ids:
-            row = cached.get(record_id)
-            if row is None:
-                row = self.row(record_id)
-                if row is None:
-                    continue
-            out.append(row)
-        return out
-
-    def file_bytes(self, record_id: str) -> bytes | None:
-        """The record file as it is now (for a transaction's undo log)."""
-        try:
-            return files.read_bytes(self._file(record_id))
-        except FileNotFoundError:
-            return None
-
-    def write_rows(self, rows: list[Row], undo: Undo | None, new: bool = False) -> None:
-        """Create or replace record files (one durable batch) and journal them.
-
-        `new`: the ids are known not to exist (the undo log needs no read of them).
-        """
-        encoded = [
-            (self._file(row["id"]), files.encode(row, f"{self.table} {row['id']!r}"))
-            for row in rows
-        ]
-        if new:
-            for path, _ in encoded:
-                if os.path.lexists(path):  # never overwrite a file we do not know about
-                    raise InvalidQuery(
-                        f"{path}: a file of that name exists but is not a record of "
-                        f"{self.table} (placed by hand, or an id differing only in case on a "
-                        "case-insensitive file system); run `connectors db check`"
-                    )
-        if undo is not None:
-            undo.extend(
-                (self, row["id"], None if new else self.file_bytes(row["id"])) for row in rows
-            )
-        try:
-            if self.journal_sig is None:  # the table's first write creates its directory
-                self.write_snapshot()
-            if len(encoded) == 1:
-                dir_fd = self._directory_fd() if self.durable else None
-                files.write_atomic(encoded[0][0], encoded[0][1], self.durable, dir_fd=dir_fd)
-            else:
-                files.replace_many(self.directory, encoded, self.durable)
-            self.append({"put": {row["id"]: self.index_values(row) for row in rows}})
-        except BaseException as exc:
-            raise self._failed(exc) from exc
-        for row, (_, data) in zip(rows, encoded, strict=True):
-            self.raw[row["id"]] = data  # the dict form is parsed from it when needed
-
-    def delete_rows(self, record_ids: list[str], undo: Undo | None) -> None:
-        """Remove record files (one directory fsync) and journal it."""
-        try:
-            for record_id in record_ids:
-                if undo is not None:
-                    undo.append((self, record_id, self.file_bytes(record_id)))
+    def _refetch(self, record_id: str) -> tuple[Row, bool] | None:
+        """A candidate's file was not there: deleted (and maybe created again) meanwhile,
+        or lost? Follow the journal and look again; under the lock, where nobody writes,
+        a record the metadata lists without a file is reported (`StoreCorrupted`)."""
+        if not self.lock.held:
+            for _ in range(2):
+                if not self._follow():
+                    break
+                if record_id in self.pending or record_id not in self.ids:
+                    return None
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self._file(record_id))
-            if self.durable:
-                os.fsync(self._directory_fd())
-            self.append({"del": list(record_ids)})
-        except BaseException as exc:
-            raise self._failed(exc) from exc
+                    return self._read_fresh(record_id, retry=False)
+            dirty = self.lock.acquire()
+            try:
+                if dirty or not self._follow():
+                    self.load_locked(dirty)
+                return self._refetch(record_id)
+            finally:
+                self.lock.release()
+        if record_id not in self.ids:
+            return None
+        with contextlib.suppress(FileNotFoundError):
+            return self._read_fresh(record_id, retry=False)
+        raise StoreCorrupted(
+            f"{self.path(record_id)}: listed in {files.METADATA} but missing; "
+            "run `connectors db check --repair`"
+        )
 
-    def restore(self, originals: Mapping[str, bytes | None]) -> None:
-        """Put record files back as they were (a transaction rolling back)."""
-        puts: dict[str, dict[str, Any]] = {}
-        gone: list[str] = []
-        rows: dict[str, Row] = {}
-        raw: dict[str, bytes] = {}
-        try:
-            for record_id, data in originals.items():
-                path = self.path(record_id)
-                if data is None:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(path)
-                    gone.append(record_id)
-                else:
-                    files.write_atomic(path, data, self.durable, sync_dir=False)
-                    restored = files.decode(data, path)
-                    if "id" in restored:
-                        raw[record_id] = data
-                    restored.setdefault("id", record_id)
-                    rows[record_id] = restored
-                    puts[record_id] = self.index_values(rows[record_id])
-            if self.durable:
-                files.fsync_dir(self.directory)
-            self.append({"put": puts, "del": gone})
-        except BaseException as exc:
-            raise self._failed(exc) from exc
-        self.rows.update(rows)
-        self.raw.update(raw)
+    def _diverged(self, record_id: str, row: Row) -> None:
+        """The file holds other indexed values than the index claims: whose change is it?"""
+        if not self.lock.held:
+            if not self._follow():
+                return  # replaced meanwhile: the next call reloads
+            if record_id in self.pending or not self.index.is_stale(record_id, row):
+                return  # a writer's: announced, or committed meanwhile
+            dirty = self.lock.try_acquire()
+            if dirty is None:
+                return  # busy: whoever reads it next takes it in
+            try:
+                if dirty:
+                    self.load_locked(dirty=True)
+                elif self._follow():
+                    self.adopt([record_id])
+            finally:
+                self.lock.release()
+            return
+        self.adopt([record_id])  # nobody announced it: changed behind the store's back
 
-    def _failed(self, exc: BaseException) -> BaseException:
-        """A write broke off halfway: leave the table marked for recovery (a rebuild).
+    # --- planning ---------------------------------------------------------------------
 
-        Returns the error to raise: OS errors as a `RepositoryError` naming the table.
-        """
-        self.lock.poison()
-        self.loaded = False
-        if isinstance(exc, OSError):
-            return RepositoryError(f"{self.table}: write failed: {exc}")
-        return exc
+    def plan(self, conditions: Sequence[Condition]) -> Plan:
+        """The index's plan for a query; `StoreCorrupted` if it could need an unreadable file."""
+        if self.corrupted:
+            self._refuse_corrupted(conditions)
+        return self.index.plan(conditions)
 
-    def close(self) -> None:
-        self.close_journal()
-        if self._dir_fd is not None:
-            os.close(self._dir_fd)
-            self._dir_fd = None
-        self.lock.close()
+    def _refuse_corrupted(self, conditions: Sequence[Condition]) -> None:
+        if any(
+            self.corrupted[rid][0] != _fingerprint_or_zero(self._file(rid))
+            for rid in self.corrupted
+        ):  # fixed or removed by someone: take the directory as it is now
+            self.loaded = False
+            self.sync()
+            if not self.corrupted:
+                return
+        wanted: set[str] | None = None
+        for cond in conditions:
+            if cond.field.name == "id" and cond.op in ("eq", "in"):
+                values = {cond.value} if cond.op == "eq" else set(cond.value)
+                wanted = values if wanted is None else wanted & values
+        bad = sorted(self.corrupted if wanted is None else wanted & self.corrupted.keys())
+        if bad:
+            why = self.corrupted[bad[0]][1]
+            raise StoreCorrupted(
+                f"{why} ({len(bad)} record file(s) of {self.table} cannot be read; restore "
+                "or remove them, `connectors db check` lists them)"
+            )
+
+
+def _fingerprint_or_zero(path: str) -> int:
+    try:
+        return files.fingerprint(os.stat(path))
+    except OSError:
+        return 0

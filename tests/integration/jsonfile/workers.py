@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import sys
+import time
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Barrier, Event
+from types import FrameType
 
 from models import User
-from repositories.jsonfile import JsonDatabase
+from repositories import Context, DuplicateRecord, RecordNotFound
+from repositories.jsonfile import Durability, JsonDatabase
 
 
 def churn(path: str, start: int, existing: list[str], conn: Connection) -> None:
@@ -88,3 +94,100 @@ def hold_lock(path: str, held: Event, release: Event) -> None:
         db.repository(User).count()
         held.set()
         release.wait(30)
+
+
+def mover(
+    path: str, seed: int, ids: list[str], seconds: float, durability: Durability, conn: Connection
+) -> None:
+    """For `seconds`, move records between mandates A and B, renaming them alice <-> bob.
+
+    A record is ``(A, alice)`` or ``(B, bob)``: every write flips both fields at once,
+    and now and then a record is deleted and created again. Sends the number of writes.
+    """
+    db = JsonDatabase(f"jsonfile://{path}", durability=durability, lock_timeout=30)
+    users = db.repository(User)
+    rng = random.Random(seed)
+    writes = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        rid = rng.choice(ids)
+        current = users.get(rid)
+        try:
+            if current is None:
+                mandate = rng.choice("AB")
+                name = "alice" if mandate == "A" else "bob"
+                users.create(User(id=rid, username=name, mandate_id=mandate))
+            elif rng.random() < 0.1:
+                users.delete(rid)
+            else:
+                moved = "B" if current.mandate_id == "A" else "A"
+                name = "alice" if moved == "A" else "bob"
+                users.update(rid, {"mandate_id": moved, "username": name})
+        except (RecordNotFound, DuplicateRecord):
+            continue  # the other mover got there first
+        writes += 1
+    db.close()
+    conn.send(writes)
+
+
+def watcher(path: str, ids: list[str], seconds: float, conn: Connection) -> None:
+    """Query while others write; report every row that does not satisfy its query.
+
+    Each view has its own cache, as separate processes would. Sends the wrong rows
+    found (at most 20), the rows checked, and how many distinct (id, mandate) states
+    were seen (showing the view followed the writes rather than a frozen picture).
+    """
+    url = f"jsonfile://{path}"
+    tenant = JsonDatabase(url, Context("reader", "A", "admin"), durability="none")
+    a_users = tenant.repository(User)
+    system = JsonDatabase(url, durability="none").repository(User)
+    wrong: list[str] = []
+    checked = 0
+    states: set[tuple[str, str]] = set()
+    rng = random.Random(len(ids))
+
+    def expect(label: str, found: list[User], mandate: str | None, name: str | None) -> None:
+        nonlocal checked
+        for user in found:
+            checked += 1
+            states.add((user.id, user.mandate_id))
+            if (mandate is not None and user.mandate_id != mandate) or (
+                name is not None and user.username != name
+            ):
+                wrong.append(f"{label}: {user.id} {user.mandate_id} {user.username}")
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        expect("tenant find()", a_users.find(), "A", None)
+        expect("tenant find(username=bob)", a_users.find({"username": "bob"}), "A", "bob")
+        expect("find(username=alice)", system.find({"username": "alice"}), None, "alice")
+        expect(
+            "find(mandate B, bob)", system.find({"mandate_id": "B", "username": "bob"}), "B", "bob"
+        )
+        got = a_users.get(rng.choice(ids))
+        expect("tenant get", [] if got is None else [got], "A", None)
+        page = a_users.find({"username__in": ["alice", "bob"]}, order_by=["-username"], limit=5)
+        expect("tenant page", page, "A", None)
+    conn.send((wrong[:20], checked, len(states)))
+
+
+def die_mid_write(path: str, op: str, record_id: str) -> None:
+    """Start `op` on `record_id` and SIGKILL this process the moment the record file was
+    replaced (or unlinked): before the journal's commit line, as a crash would."""
+    users = JsonDatabase(f"jsonfile://{path}", durability="full").repository(User)
+    users.count()
+    target = os.unlink if op == "delete" else os.replace
+
+    def hook(frame: FrameType, event: str, arg: object) -> None:
+        if event == "c_return" and arg is target and "jsonstore" in frame.f_code.co_filename:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    sys.setprofile(hook)
+    if op == "create":
+        users.create(User(id=record_id, username="alice", mandate_id="A"))
+    elif op == "delete":
+        users.delete(record_id)
+    else:
+        users.update(record_id, {"mandate_id": "B", "username": "bob"})
+    sys.setprofile(None)
+    raise AssertionError("the write finished: the kill did not land")

@@ -24,7 +24,8 @@ from repositories import (
     connect,
 )
 from repositories.jsonfile import JsonDatabase, check
-from repositories.jsonstore import table as table_module
+from repositories.jsonstore import writes as writes_module
+from repositories.jsonstore.journal import encode_line
 from repositories.jsonstore.locks import PID_FILE
 
 
@@ -79,7 +80,7 @@ def test_layout_is_the_original_one(store: Path) -> None:
         state.lock.release()
     meta = json.loads((store / "User" / "_metadata.json").read_text("utf-8"))
     assert meta["ids"] == [user.id] and meta["generation"] >= 1
-    assert meta["indexes"]["mandateId"] == [["m1", [user.id]]]
+    assert meta["indexes"]["mandateId"] == [["m1", [0]]]  # positions in "ids"
 
 
 def test_directory_written_by_the_original_application_opens(store: Path) -> None:
@@ -239,7 +240,7 @@ def test_another_process_view_follows_every_write(store: Path) -> None:
 
 
 def test_views_follow_across_compactions(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(table_module, "COMPACT_BYTES", 600)
+    monkeypatch.setattr(writes_module, "COMPACT_BYTES", 600)
     writer, reader = open_db(store), open_db(store)
     w, r = writer.repository(User), reader.repository(User)
     assert r.count() == 0
@@ -407,9 +408,10 @@ def test_a_clean_close_folds_the_journal_into_the_metadata(store: Path) -> None:
     db.close()
     meta = json.loads((store / "User" / "_metadata.json").read_text("utf-8"))
     assert meta["ids"] == sorted(u.id for u in kept[1:])
-    assert sorted(meta["indexes"]["mandateId"]) == [["m1", [kept[2].id]], ["m2", [kept[1].id]]]
+    groups = {value: [meta["ids"][k] for k in ks] for value, ks in meta["indexes"]["mandateId"]}
+    assert groups == {"m1": [kept[2].id], "m2": [kept[1].id]}
     journal = (store / "User" / "_journal.jsonl").read_text("utf-8").splitlines()
-    assert len(journal) == 1 and json.loads(journal[0])["base"] == meta["generation"]
+    assert len(journal) == 1 and json.loads(journal[0][9:])["base"] == meta["generation"]
     assert open_db(store).repository(User).count({"mandate_id": "m2"}) == 1
     assert check(store).ok
 
@@ -437,9 +439,9 @@ def test_a_journal_from_before_a_reboot_is_derived_again(store: Path) -> None:
     path = store / "User" / f"{user.id}.json"
     path.write_text(json.dumps({**json.loads(path.read_text("utf-8")), "username": "after"}))
     journal = store / "User" / "_journal.jsonl"
-    lines = journal.read_text("utf-8").splitlines()
-    header = {**json.loads(lines[0]), "boot": "an-earlier-boot"}
-    journal.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n", "utf-8")
+    lines = journal.read_bytes().splitlines(keepends=True)
+    header = {**json.loads(lines[0][9:]), "boot": "an-earlier-boot"}
+    journal.write_bytes(b"".join([encode_line(header, "User"), *lines[1:]]))
     users = open_db(store).repository(User)
     assert [u.id for u in users.find({"username": "after"})] == [user.id]
     assert users.find({"username": "before"}) == []
