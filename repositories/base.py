@@ -9,6 +9,7 @@ rules. A backend supplies a handful of storage primitives (`_insert_rows`, `_sel
 from __future__ import annotations
 
 import abc
+import datetime as dt
 import functools
 import threading
 import time
@@ -254,10 +255,14 @@ class RepositoryBase(Generic[T], abc.ABC):
     # --- the contract -----------------------------------------------------------------
 
     def _stored(self, obj: T, row: dict[str, Any]) -> T:
-        """`obj` as stored: already validated, so only the stamped fields change."""
-        if self._datetime_fields:
-            return self._load(row)  # datetimes were normalised to UTC
-        update = {
+        """`obj` as stored: stamped in place and returned.
+
+        No copy: the caller's object is the record (a bulk create of thousands would
+        otherwise allocate each record twice, and the garbage collector would scan both).
+        Only the stamped fields change (datetimes to their UTC form); a frozen model is
+        copied instead.
+        """
+        update: dict[str, Any] = {
             "created_at": row["_createdAt"],
             "created_by": row["_createdBy"],
             "modified_at": row["_modifiedAt"],
@@ -266,7 +271,14 @@ class RepositoryBase(Generic[T], abc.ABC):
         tenant = self.info.tenant
         if tenant is not None:
             update[tenant.name] = row[tenant.storage]
-        return obj.model_copy(update=update)
+        for spec in self._datetime_fields:
+            stored = row[spec.storage]
+            update[spec.name] = None if stored is None else dt.datetime.fromisoformat(stored)
+        if self.model.model_config.get("frozen"):
+            return obj.model_copy(update=update)
+        obj.__dict__.update(update)
+        obj.__pydantic_fields_set__.update(update)
+        return obj
 
     def create(self, obj: T) -> T:
         rows = self._new_rows([obj], time.time())

@@ -28,8 +28,14 @@ class Repository(Protocol[T]):
 
     model: type[T]
 
-    def create(self, obj: T) -> T: ...
-    def create_many(self, objs: Iterable[T], batch_size: int = 1000) -> list[T]: ...
+    def create(self, obj: T) -> T:
+        """Store a new record; `obj` itself comes back, stamped (audit fields, mandate)."""
+        ...
+
+    def create_many(self, objs: Iterable[T], batch_size: int = 1000) -> list[T]:
+        """Store new records atomically; the objects come back stamped, as by `create`."""
+        ...
+
     def get(self, record_id: str) -> T | None: ...
     def find(
         self,

@@ -1,10 +1,10 @@
 """The SQL backend: PostgreSQL (production) and SQLite, on SQLAlchemy 2.x Core.
 
-Lookups compile to SQL (``contains`` to ``@>`` on PostgreSQL; on SQLite to a
-deterministic function registered on every connection that runs the same Python
-`jsonb_contains` the JSON store uses). ``create_many`` writes one statement per batch
-(``COPY`` on PostgreSQL). Connections, transactions and the translation of driver errors
-live in `repositories.sqlcore`.
+Lookups compile to SQL in `repositories.sqlstatements` (``contains`` to ``@>`` on
+PostgreSQL; on SQLite to a deterministic function registered on every connection that
+runs the same Python `jsonb_contains` the JSON store uses). ``create_many`` writes one
+statement per batch (``COPY`` on PostgreSQL, `repositories.sqlcopy`). Connections,
+transactions and the translation of driver errors live in `repositories.sqlcore`.
 """
 
 from __future__ import annotations
@@ -12,207 +12,54 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import json
-import operator
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
-from sqlalchemy import (
-    ARRAY,
-    BigInteger,
-    Boolean,
-    ColumnElement,
-    Connection,
-    Double,
-    Engine,
-    MetaData,
-    Text,
-    any_,
-    bindparam,
-    cast,
-    delete,
-    false,
-    func,
-    literal_column,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine, MetaData, select
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.postgresql import JSONB
 
 from models.base import Record
 from models.schema import model_info
 from models.tables import metadata_for
 from repositories import sqlcopy
-from repositories.base import MODIFIED_AT_STEP, DatabaseBase, RepositoryBase
+from repositories.base import DatabaseBase, RepositoryBase
 from repositories.context import Context
-from repositories.errors import (
-    AccessDenied,
-    DuplicateRecord,
-    InvalidQuery,
-    StoreCorrupted,
-)
+from repositories.errors import AccessDenied, DuplicateRecord, InvalidQuery, StoreCorrupted
 from repositories.lookups import Condition, Query
 from repositories.sqlcore import CONTAINS_FN, SqlCore, translate, translate_unicode
+from repositories.sqlstatements import Statements
 
 __all__ = ["SqlDatabase", "SqlRepository"]
 
 T = TypeVar("T", bound=Record)
 
 
-_COMPARISONS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
-    "eq": operator.eq,
-    "ne": lambda c, v: c.is_distinct_from(v),
-    "lt": operator.lt,
-    "lte": operator.le,
-    "gt": operator.gt,
-    "gte": operator.ge,
-}
-_NO_PARAM = object()
-_STATEMENT_CACHE_SIZE = 512
-
-
 class SqlRepository(RepositoryBase[T]):
     """`Repository` on one SQL table.
 
-    Statements are built once per query *shape* (fields, ops, ordering, paging) with
-    named bind parameters and cached; only the values change between calls. On
-    PostgreSQL, ``find``/``get`` run the cached SQL text on the driver cursor and let
-    PostgreSQL render each row as JSON (``row_to_json``) that pydantic-core validates in
-    one pass, which is what keeps validated reads close to raw ``fetchall``.
+    Statements come from `repositories.sqlstatements` (built once per query shape). Reads
+    of models let the database render each row as JSON that pydantic-core validates in
+    one pass, chunk by chunk; point reads, updates and plain inserts run their compiled
+    text on the driver cursor (SQLAlchemy's execute costs more than a round trip), and
+    bulk inserts on PostgreSQL use ``COPY``.
     """
 
     def __init__(self, model: type[T], database: SqlDatabase) -> None:
         super().__init__(model, database)
         self._core = database._core
         self.table = self._core.table(model)
-        self._columns = {c.name: c for c in self.table.columns}
+        self._sql = Statements(self.table, self.info, self._core.engine, CONTAINS_FN)
         self._keys = [c.name for c in self.table.columns]
         self._datetimes = [f.storage for f in self.info.fields if f.kind == "datetime"]
         self._json_columns = {f.storage for f in self.info.fields if f.kind == "json"}
         self._postgres = self._core.dialect == "postgresql"
-        self._statements: dict[tuple[Any, ...], Any] = {}
-        self._get_sql: str | None = None
-        self._get_params: dict[str, Any] = {}
         self._get_names: list[str] = []  # SELECT * column order, learnt on first use
         self._list_adapter: TypeAdapter[list[T]] = TypeAdapter(list[model])  # type: ignore[valid-type]
         if self._core.create_tables and self.table.name not in self._core.ensured:
             self._core.ensure_tables([model])
-
-    # --- compilation ------------------------------------------------------------------
-
-    @staticmethod
-    def _bind(cond: Condition) -> tuple[Any, Any]:
-        """The bind value of one condition (or _NO_PARAM) and its part of the cache key."""
-        op, value = cond.op, cond.value
-        if op == "isnull":
-            return _NO_PARAM, (op, value)
-        if op == "in":
-            present = [v for v in value if v is not None]
-            return (present if present else _NO_PARAM), (op, bool(present), None in value)
-        if op == "contains":
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":")), op
-        return value, op
-
-    def _clause(self, cond: Condition, name: str) -> ColumnElement[bool]:
-        """The SQL clause of one condition, bound to the parameter `name`."""
-        col = self._columns[cond.field.storage]
-        op, value = cond.op, cond.value
-        if op in _COMPARISONS:
-            return _COMPARISONS[op](col, bindparam(name, type_=col.type))
-        if op == "isnull":
-            return col.is_(None) if value else col.is_not(None)
-        if op == "in":
-            clause: ColumnElement[bool] = false()
-            if any(v is not None for v in value):
-                if self._postgres:
-                    clause = col == any_(bindparam(name, type_=ARRAY(col.type)))
-                else:
-                    clause = col.in_(bindparam(name, expanding=True))
-            return or_(clause, col.is_(None)) if None in value else clause
-        document = bindparam(name, type_=Text())
-        if self._postgres:
-            return col.op("@>", return_type=Boolean)(cast(document, JSONB))
-        return func.coalesce(getattr(func, CONTAINS_FN)(col, document), 0) == 1
-
-    def _compile_where(
-        self, conditions: Sequence[Condition]
-    ) -> tuple[Callable[[], list[ColumnElement[bool]]], dict[str, Any], tuple[Any, ...]]:
-        """Parameters and cache key now; the clauses only when a statement is built."""
-        params, shape = {}, []
-        for index, cond in enumerate(conditions):
-            value, key = self._bind(cond)
-            shape.append((cond.field.storage, key))
-            if value is not _NO_PARAM:
-                params[f"p{index}"] = value
-
-        def clauses() -> list[ColumnElement[bool]]:
-            return [self._clause(c, f"p{i}") for i, c in enumerate(conditions)]
-
-        return clauses, params, tuple(shape)
-
-    def _cached(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-        statement = self._statements.get(key)
-        if statement is None:
-            if len(self._statements) >= _STATEMENT_CACHE_SIZE:
-                self._statements.clear()
-            statement = self._statements[key] = build()
-        return statement
-
-    def _select(self, query: Query, as_json: bool = False) -> tuple[Any, dict[str, Any]]:
-        """The cached SELECT for this shape and its parameters.
-
-        With `as_json`, each row comes back as one JSON text (PostgreSQL's
-        ``row_to_json`` of the whole row, keyed by the column = storage names).
-        """
-        orders, limit, offset = query.orders, query.limit, query.offset
-        clauses, params, shape = self._compile_where(query.conditions)
-        order_key = tuple((o.field.storage, o.descending) for o in orders)
-        key = ("select", as_json, shape, order_key, limit is not None, bool(offset))
-
-        def ordered(stmt: Any, columns: Any) -> Any:
-            for order in orders:
-                col = columns[order.field.storage]
-                stmt = stmt.order_by((col.desc() if order.descending else col.asc()).nulls_last())
-            return stmt
-
-        def build() -> Any:
-            stmt: Any = select(self.table)
-            if as_json and limit is None:  # every matching row is rendered anyway
-                whole_row: Any = literal_column(self._core.quote(self.table.name))
-                stmt = select(cast(func.row_to_json(whole_row), Text)).select_from(self.table)
-            where = clauses()
-            if where:
-                stmt = stmt.where(*where)
-            stmt = ordered(stmt, self._columns)
-            if limit is not None:
-                stmt = stmt.limit(bindparam("page_limit", type_=BigInteger()))
-            if offset:
-                stmt = stmt.offset(bindparam("page_offset", type_=BigInteger()))
-            if as_json and limit is not None:
-                # a page: render JSON above the LIMIT, only for the rows returned (in the
-                # scan it was every candidate, and its narrow width estimate steered the
-                # planner to a sequential scan and an external sort for deep offsets)
-                page = stmt.subquery("page")
-                rendered = cast(func.row_to_json(literal_column("page")), Text)
-                stmt = ordered(select(rendered).select_from(page), page.c)
-            return stmt
-
-        if limit is not None:
-            params["page_limit"] = limit
-        if offset:
-            params["page_offset"] = offset
-        return self._cached(key, build), params
-
-    def _compiled(self, stmt: Any) -> tuple[str, dict[str, Any]]:
-        """SQL text for the driver cursor, and the values of its constant parameters."""
-        compiled = stmt.compile(self._core.engine)
-        constants = {k: v for k, v in compiled.params.items() if v is not None}
-        return str(compiled), constants
 
     def _rows(self, result: Any, part: Sequence[Any] | None = None) -> list[dict[str, Any]]:
         keys = list(result.keys())
@@ -241,7 +88,7 @@ class SqlRepository(RepositoryBase[T]):
             if self._postgres and len(rows) > 1:
                 sqlcopy.copy_rows(conn, self.table, rows)  # takes the core's rows as they are
             else:
-                conn.execute(self.table.insert(), [self._params(r) for r in rows])
+                sqlcopy.insert_rows(conn, self.table, rows, self._json_columns, self._datetimes)
 
         try:
             self._core.run(self.info.table, work, write="create")
@@ -251,35 +98,32 @@ class SqlRepository(RepositoryBase[T]):
             ) from exc
 
     def _select_rows(self, query: Query) -> list[dict[str, Any]]:
-        stmt, params = self._select(query)
+        stmt, params = self._sql.select(query)
         return self._core.run(self.info.table, lambda conn: self._rows(conn.execute(stmt, params)))
 
     def _select_models(self, query: Query) -> list[T]:
-        if not self._postgres:
+        if not self._sql.renders_json:
             return super()._select_models(query)
-        # Many rows: PostgreSQL renders JSON that pydantic-core parses and validates in
-        # one pass. One row (get): plain columns are cheaper than JSON on both ends.
-        as_json = query.limit != 1
         first = query.conditions[0] if query.conditions else None
         if first is not None and first.field.name == "id" and first.op == "eq" and not query.offset:
             # the primary key matches one row at most: no LIMIT to plan
             query = dataclasses.replace(query, limit=None)
-        stmt, params = self._select(query, as_json=as_json)
-        sql = self._cached(("sql", id(stmt)), lambda: str(stmt.compile(self._core.engine)))
-        validate, keys = self.model.model_validate, self._keys
+        stmt, params = self._sql.select(query, as_json=True)
         validate_rows = self._list_adapter.validate_json
+
+        def validated(models: list[T], chunk: Sequence[Any]) -> None:
+            # chunk by chunk: no chunk's text outlives its models' validation
+            models.extend(validate_rows("[" + ",".join([r[0] for r in chunk]) + "]"))
 
         def work(conn: Connection) -> list[T]:
             models: list[T] = []
-
-            def consume(chunk: list[tuple[Any, ...]]) -> None:
-                # chunk by chunk: no chunk's text outlives its models' validation
-                if as_json:
-                    models.extend(validate_rows("[" + ",".join([r[0] for r in chunk]) + "]"))
-                else:
-                    models.extend(validate(dict(zip(keys, r, strict=True))) for r in chunk)
-
-            sqlcopy.fetch_each(conn, sql, params, consume)
+            if self._postgres:
+                sql, _ = self._sql.text(stmt)
+                sqlcopy.fetch_each(conn, sql, params, lambda chunk: validated(models, chunk))
+            else:
+                result = conn.execute(stmt, params)
+                while chunk := result.fetchmany(2000):
+                    validated(models, chunk)
             return models
 
         try:
@@ -292,14 +136,8 @@ class SqlRepository(RepositoryBase[T]):
         scope is fixed by the context), one round trip, one validation."""
         if not self._postgres:
             return super().get(record_id)
-        ident = self._by_id(record_id)
-        if self._get_sql is None:
-            clauses, params, _ = self._compile_where([ident, *self.scope.read])
-            stmt: Any = select(literal_column("*")).select_from(self.table).where(*clauses())
-            self._get_sql = str(stmt.compile(self._core.engine))
-            self._get_params = {k: v for k, v in params.items() if k != "p0"}
-        sql, params = self._get_sql, {"p0": record_id, **self._get_params}
-        names = self._get_names
+        sql, constants = self._sql.point_read([self._by_id(record_id), *self.scope.read])
+        params, names = {"p0": record_id, **constants}, self._get_names
         found, rows = self._core.run(
             self.info.table, lambda conn: sqlcopy.fetch(conn, sql, params, not names)
         )
@@ -316,7 +154,7 @@ class SqlRepository(RepositoryBase[T]):
             raise StoreCorrupted(f"{self.info.table}: stored row does not validate: {exc}") from exc
 
     def _iter_rows(self, query: Query, batch_size: int) -> Iterator[list[dict[str, Any]]]:
-        stmt, params = self._select(query)
+        stmt, params = self._sql.select(query)
         table, options = self.info.table, {"yield_per": batch_size}
         if self._core.in_transaction:
             # each step under a savepoint of its own (`SqlCore.run`), none held across a
@@ -338,14 +176,7 @@ class SqlRepository(RepositoryBase[T]):
             raise translate_unicode(exc, table) from exc
 
     def _count_rows(self, conditions: Sequence[Condition]) -> int:
-        clauses, params, shape = self._compile_where(conditions)
-
-        def build() -> Any:
-            stmt = select(func.count()).select_from(self.table)
-            where = clauses()
-            return stmt.where(*where) if where else stmt
-
-        stmt = self._cached(("count", shape), build)
+        stmt, params = self._sql.count(conditions)
         return int(
             self._core.run(self.info.table, lambda conn: conn.execute(stmt, params).scalar_one())
         )
@@ -357,23 +188,7 @@ class SqlRepository(RepositoryBase[T]):
         values: dict[str, Any],
         now: float,
     ) -> dict[str, Any] | None:
-        clauses, params, shape = self._compile_where(conditions)
-        names = tuple(sorted(values))
-
-        def build() -> Any:
-            modified = self._columns["_modifiedAt"]
-            bump = func.coalesce(modified, 0.0) + MODIFIED_AT_STEP
-            now_param: Any = bindparam("now", type_=Double())
-            newest = func.greatest(now_param, bump) if self._postgres else func.max(now_param, bump)
-            assignments = {n: bindparam(f"v_{n}", type_=self._columns[n].type) for n in names}
-            return (
-                update(self.table)
-                .where(*clauses())
-                .values(**assignments, _modifiedAt=newest)
-                .returning(*self.table.columns)
-            )
-
-        stmt = self._cached(("update", shape, names), build)
+        stmt, params = self._sql.update(conditions, list(values))
         params["now"] = now
         if not self._postgres:
             params.update({f"v_{n}": v for n, v in self._params(values).items()})
@@ -383,13 +198,12 @@ class SqlRepository(RepositoryBase[T]):
                 return rows[0] if rows else None
 
             return self._core.run(self.info.table, work, write="update")
-        # PostgreSQL: the compiled text on the driver cursor, as for get (SQLAlchemy's
-        # execute costs more than the round trip); JSON values go as JSON text
+        # PostgreSQL: the compiled text on the driver cursor; JSON values as JSON text
         json_columns = self._json_columns
         for name, value in values.items():
             encoded = value is not None and name in json_columns
             params[f"v_{name}"] = to_json(value).decode() if encoded else value
-        sql, constants = self._cached(("sql", id(stmt)), lambda: self._compiled(stmt))
+        sql, constants = self._sql.text(stmt)
         params.update(constants)
         _, rows = self._core.run(
             self.info.table, lambda conn: sqlcopy.fetch(conn, sql, params, False), write="update"
@@ -397,14 +211,7 @@ class SqlRepository(RepositoryBase[T]):
         return dict(zip(self._keys, rows[0], strict=True)) if rows else None
 
     def _delete_rows(self, conditions: Sequence[Condition]) -> int:
-        clauses, params, shape = self._compile_where(conditions)
-
-        def build() -> Any:
-            stmt = delete(self.table)
-            where = clauses()
-            return stmt.where(*where) if where else stmt
-
-        stmt = self._cached(("delete", shape), build)
+        stmt, params = self._sql.delete(conditions)
         return int(
             self._core.run(
                 self.info.table, lambda conn: conn.execute(stmt, params).rowcount, write="delete"

@@ -1,22 +1,26 @@
-"""Bulk insert into PostgreSQL with ``COPY … FROM STDIN`` (text format).
+"""The SQL backend's paths on the driver cursor, below SQLAlchemy's execute.
 
-One COPY per batch is what makes `create_many` faster than multi-row ``INSERT``. Both
-psycopg2 (``copy_expert``) and psycopg 3 (``cursor.copy``) are supported; the rows go
-through the connection's current transaction.
+Bulk insert into PostgreSQL with ``COPY … FROM STDIN`` (text format, built column by
+column): one COPY per batch is what makes `create_many` fast. Both psycopg2
+(``copy_expert``) and psycopg 3 (``cursor.copy``) are supported. Also plain inserts and
+reads of compiled SQL text. Everything goes through the connection's current transaction;
+driver errors are wrapped as SQLAlchemy would, so `repositories.sqlcore` translates them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import functools
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import JSON, Boolean, Connection, Float, Integer, Table
+from sqlalchemy import JSON, Boolean, Connection, Dialect, Float, Integer, Table
 from sqlalchemy import exc as sa_exc
 
-__all__ = ["copy_rows", "fetch", "fetch_each"]
+__all__ = ["copy_rows", "fetch", "fetch_each", "insert_rows"]
 
 _NULL = "\\N"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -128,6 +132,52 @@ def fetch_each(
     finally:
         if not getattr(cursor, "closed", False):
             cursor.close()
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_text(table: Table, dialect: Dialect) -> tuple[str, tuple[str, ...], bool]:
+    """The compiled INSERT of every column: its text, parameter order and style."""
+    compiled = table.insert().compile(dialect=dialect, column_keys=[c.name for c in table.columns])
+    names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(table.c.keys())
+    return str(compiled), names, bool(compiled.positional)
+
+
+def _sqlite_datetime(iso: str) -> str:
+    """The core's UTC ISO text in the form SQLAlchemy keeps datetimes in on SQLite."""
+    return dt.datetime.fromisoformat(iso).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def insert_rows(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    json_columns: Collection[str],
+    datetimes: Collection[str],
+) -> None:
+    """Plain ``INSERT`` of the core's rows on the driver cursor (``executemany``).
+
+    JSON goes as JSON text; datetimes (the core's UTC ISO text) as PostgreSQL reads them,
+    or in the form SQLAlchemy keeps them in on SQLite, so both paths read back alike.
+    """
+    sql, names, positional = _insert_text(table, conn.dialect)
+    sqlite = conn.dialect.name == "sqlite"
+    columns = []  # column-wise, as for COPY: one pass per column, not per value
+    for name in names:
+        values = [row.get(name) for row in rows]
+        if name in json_columns:
+            values = [None if v is None else to_json(v).decode() for v in values]
+        elif sqlite and name in datetimes:
+            values = [None if v is None else _sqlite_datetime(v) for v in values]
+        columns.append(values)
+    encoded: list[Any] = list(zip(*columns, strict=True))
+    if not positional:
+        encoded = [dict(zip(names, values, strict=True)) for values in encoded]
+    cursor = _cursor(conn)
+    try:
+        with _wrapped_driver_errors(conn, sql, cursor):
+            cursor.executemany(sql, encoded)
+    finally:
+        cursor.close()
 
 
 def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
