@@ -1,7 +1,9 @@
 """What every ticket connector shares: the protocol, result models and the write runner.
 
 Write results are values, not log lines: each task gets one :class:`WriteResult`
-(``updated``, ``unchanged``, ``planned`` on a dry run, or ``failed`` with the reason).
+(``updated``, ``unchanged``, ``planned`` on a dry run, ``conflict`` when writing would
+delete what the field holds and Markdown cannot show, or ``failed`` with the reason);
+each created ticket one :class:`CreateResult`; comments are :class:`Comment` values.
 :func:`run_writes` merges tasks addressed to the same ticket (so one run never writes one
 ticket twice) and runs them with bounded concurrency.
 """
@@ -18,6 +20,8 @@ from pydantic import BaseModel, Field
 from integrations.errors import IntegrationError
 
 __all__ = [
+    "Comment",
+    "CreateResult",
     "FieldChange",
     "Progress",
     "TicketConnector",
@@ -30,7 +34,7 @@ __all__ = [
     "write_progress",
 ]
 
-WriteStatus = Literal["updated", "unchanged", "planned", "failed"]
+WriteStatus = Literal["updated", "unchanged", "planned", "conflict", "failed"]
 
 #: ``progress(phase, done, total)``: phase ``read`` or ``write``, total None when unknown
 Progress = Callable[[str, int, int | None], None]
@@ -64,6 +68,9 @@ class WriteResult(BaseModel):
         status: ``updated``, ``unchanged``, ``planned`` (dry run) or ``failed``.
         changes: the fields that differ from the remote values (what was or would be sent).
         rejected: fields not written, with the reason (unknown field, button field, ...).
+        lossy: rich-text fields not written because the new value would delete nodes the
+            old one has and Markdown cannot show (images, mentions...), with those nodes;
+            ``force=True`` writes them anyway.
         error: why the task failed.
     """
 
@@ -71,12 +78,59 @@ class WriteResult(BaseModel):
     status: WriteStatus
     changes: dict[str, FieldChange] = Field(default_factory=dict)
     rejected: dict[str, str] = Field(default_factory=dict)
+    lossy: dict[str, list[str]] = Field(default_factory=dict)
     error: str | None = None
 
     @property
     def ok(self) -> bool:
-        """True when the task was written (or needed nothing) and no field was rejected."""
+        """True when the task was written (or needed nothing) and no field was refused."""
+        return self.status not in ("failed", "conflict") and not self.rejected and not self.lossy
+
+
+CreateStatus = Literal["created", "planned", "failed"]
+
+
+class CreateResult(BaseModel):
+    """The outcome of creating one ticket (results keep the order of the tasks given).
+
+    Attributes:
+        index: the task's position in the list given.
+        status: ``created``, ``planned`` (dry run) or ``failed``.
+        task_id: the new ticket's id (Jira issue id, ClickUp task id).
+        key: its human key where the system has one (Jira ``PRJ-12``).
+        rejected: fields not sent, with the reason.
+        error: why the ticket was not created.
+    """
+
+    index: int
+    status: CreateStatus
+    task_id: str | None = None
+    key: str | None = None
+    rejected: dict[str, str] = Field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the ticket exists (or would) and every field was sent."""
         return self.status != "failed" and not self.rejected
+
+
+class Comment(BaseModel):
+    """A comment on a ticket.
+
+    Attributes:
+        id: the comment's id.
+        body: its text as Markdown (Jira's ADF converted without loss).
+        author: who wrote it (display name or account/user id), when known.
+        created: when it was written, when known.
+        raw: the comment as the service returned it.
+    """
+
+    id: str
+    body: str
+    author: str | None = None
+    created: datetime | None = None
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
 
 
 class TicketConnector(Protocol):
@@ -96,9 +150,28 @@ class TicketConnector(Protocol):
         ...
 
     def write_tasks(
-        self, tasks: Sequence[dict[str, Any]], dry_run: bool = False
+        self, tasks: Sequence[dict[str, Any]], dry_run: bool = False, force: bool = False
     ) -> list[WriteResult]:
-        """Write changed fields; one result per ticket."""
+        """Write changed fields; one result per ticket (``force``: overwrite rich text even
+        when that deletes what Markdown cannot show)."""
+        ...
+
+    def create_tasks(
+        self, tasks: Sequence[dict[str, Any]], dry_run: bool = False
+    ) -> list[CreateResult]:
+        """Create tickets; one result per task, in order."""
+        ...
+
+    def scan_ids(self) -> set[str]:
+        """The ids (and keys) of every ticket in scope, as cheaply as the service allows."""
+        ...
+
+    def read_comments(self, task_id: str) -> list[Comment]:
+        """Every comment of a ticket, oldest first."""
+        ...
+
+    def add_comment(self, task_id: str, body: str | dict[str, Any]) -> Comment:
+        """Add a comment (Markdown, or ADF for Jira)."""
         ...
 
     def task_id(self, task: dict[str, Any]) -> str:

@@ -1,66 +1,103 @@
-"""ClickUp (API v2) ticket connector.
+"""ClickUp (API v2) ticket connector: reading with filters, comments, creating.
 
-Endpoints used (all in ClickUp's v2 OpenAPI description): ``GET /v2/list/{id}/task``,
-``GET /v2/team/{team_id}/task``, ``GET /v2/list/{id}/field``, ``GET/PUT /v2/task/{id}``,
-``POST /v2/task/{id}/field/{field_id}``. Auth is the token itself in ``Authorization``.
+Endpoints used (all in ClickUp's v2 OpenAPI description): ``GET /v2/list/{id}/task`` and
+``GET /v2/team/{team_id}/task`` (pages of 100, with filters), ``GET /v2/list/{id}/field``,
+``POST /v2/list/{id}/task``, ``GET/POST /v2/task/{id}/comment``; updates are in
+:mod:`integrations.tickets.clickup_write`. Auth is the token itself in ``Authorization``.
+With ``custom_task_ids=True`` tasks are addressed by their custom ids (the API's
+``custom_task_ids=true&team_id=…``).
 
 Errors: see :mod:`integrations.tickets.errors` (ClickUp's ``{"err", "ECODE"}`` bodies end
-up in ``RequestRejected.error_messages``).
+up in ``RequestRejected.error_messages``; ``UnexpectedResponse`` names the field of a
+malformed response).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
-from integrations.tickets.base import (
-    FieldChange,
-    Progress,
-    TicketField,
-    WriteResult,
-    merge_by_id,
-    run_writes,
-    same_value,
-    write_progress,
+from integrations.tickets.base import Comment, CreateResult, Progress, TicketField, WriteResult
+from integrations.tickets.clickup_fields import CLEAR, UNCHANGED, custom_value, match_field, to_ms
+from integrations.tickets.clickup_write import CORE_FIELDS, core_create, write_tasks
+from integrations.tickets.errors import (
+    InvalidRequest,
+    NotFound,
+    PaginationError,
+    RequestRejected,
+    UnexpectedResponse,
 )
-from integrations.tickets.clickup_fields import UNCHANGED, custom_value, match_field, to_ms
-from integrations.tickets.errors import InvalidRequest, NotFound, PaginationError, RequestRejected
-from integrations.tickets.http import (
-    HttpSession,
-    RetryPolicy,
-    parse_unix_reset,
-    rate_limit_policy,
-)
+from integrations.tickets.http import HttpSession, RetryPolicy, parse_unix_reset, rate_limit_policy
+from integrations.tickets.responses import as_dict, as_list, json_body, opt_bool, opt_ms, opt_str
 
-__all__ = ["ClickUpConnector", "clickup_retry_policy"]
+__all__ = ["ClickUpConnector", "ClickUpFilter", "clickup_retry_policy"]
 
 DEFAULT_API_URL = "https://api.clickup.com/api/v2"
 PAGE_SIZE = 100  # fixed by ClickUp
-CORE_FIELDS: dict[str, str] = {
-    "id": "string",
-    "name": "string",
-    "status": "status",
-    "description": "markdown",
-    "assignees": "users",
-    "priority": "priority",
-    "due_date": "date",
-    "start_date": "date",
-    "date_created": "date",
-    "date_updated": "date",
-    "tags": "tags",
-}
-WRITABLE_CORE = {"name", "status", "description", "assignees", "priority", "due_date", "start_date"}
-DESCRIPTION_ALIASES = {"markdown_description", "markdown_content", "text_content"}
 UnknownFields = Literal["report", "append_to_description"]
 
 
 def clickup_retry_policy(**overrides: Any) -> RetryPolicy:
     """Retry policy honouring ``Retry-After`` and ClickUp's Unix ``X-RateLimit-Reset``."""
     return rate_limit_policy("X-RateLimit-Reset", parse_unix_reset, **overrides)
+
+
+class ClickUpFilter(BaseModel):
+    """Which tasks a read selects (ClickUp's own filters; dates as datetimes or Unix ms).
+
+    ``archived`` and ``custom_fields`` (``[{"field_id", "operator", "value"}]``) work on
+    list reads; ``list_ids``/``space_ids`` on workspace (team) reads.
+    """
+
+    statuses: list[str] = Field(default_factory=list)
+    assignees: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    due_date_gt: datetime | int | None = None
+    due_date_lt: datetime | int | None = None
+    date_created_gt: datetime | int | None = None
+    date_created_lt: datetime | int | None = None
+    date_updated_gt: datetime | int | None = None
+    date_updated_lt: datetime | int | None = None
+    include_closed: bool = True
+    subtasks: bool = True
+    archived: bool | None = None
+    custom_fields: list[dict[str, Any]] = Field(default_factory=list)
+    list_ids: list[str] = Field(default_factory=list)
+    space_ids: list[str] = Field(default_factory=list)
+
+    def params(self, team: bool) -> list[tuple[str, str]]:
+        """Query parameters, named as the list or the team endpoint names them."""
+        out: list[tuple[str, str]] = [
+            ("subtasks", str(self.subtasks).lower()),
+            ("include_closed", str(self.include_closed).lower()),
+            ("include_markdown_description", "true"),
+        ]
+        suffix = "[]" if team else ""  # the description spells them so, per endpoint
+        for name in ("statuses", "assignees", "tags"):
+            out += [(f"{name}{suffix}", str(v)) for v in getattr(self, name)]
+        for name in (
+            "due_date_gt",
+            "due_date_lt",
+            "date_created_gt",
+            "date_created_lt",
+            "date_updated_gt",
+            "date_updated_lt",
+        ):
+            if (value := getattr(self, name)) is not None:
+                out.append((name, str(to_ms(value, name))))
+        if self.custom_fields:
+            out.append(("custom_fields", json.dumps(self.custom_fields)))
+        if team:
+            out += [("list_ids[]", v) for v in self.list_ids]
+            out += [("space_ids[]", v) for v in self.space_ids]
+        elif self.archived is not None:
+            out.append(("archived", str(self.archived).lower()))
+        return out
 
 
 class ClickUpConnector:
@@ -79,6 +116,8 @@ class ClickUpConnector:
         unknown_fields: UnknownFields = "report",
         max_pages: int = 1000,
         progress: Progress | None = None,
+        filters: ClickUpFilter | None = None,
+        custom_task_ids: bool = False,
     ) -> None:
         token = api_token.get_secret_value() if isinstance(api_token, SecretStr) else api_token
         self.http = HttpSession(
@@ -93,6 +132,8 @@ class ClickUpConnector:
         self.unknown_fields: UnknownFields = unknown_fields
         self.max_pages = max_pages
         self.progress = progress
+        self.filters = filters or ClickUpFilter()
+        self.custom_task_ids = custom_task_ids
         self._custom: list[dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ reading
@@ -103,7 +144,7 @@ class ClickUpConnector:
             TicketField(id=k, name=k, type=t, rich_text=t == "markdown")
             for k, t in CORE_FIELDS.items()
         ]
-        for field in self._custom_fields(refresh=True):
+        for field in self.custom_fields(refresh=True):
             config = field.get("type_config") or {}
             out.append(
                 TicketField(
@@ -111,7 +152,7 @@ class ClickUpConnector:
                     name=field["name"],
                     custom=True,
                     type=field["type"],
-                    options=list(config.get("options") or []),
+                    options=[o for o in config.get("options") or [] if isinstance(o, dict)],
                 )
             )
         return out
@@ -122,224 +163,233 @@ class ClickUpConnector:
         updated_since: datetime | None = None,
         fields: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Tasks (subtasks and closed ones included), deduplicated by id.
+        """Tasks the connector's filters select (subtasks and closed ones included by
+        default), deduplicated by id; ``updated_since`` adds ``date_updated_gt``.
 
         ``fields`` is accepted for symmetry; ClickUp always returns whole tasks.
         """
-        params: dict[str, str] = {
-            "subtasks": "true",
-            "include_closed": "true",
-            "include_markdown_description": "true",
-        }
+        filters = self.filters
         if updated_since is not None:
-            params["date_updated_gt"] = str(to_ms(updated_since))
-        path = f"/list/{self.list_id}/task" if self.list_id else f"/team/{self.team_id}/task"
+            # date_updated_gt is strict: one ms earlier keeps a task updated at the cursor
+            since = to_ms(updated_since, "updated_since")
+            filters = filters.model_copy(update={"date_updated_gt": (since or 0) - 1})
+        return self.search(filters, limit=limit)
+
+    def search(self, filters: ClickUpFilter, limit: int | None = None) -> list[dict[str, Any]]:
+        """Every task ``filters`` select, page by page (100 per page, 0-based)."""
+        team = not self.list_id
+        path = f"/team/{self.team_id}/task" if team else f"/list/{self.list_id}/task"
+        params = filters.params(team)
         by_id: dict[str, dict[str, Any]] = {}
         for page in range(self.max_pages):
-            data = self.http.request("GET", path, params={**params, "page": str(page)}).json()
-            tasks = data.get("tasks") or []
-            for task in tasks:
-                by_id[str(task["id"])] = task
+            query = httpx.QueryParams([*params, ("page", str(page))])
+            response = self.http.request("GET", path, params=query)
+            data = as_dict(json_body(response, path), "tasks page")
+            tasks = as_list(data.get("tasks"), "tasks")
+            for n, task in enumerate(tasks):
+                task = as_dict(task, f"tasks[{n}]")
+                by_id[self.task_id(task, f"tasks[{n}]")] = task
             if self.progress is not None:
                 self.progress("read", len(by_id), limit)
             if limit is not None and len(by_id) >= limit:
                 return list(by_id.values())[:limit]
-            if len(tasks) < PAGE_SIZE or (self.list_id and data.get("last_page")):
+            last_page = opt_bool(data.get("last_page"), "last_page")
+            if len(tasks) < PAGE_SIZE or (not team and last_page):
                 return list(by_id.values())
         raise PaginationError(f"ClickUp paging exceeded {self.max_pages} pages on {path}")
 
-    def task_id(self, task: dict[str, Any]) -> str:
-        """The task id."""
-        if not task.get("id"):
-            raise InvalidRequest("ClickUp task has no 'id'")
-        return str(task["id"])
+    def scan_ids(self) -> set[str]:
+        """Ids (and custom ids) of every task the filters select: a full read, as ClickUp
+        has no id-only listing."""
+        ids: set[str] = set()
+        for n, task in enumerate(self.search(self.filters)):
+            ids.add(str(task.get("id")))
+            if (custom := opt_str(task.get("custom_id"), f"tasks[{n}].custom_id")) is not None:
+                ids.add(custom)
+        return ids
+
+    def task_id(self, task: dict[str, Any], where: str = "task") -> str:
+        """The task id (the custom id when the connector addresses tasks by custom ids)."""
+        if self.custom_task_ids and (
+            custom := opt_str(task.get("custom_id"), f"{where}.custom_id")
+        ):
+            return custom
+        value = opt_str(task.get("id"), f"{where}.id")
+        if not value:
+            raise InvalidRequest(f"{where}: a ClickUp task has no 'id'")
+        return value
 
     def updated_at(self, task: dict[str, Any]) -> datetime | None:
         """``date_updated`` (Unix milliseconds) as an aware datetime."""
-        value = to_ms(task.get("date_updated"))
+        value = opt_ms(task.get("date_updated"), "date_updated")
         return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
+
+    def task_params(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """Query parameters addressing one task (custom ids need the team)."""
+        params = dict(extra or {})
+        if self.custom_task_ids:
+            params.update(custom_task_ids="true", team_id=self.team_id)
+        return params
+
+    # ------------------------------------------------------------------ comments
+
+    def read_comments(self, task_id: str) -> list[Comment]:
+        """Every comment of a task, oldest first (ClickUp pages 25 newest first; older
+        ones by ``start``/``start_id`` of the oldest seen)."""
+        comments: list[Comment] = []
+        seen: set[str] = set()
+        params = self.task_params()
+        for _ in range(self.max_pages):
+            response = self.http.request("GET", f"/task/{task_id}/comment", params=params)
+            data = as_dict(json_body(response, "comments"), "comments")
+            batch = [
+                _comment(raw, f"comments[{n}]")
+                for n, raw in enumerate(as_list(data.get("comments"), "comments"))
+            ]
+            fresh = [c for c in batch if c.id not in seen]
+            if not fresh:
+                break
+            comments.extend(fresh)
+            seen.update(c.id for c in fresh)
+            oldest = fresh[-1]
+            if len(batch) < 25 or oldest.created is None:
+                break
+            start = str(int(oldest.created.timestamp() * 1000))
+            params = self.task_params({"start": start, "start_id": oldest.id})
+        return sorted(comments, key=lambda c: c.created or datetime.min.replace(tzinfo=UTC))
+
+    def add_comment(self, task_id: str, body: str | dict[str, Any]) -> Comment:
+        """Add a comment (text; ClickUp shows Markdown as written)."""
+        if not isinstance(body, str):
+            raise InvalidRequest("a ClickUp comment is text")
+        response = self.http.request(
+            "POST",
+            f"/task/{task_id}/comment",
+            params=self.task_params(),
+            json={"comment_text": body, "notify_all": False},
+            idempotent=False,
+        )
+        data = as_dict(json_body(response, "comment"), "comment")
+        created = opt_ms(data.get("date"), "date")
+        return Comment(
+            id=opt_str(data.get("id"), "id") or "",
+            body=body,
+            created=None if created is None else datetime.fromtimestamp(created / 1000, UTC),
+            raw=data,
+        )
 
     # ------------------------------------------------------------------ writing
 
     def write_tasks(
-        self, tasks: Sequence[dict[str, Any]], dry_run: bool = False
+        self, tasks: Sequence[dict[str, Any]], dry_run: bool = False, force: bool = False
     ) -> list[WriteResult]:
-        """Write changed core fields (one PUT) and custom fields (one POST each).
+        """See :func:`integrations.tickets.clickup_write.write_tasks` (``force`` is
+        accepted for symmetry: ClickUp descriptions are Markdown already)."""
+        return write_tasks(self, tasks, dry_run=dry_run)
 
-        A task is ``{"id": ..., "name"|"status"|"description"|...: value,
-        "custom_fields": [{"id" or "name": ..., "value": ...}], "<Custom Field Name>": value}``.
+    def create_tasks(
+        self, tasks: Sequence[dict[str, Any]], dry_run: bool = False
+    ) -> list[CreateResult]:
+        """Create one task per item in the connector's list (``POST /list/{id}/task``).
+
+        A task is shaped as for :meth:`write_tasks` (core fields by name, custom fields by
+        id or name); ``name`` is required. ClickUp has no bulk create: one request each.
         """
-        results: list[WriteResult] = []
-        valid = []
-        for task in tasks:
-            if task.get("id"):
-                valid.append(task)
-            else:
-                results.append(WriteResult(task_id="?", status="failed", error="task has no id"))
-        merged = merge_by_id(valid, self.task_id)
-        list_fields = self._custom_fields() if self.list_id else []
-
-        def one(key: str, task: dict[str, Any]) -> WriteResult:
-            return self._write_one(key, task, list_fields, dry_run)
-
-        return results + run_writes(
-            merged, one, self.concurrency, on_done=write_progress(self.progress)
-        )
-
-    def _write_one(
-        self, key: str, task: dict[str, Any], list_fields: list[dict[str, Any]], dry_run: bool
-    ) -> WriteResult:
-        current = self.http.request(
-            "GET", f"/task/{key}", params={"include_markdown_description": "true"}
-        ).json()
-        defs = {f["id"]: f for f in list_fields}
-        for field in current.get("custom_fields") or []:
-            defs.setdefault(field["id"], field)
-        values = {f["id"]: f.get("value") for f in current.get("custom_fields") or []}
-        body: dict[str, Any] = {}
-        posts: dict[str, Any] = {}
-        changes: dict[str, FieldChange] = {}
-        rejected: dict[str, str] = {}
-        unknown: dict[str, Any] = {}
-        wanted_custom = [
-            (c.get("id") or c.get("name"), c.get("value")) for c in task.get("custom_fields") or []
-        ]
-        for name, value in task.items():
-            if name in ("id", "custom_fields"):
+        if not self.list_id:
+            raise InvalidRequest("creating ClickUp tasks needs a list_id")
+        defs = {f["id"]: f for f in self.custom_fields()}
+        results: list[CreateResult] = []
+        for index, task in enumerate(tasks):
+            body, rejected = core_create(task)
+            for ref, value in _custom_refs(task):
+                field = match_field(str(ref), defs)
+                if field is None:
+                    rejected[str(ref)] = "matches no core or custom ClickUp field"
+                    continue
+                try:
+                    wire = custom_value(field, value, None)
+                except InvalidRequest as exc:
+                    rejected[field["name"]] = str(exc)
+                    continue
+                if wire not in (UNCHANGED, CLEAR):
+                    body.setdefault("custom_fields", []).append({"id": field["id"], "value": wire})
+            if not str(body.get("name") or "").strip():
+                results.append(
+                    CreateResult(index=index, status="failed", error="name must not be empty")
+                )
                 continue
-            core = "description" if name in DESCRIPTION_ALIASES else name
-            if core in WRITABLE_CORE:
-                self._core_change(core, value, current, body, changes, rejected)
-            elif core in CORE_FIELDS:
-                rejected[name] = "read-only ClickUp field"
-            else:
-                wanted_custom.append((name, value))
-        for ref, value in wanted_custom:
-            field = match_field(str(ref), defs)
-            if field is None:
-                unknown[str(ref)] = value
-                continue
-            if field["type"] == "button":
-                rejected[field["name"]] = "button fields are never written"
+            if dry_run:
+                results.append(CreateResult(index=index, status="planned", rejected=rejected))
                 continue
             try:
-                wire = custom_value(field, value, values.get(field["id"]))
-            except InvalidRequest as exc:
-                rejected[field["name"]] = str(exc)
-                continue
-            if wire is not UNCHANGED:
-                posts[field["id"]] = wire
-                changes[field["name"]] = FieldChange(old=values.get(field["id"]), new=wire)
-        if unknown:
-            if self.unknown_fields == "append_to_description":
-                self._append_unknown(unknown, task, current, body, changes)
-            else:
-                for name in unknown:
-                    rejected[name] = "matches no core or custom ClickUp field"
-        if not changes:
-            attempted = len([k for k in task if k not in ("id", "custom_fields")]) + len(
-                task.get("custom_fields") or []
-            )
-            failed = bool(rejected) and len(rejected) >= attempted
-            error = "no field could be written" if failed else None
-            status = "failed" if failed else "unchanged"
-            return WriteResult(task_id=key, status=status, rejected=rejected, error=error)
-        if dry_run:
-            return WriteResult(task_id=key, status="planned", changes=changes, rejected=rejected)
-        if body:
-            self.http.request("PUT", f"/task/{key}", json=body)
-        for field_id, wire in posts.items():
-            name = defs[field_id]["name"]
-            try:
-                self.http.request("POST", f"/task/{key}/field/{field_id}", json={"value": wire})
+                response = self.http.request(
+                    "POST", f"/list/{self.list_id}/task", json=body, idempotent=False
+                )
             except (RequestRejected, NotFound) as exc:
-                # the task is partly written by now: report the field, keep the rest
-                rejected[name] = str(exc)
-                changes.pop(name, None)
-        if not changes:
-            return WriteResult(
-                task_id=key, status="failed", rejected=rejected, error="no field could be written"
+                results.append(
+                    CreateResult(index=index, status="failed", error=str(exc), rejected=rejected)
+                )
+                continue
+            created = as_dict(json_body(response, "task"), "task")
+            results.append(
+                CreateResult(
+                    index=index,
+                    status="created",
+                    task_id=opt_str(created.get("id"), "id"),
+                    key=opt_str(created.get("custom_id"), "custom_id"),
+                    rejected=rejected,
+                )
             )
-        return WriteResult(task_id=key, status="updated", changes=changes, rejected=rejected)
+        return results
 
-    def _core_change(
-        self,
-        name: str,
-        value: Any,
-        current: dict[str, Any],
-        body: dict[str, Any],
-        changes: dict[str, FieldChange],
-        rejected: dict[str, str],
-    ) -> None:
-        if name == "name":
-            if not isinstance(value, str) or not value.strip():
-                rejected[name] = "name must not be empty"
-            elif value != current.get("name"):
-                body["name"] = value
-                changes[name] = FieldChange(old=current.get("name"), new=value)
-        elif name == "status":
-            target = value.get("status") if isinstance(value, dict) else value
-            old = (current.get("status") or {}).get("status")
-            if not isinstance(target, str) or not target.strip():
-                rejected[name] = "status must not be empty"
-            elif str(old or "").casefold() != target.casefold():
-                body["status"] = target
-                changes[name] = FieldChange(old=old, new=target)
-        elif name == "description":
-            old = current.get("markdown_description") or current.get("description") or ""
-            new = value or ""
-            if not same_value(old, new):
-                body["markdown_content"] = new if new.strip() else " "
-                changes[name] = FieldChange(old=old, new=new)
-        elif name == "assignees":
-            have = {
-                int(a["id"] if isinstance(a, dict) else a) for a in current.get("assignees") or []
-            }
-            want = {int(a["id"] if isinstance(a, dict) else a) for a in value or []}
-            if have != want:
-                body["assignees"] = {"add": sorted(want - have), "rem": sorted(have - want)}
-                changes[name] = FieldChange(old=sorted(have), new=sorted(want))
-        elif name == "priority":
-            old_p = current.get("priority") or {}
-            old_id = int(old_p["id"]) if isinstance(old_p, dict) and old_p.get("id") else None
-            new_id = value.get("id") if isinstance(value, dict) else value
-            new_id = int(new_id) if new_id not in (None, "") else None
-            if new_id is None and old_id is not None:
-                rejected[name] = "clearing the priority is not supported"
-            elif new_id != old_id:
-                body["priority"] = new_id
-                changes[name] = FieldChange(old=old_id, new=new_id)
-        else:  # due_date, start_date
-            old_ms, new_ms = to_ms(current.get(name)), to_ms(value)
-            if new_ms is None and old_ms is not None:
-                rejected[name] = f"clearing {name} is not supported"
-            elif new_ms != old_ms:
-                body[name] = new_ms
-                changes[name] = FieldChange(old=old_ms, new=new_ms)
-
-    @staticmethod
-    def _append_unknown(
-        unknown: dict[str, Any],
-        task: dict[str, Any],
-        current: dict[str, Any],
-        body: dict[str, Any],
-        changes: dict[str, FieldChange],
-    ) -> None:
-        old = current.get("markdown_description") or current.get("description") or ""
-        base = body.get("markdown_content", old)
-        if "description" in changes:
-            base = changes["description"].new or ""
-        block = "\n".join(f"{name}: {value}" for name, value in unknown.items())
-        if block in base:
-            return  # already appended by an earlier run
-        new = f"{base.rstrip()}\n\n{block}" if base.strip() else block
-        body["markdown_content"] = new
-        changes["description"] = FieldChange(old=old, new=new)
-
-    def _custom_fields(self, refresh: bool = False) -> list[dict[str, Any]]:
+    def custom_fields(self, refresh: bool = False) -> list[dict[str, Any]]:
+        """The list's custom field definitions (read once)."""
         if not self.list_id:
             return []
         if self._custom is None or refresh:
-            data = self.http.request("GET", f"/list/{self.list_id}/field").json()
-            self._custom = list(data.get("fields") or [])
+            data = as_dict(
+                json_body(self.http.request("GET", f"/list/{self.list_id}/field"), "field"),
+                "fields",
+            )
+            fields = []
+            for n, raw in enumerate(as_list(data.get("fields"), "fields")):
+                field = as_dict(raw, f"fields[{n}]")
+                for name in ("id", "name", "type"):
+                    if not opt_str(field.get(name), f"fields[{n}].{name}"):
+                        raise UnexpectedResponse(
+                            f"fields[{n}].{name}: a custom field without {name}",
+                            field=f"fields[{n}].{name}",
+                        )
+                fields.append(field)
+            self._custom = fields
         return list(self._custom)
+
+
+def _custom_refs(task: dict[str, Any]) -> list[tuple[Any, Any]]:
+    refs = [
+        (c.get("id") or c.get("name"), c.get("value"))
+        for c in task.get("custom_fields") or []
+        if isinstance(c, dict)
+    ]
+    return refs + [
+        (k, v)
+        for k, v in task.items()
+        if k not in CORE_FIELDS
+        and k
+        not in ("id", "custom_fields", "markdown_description", "markdown_content", "text_content")
+    ]
+
+
+def _comment(raw: Any, where: str) -> Comment:
+    comment = as_dict(raw, where)
+    user = as_dict(comment.get("user"), f"{where}.user")
+    created = opt_ms(comment.get("date"), f"{where}.date")
+    text = comment.get("comment_text")
+    return Comment(
+        id=opt_str(comment.get("id"), f"{where}.id") or "",
+        body=opt_str(text, f"{where}.comment_text") or "",
+        author=opt_str(user.get("username"), f"{where}.user.username")
+        or opt_str(user.get("id"), f"{where}.user.id"),
+        created=None if created is None else datetime.fromtimestamp(created / 1000, UTC),
+        raw=comment,
+    )

@@ -8,10 +8,13 @@ IntegrationError
 │   └── RequestRejected            400/409/422 with the service's own messages
 │       (error_messages, errors)   (Jira ``errorMessages``/``errors``, ClickUp ``err``)
 ├── ServiceUnavailable             transport failure, timeout or 5xx after retries
-└── PaginationError                the service's paging misbehaved (repeated cursor, page cap)
+├── PaginationError                the service's paging misbehaved (repeated cursor, page cap)
+└── UnexpectedResponse(field)      a response without the shape the API description promises
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from integrations.errors import (
     AuthenticationFailed,
@@ -21,6 +24,7 @@ from integrations.errors import (
     RateLimited,
     ServiceUnavailable,
 )
+from models.errors import ExitCode
 
 __all__ = [
     "AuthenticationFailed",
@@ -31,6 +35,7 @@ __all__ = [
     "RateLimited",
     "RequestRejected",
     "ServiceUnavailable",
+    "UnexpectedResponse",
 ]
 
 
@@ -41,6 +46,8 @@ class RequestRejected(InvalidRequest):
         status_code: the HTTP status the service answered.
         error_messages: general messages (Jira ``errorMessages``, ClickUp ``err``).
         errors: messages by field (Jira ``errors``).
+        body: the decoded JSON body (None when it was not JSON), for operations whose
+            error answer carries more (Jira's bulk create lists each element's errors).
     """
 
     def __init__(
@@ -50,12 +57,28 @@ class RequestRejected(InvalidRequest):
         status_code: int,
         error_messages: list[str] | None = None,
         errors: dict[str, str] | None = None,
+        body: Any = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.error_messages = list(error_messages or [])
         self.errors = dict(errors or {})
+        self.body = body
 
 
 class PaginationError(IntegrationError):
     """Paging did not terminate sanely (a repeated cursor or too many pages)."""
+
+
+class UnexpectedResponse(IntegrationError):
+    """A response value the API description does not allow (or we cannot use).
+
+    Attributes:
+        field: where in the response (``issues[3].fields.updated``).
+    """
+
+    exit_code = ExitCode.UNAVAILABLE
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field

@@ -119,6 +119,8 @@ def _error_details(response: httpx.Response) -> tuple[list[str], dict[str, str]]
         return ([text] if text else []), {}
     if not isinstance(body, dict):
         return [str(body)], {}
+    if not isinstance(body.get("errors") or {}, dict):  # ClickUp/Jira never; keep it safe
+        body = {**body, "errors": {}}
     messages = [str(m) for m in body.get("errorMessages") or []]
     if body.get("err"):  # ClickUp: {"err": "...", "ECODE": "..."}
         messages.append(f"{body['err']} ({body.get('ECODE', '?')})")
@@ -148,7 +150,13 @@ def status_error(response: httpx.Response, what: str) -> IntegrationError:
         retry_after = RetryAfterHeader().wait_seconds(response, 0, 0.0)
         return RateLimited(text, retry_after=retry_after)
     if 400 <= status < 500:
-        return RequestRejected(text, status_code=status, error_messages=messages, errors=errors)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return RequestRejected(
+            text, status_code=status, error_messages=messages, errors=errors, body=body
+        )
     return ServiceUnavailable(text)
 
 

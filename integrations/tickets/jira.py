@@ -1,13 +1,14 @@
-"""Jira Cloud (platform REST API v3) ticket connector.
+"""Jira Cloud (platform REST API v3) ticket connector: reading, comments, field metadata.
 
-Endpoints used (all in the platform v3 OpenAPI description):
-``GET /rest/api/3/field``, ``GET /rest/api/3/myself`` (time zone for JQL dates),
-``POST /rest/api/3/search/jql``, ``GET/PUT /rest/api/3/issue/{id}``,
-``GET/POST /rest/api/3/issue/{id}/transitions``. Auth is Basic ``email:api_token``.
+Endpoints used (all in the platform v3 OpenAPI description): ``GET /rest/api/3/field``,
+``GET /rest/api/3/myself`` (time zone for JQL dates), ``POST /rest/api/3/search/jql``
+(any JQL; ``nextPageToken`` paging), ``POST /rest/api/3/issue/bulkfetch`` (known keys, 100
+per request), ``GET/POST /rest/api/3/issue/{key}/comment``; writing and creating are in
+:mod:`integrations.tickets.jira_write`. Auth is Basic ``email:api_token``.
 
 Errors: see :mod:`integrations.tickets.errors` (``RequestRejected`` carries Jira's
 ``errorMessages``/``errors``; ``PaginationError`` for a repeated ``nextPageToken`` or more
-than ``max_pages`` pages).
+than ``max_pages`` pages; ``UnexpectedResponse`` names the field of a malformed response).
 """
 
 from __future__ import annotations
@@ -22,28 +23,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 from pydantic import SecretStr
 
-from integrations.tickets.adf import adf_to_markdown, is_adf, markdown_to_adf
-from integrations.tickets.base import (
-    FieldChange,
-    Progress,
-    TicketField,
-    WriteResult,
-    merge_by_id,
-    run_writes,
-    same_value,
-    write_progress,
-)
-from integrations.tickets.errors import (
-    InvalidRequest,
-    NotFound,
-    PaginationError,
-    RequestRejected,
-)
-from integrations.tickets.http import (
-    HttpSession,
-    RetryPolicy,
-    parse_iso_reset,
-    rate_limit_policy,
+from integrations.tickets.adf import AdfError, adf_to_markdown, is_adf, markdown_to_adf
+from integrations.tickets.base import Comment, CreateResult, Progress, TicketField, WriteResult
+from integrations.tickets.errors import InvalidRequest, PaginationError, UnexpectedResponse
+from integrations.tickets.http import HttpSession, RetryPolicy, parse_iso_reset, rate_limit_policy
+from integrations.tickets.jira_write import create_tasks, write_tasks
+from integrations.tickets.responses import (
+    as_dict,
+    as_list,
+    json_body,
+    opt_bool,
+    opt_int,
+    opt_str,
+    opt_time,
 )
 
 __all__ = ["JiraConnector", "jira_retry_policy"]
@@ -51,7 +43,9 @@ __all__ = ["JiraConnector", "jira_retry_policy"]
 API = "/rest/api/3"
 RICH_TEXT_SYSTEM_FIELDS = frozenset({"description", "environment"})
 TEXTAREA = "com.atlassian.jira.plugin.system.customfieldtypes:textarea"
-REQUIRED_FIELDS = frozenset({"summary", "issuetype", "project"})
+BULK_FETCH = 100  # issues per bulkfetch request (the endpoint's limit)
+ID_PAGE = 5000  # issues per search page when only ids/keys are asked for (the API's maximum)
+_ORDER_BY = re.compile(r"\s+ORDER\s+BY\s+.*$", re.I | re.S)
 
 
 def jira_retry_policy(**overrides: Any) -> RetryPolicy:
@@ -59,19 +53,28 @@ def jira_retry_policy(**overrides: Any) -> RetryPolicy:
     return rate_limit_policy("X-RateLimit-Reset", parse_iso_reset, **overrides)
 
 
-def _jql_quote(value: str) -> str:
+def jql_quote(value: str) -> str:
+    """A JQL string literal."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def parse_jira_time(value: str) -> datetime:
     """Jira timestamps (``2024-01-31T10:00:00.000+0000``) as aware datetimes."""
-    fixed = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", value.replace("Z", "+00:00"))
-    parsed = datetime.fromisoformat(fixed)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = opt_time(value, "timestamp")
+    assert parsed is not None
+    return parsed
 
 
 class JiraConnector:
-    """Read and write the issues of one project and issue type."""
+    """Read and write the issues a JQL query selects (by default one project and type).
+
+    Args:
+        jql: the issues this connector works on; default
+            ``project = <project_code> AND issuetype = <ticket_type>``. Any JQL works; an
+            ``ORDER BY`` in it is replaced by ``updated, id`` when reading for a sync.
+        project_code, ticket_type: where :meth:`create_tasks` puts new issues (and the
+            default JQL).
+    """
 
     def __init__(
         self,
@@ -81,11 +84,13 @@ class JiraConnector:
         project_code: str,
         ticket_type: str,
         *,
+        jql: str | None = None,
         client: httpx.Client | None = None,
         retry: RetryPolicy | None = None,
         page_size: int = 100,
         max_pages: int = 1000,
         concurrency: int = 4,
+        bulk_size: int = 50,
         progress: Progress | None = None,
     ) -> None:
         token = api_token.get_secret_value() if isinstance(api_token, SecretStr) else api_token
@@ -98,9 +103,12 @@ class JiraConnector:
         )
         self.project_code = project_code
         self.ticket_type = ticket_type
+        default = f"project = {jql_quote(project_code)} AND issuetype = {jql_quote(ticket_type)}"
+        self.jql = jql or default
         self.page_size = page_size
         self.max_pages = max_pages
         self.concurrency = concurrency
+        self.bulk_size = min(50, bulk_size)  # POST /issue/bulk takes at most 50
         self.progress = progress
         self._fields: dict[str, TicketField] | None = None
         self._zone: tzinfo | None = None
@@ -109,25 +117,21 @@ class JiraConnector:
 
     def read_attributes(self) -> list[TicketField]:
         """All fields (system and custom) with schema types, names from a search merged in."""
-        fields = self._field_map(refresh=True)
-        body = {
-            "jql": self._jql(),
-            "maxResults": 1,
-            "fields": ["*all"],
-            "expand": "names,schema",
-        }
-        page = self.http.request("POST", f"{API}/search/jql", json=body).json()
-        names: dict[str, str] = page.get("names") or {}
-        schemas: dict[str, dict[str, Any]] = page.get("schema") or {}
+        fields = self.field_map(refresh=True)
+        body = {"jql": self.jql, "maxResults": 1, "fields": ["*all"], "expand": "names,schema"}
+        page = as_dict(self._post("search/jql", body), "search")
+        names = as_dict(page.get("names"), "names")
+        schemas = as_dict(page.get("schema"), "schema")
         for field_id, name in names.items():
             if field_id not in fields:
-                fields[field_id] = self._to_field(
+                fields[field_id] = _to_field(
                     {
                         "id": field_id,
                         "name": name,
-                        "schema": schemas.get(field_id) or {},
+                        "schema": schemas.get(field_id),
                         "custom": field_id.startswith("customfield_"),
-                    }
+                    },
+                    f"names.{field_id}",
                 )
         return sorted(fields.values(), key=lambda f: (f.custom, f.id))
 
@@ -137,7 +141,10 @@ class JiraConnector:
         updated_since: datetime | None = None,
         fields: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Issues of the project and type, oldest update first, deduplicated by id.
+        """Issues the connector's JQL selects, oldest update first, deduplicated by id.
+
+        ``updated_since`` adds ``updated >= <that minute, in the API user's time zone>``
+        (JQL's precision; the overlap is harmless: duplicates and unchanged values drop out).
 
         Raises:
             PaginationError: a ``nextPageToken`` came back twice or paging exceeded
@@ -146,41 +153,42 @@ class JiraConnector:
         wanted = list(fields) if fields else ["*all"]
         if "updated" not in wanted and not any(f.startswith("*") for f in wanted):
             wanted.append("updated")  # needed for incremental cursors
-        return self._search(self._jql(updated_since), wanted, limit)
-
-    def _jql(self, updated_since: datetime | None = None, ids: Sequence[str] = ()) -> str:
-        clauses = [
-            f"project = {_jql_quote(self.project_code)}",
-            f"issuetype = {_jql_quote(self.ticket_type)}",
-        ]
+        base = _ORDER_BY.sub("", self.jql).strip()
+        clauses = [f"({base})" if base else ""]
         if updated_since is not None:
-            # JQL reads dates in the user's time zone at minute precision: convert, round
-            # down; the overlap is harmless (duplicates are dropped, unchanged values ignored)
-            local = updated_since.astimezone(self._user_zone())
-            clauses.append(f"updated >= {_jql_quote(local.strftime('%Y-%m-%d %H:%M'))}")
-        if ids:
-            clauses = [f"issuekey in ({', '.join(_jql_quote(i) for i in ids)})"]
-        return " AND ".join(clauses) + " ORDER BY updated ASC, id ASC"
+            local = updated_since.astimezone(self.user_zone())
+            clauses.append(f"updated >= {jql_quote(local.strftime('%Y-%m-%d %H:%M'))}")
+        jql = " AND ".join(c for c in clauses if c) + " ORDER BY updated ASC, id ASC"
+        return self.search(jql, fields=wanted, limit=limit)
 
-    def _search(self, jql: str, fields: list[str], limit: int | None) -> list[dict[str, Any]]:
+    def search(
+        self, jql: str, *, fields: Sequence[str] | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every issue any JQL selects (paged by ``nextPageToken``), deduplicated by id.
+
+        A page may be empty yet not the last (``isLast: false`` with a token): paging
+        goes on until ``isLast`` or no token.
+        """
+        wanted = list(fields) if fields else ["*all"]
+        size_cap = ID_PAGE if set(wanted) <= {"id", "key"} else self.page_size
         by_id: dict[str, dict[str, Any]] = {}
         token: str | None = None
         seen_tokens: set[str] = set()
         for page_number in range(1, self.max_pages + 1):
-            size = self.page_size if limit is None else min(self.page_size, limit - len(by_id))
-            body: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": max(1, size)}
+            size = size_cap if limit is None else min(size_cap, limit - len(by_id))
+            body: dict[str, Any] = {"jql": jql, "fields": wanted, "maxResults": max(1, size)}
             if token is not None:
                 body["nextPageToken"] = token
-            page = self.http.request("POST", f"{API}/search/jql", json=body).json()
-            issues = page.get("issues") or []
-            for issue in issues:
-                by_id[str(issue["id"])] = issue  # a later copy is fresher
+            page = as_dict(self._post("search/jql", body), "search")
+            for n, issue in enumerate(as_list(page.get("issues"), "issues")):
+                issue = as_dict(issue, f"issues[{n}]")
+                by_id[self.task_id(issue, f"issues[{n}]")] = issue  # a later copy is fresher
             if self.progress is not None:
                 self.progress("read", len(by_id), limit)
             if limit is not None and len(by_id) >= limit:
                 return list(by_id.values())[:limit]
-            token = page.get("nextPageToken")
-            if page.get("isLast") or not token or not issues:
+            token = opt_str(page.get("nextPageToken"), "nextPageToken")
+            if opt_bool(page.get("isLast"), "isLast") or not token:
                 return list(by_id.values())
             if token in seen_tokens:
                 raise PaginationError(
@@ -190,207 +198,153 @@ class JiraConnector:
             seen_tokens.add(token)
         raise PaginationError(f"Jira search exceeded {self.max_pages} pages for JQL {jql!r}")
 
-    def task_id(self, task: dict[str, Any]) -> str:
+    def fetch(
+        self, keys: Sequence[str], fields: Sequence[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Known issues by id or key, 100 per ``issue/bulkfetch`` request; an issue that
+        does not exist (or is not visible) is simply absent. The result maps both the id
+        and the key of each issue found."""
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(str(k) for k in keys))
+        for start in range(0, len(unique), BULK_FETCH):
+            body = {
+                "issueIdsOrKeys": unique[start : start + BULK_FETCH],
+                "fields": list(fields) if fields else ["*all"],
+            }
+            page = as_dict(self._post("issue/bulkfetch", body), "bulkfetch")
+            for n, issue in enumerate(as_list(page.get("issues"), "issues")):
+                issue = as_dict(issue, f"issues[{n}]")
+                found[self.task_id(issue, f"issues[{n}]")] = issue
+                for name in ("id", "key"):
+                    if (value := opt_str(issue.get(name), f"issues[{n}].{name}")) is not None:
+                        found[value] = issue
+        return found
+
+    def scan_ids(self) -> set[str]:
+        """Ids and keys of every issue the JQL selects: one id-only search per 5,000."""
+        ids: set[str] = set()
+        base = _ORDER_BY.sub("", self.jql).strip()
+        for n, issue in enumerate(self.search(f"{base} ORDER BY id ASC", fields=["key"])):
+            for name in ("id", "key"):
+                if (value := opt_str(issue.get(name), f"issues[{n}].{name}")) is not None:
+                    ids.add(value)
+        return ids
+
+    def task_id(self, task: dict[str, Any], where: str = "task") -> str:
         """The issue id (or key when only a key is given)."""
-        value = task.get("id") or task.get("key")
+        value = opt_str(task.get("id"), f"{where}.id") or opt_str(task.get("key"), f"{where}.key")
         if not value:
-            raise InvalidRequest("Jira task has neither 'id' nor 'key'")
-        return str(value)
+            raise InvalidRequest(f"{where}: a Jira issue has neither 'id' nor 'key'")
+        return value
 
     def updated_at(self, task: dict[str, Any]) -> datetime | None:
-        """``fields.updated`` as an aware datetime."""
-        value = (task.get("fields") or {}).get("updated")
-        return parse_jira_time(value) if value else None
+        """``fields.updated`` as an aware datetime (UnexpectedResponse when malformed)."""
+        return opt_time(as_dict(task.get("fields"), "fields").get("updated"), "fields.updated")
+
+    # ------------------------------------------------------------------ comments
+
+    def read_comments(self, task_id: str) -> list[Comment]:
+        """Every comment of an issue, oldest first (``startAt`` paging, ADF as Markdown)."""
+        comments: list[Comment] = []
+        for _ in range(self.max_pages):
+            params = {"startAt": str(len(comments)), "maxResults": "100", "orderBy": "created"}
+            response = self.http.request("GET", f"{API}/issue/{task_id}/comment", params=params)
+            page = as_dict(json_body(response, "comments"), "comments")
+            batch = as_list(page.get("comments"), "comments")
+            for n, raw in enumerate(batch):
+                comments.append(_comment(raw, f"comments[{len(comments)}]", n))
+            total = opt_int(page.get("total"), "total")
+            if not batch or total is None or len(comments) >= total:
+                return comments
+        raise PaginationError(f"comments of {task_id} exceeded {self.max_pages} pages")
+
+    def add_comment(self, task_id: str, body: str | dict[str, Any]) -> Comment:
+        """Add a comment: Markdown (converted to ADF) or an ADF document."""
+        document = body if is_adf(body) else markdown_to_adf(str(body))
+        response = self.http.request(
+            "POST", f"{API}/issue/{task_id}/comment", json={"body": document}, idempotent=False
+        )
+        return _comment(json_body(response, "comment"), "comment", 0)
 
     # ------------------------------------------------------------------ writing
 
     def write_tasks(
-        self, tasks: Sequence[dict[str, Any]], dry_run: bool = False
+        self, tasks: Sequence[dict[str, Any]], dry_run: bool = False, force: bool = False
     ) -> list[WriteResult]:
-        """Send only changed fields; status through transitions; one result per issue.
+        """See :func:`integrations.tickets.jira_write.write_tasks`."""
+        return write_tasks(self, tasks, dry_run=dry_run, force=force)
 
-        Each task is ``{"id" or "key": ..., "fields": {field_id: value}}``. Rich-text fields
-        accept Markdown (converted to ADF) or ADF. ``dry_run`` reads current values and
-        returns the diff without writing.
-        """
-        results: list[WriteResult] = []
-        valid: list[dict[str, Any]] = []
-        for task in tasks:
-            try:
-                self.task_id(task)
-                valid.append(task)
-            except InvalidRequest as exc:
-                results.append(WriteResult(task_id="?", status="failed", error=str(exc)))
-        merged = merge_by_id(valid, self.task_id)
-        meta = self._field_map()
-        wanted = sorted({f for t in merged.values() for f in (t.get("fields") or {})} | {"status"})
-        current = self._current(list(merged), [self._resolve(f, meta) or f for f in wanted])
+    def create_tasks(
+        self, tasks: Sequence[dict[str, Any]], dry_run: bool = False
+    ) -> list[CreateResult]:
+        """See :func:`integrations.tickets.jira_write.create_tasks`."""
+        return create_tasks(self, tasks, dry_run=dry_run)
 
-        # "10001" and "PRJ-1" may name one issue: merge again by the real id
-        def real_id(task: dict[str, Any]) -> str:
-            issue = current.get(self.task_id(task))
-            return str(issue["id"]) if issue else self.task_id(task)
+    # ------------------------------------------------------------------ plumbing
 
-        merged = {self.task_id(t): t for t in merge_by_id(merged.values(), real_id).values()}
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        return json_body(self.http.request("POST", f"{API}/{path}", json=body), path)
 
-        def one(key: str, task: dict[str, Any]) -> WriteResult:
-            return self._write_one(key, task, current.get(key), meta, dry_run)
-
-        return results + run_writes(
-            merged, one, self.concurrency, on_done=write_progress(self.progress)
-        )
-
-    def _current(self, keys: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
-        """Current issues by the id or key the caller used: one search per 100 issues."""
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(keys), 100):
-            chunk = keys[start : start + 100]
-            try:
-                issues = self._search(self._jql(ids=chunk), fields, None)
-            except RequestRejected:
-                # Jira rejects the whole JQL when one key does not exist: fetch one by one.
-                issues = []
-                for key in chunk:
-                    try:
-                        response = self.http.request(
-                            "GET", f"{API}/issue/{key}", params={"fields": ",".join(fields)}
-                        )
-                    except (NotFound, RequestRejected):
-                        continue  # reported per task as "not found"
-                    issues.append(response.json())
-            for issue in issues:
-                found[str(issue["id"])] = issue
-                found[str(issue.get("key"))] = issue
-        return found
-
-    def _write_one(
-        self,
-        key: str,
-        task: dict[str, Any],
-        issue: dict[str, Any] | None,
-        meta: dict[str, TicketField],
-        dry_run: bool,
-    ) -> WriteResult:
-        if issue is None:
-            return WriteResult(task_id=key, status="failed", error=f"issue {key} not found")
-        remote = issue.get("fields") or {}
-        changes: dict[str, FieldChange] = {}
-        rejected: dict[str, str] = {}
-        payload: dict[str, Any] = {}
-        target_status: str | None = None
-        for name, value in (task.get("fields") or {}).items():
-            field_id = self._resolve(name, meta)
-            if field_id is None:
-                rejected[name] = "unknown Jira field"
-                continue
-            if field_id in REQUIRED_FIELDS and value in (None, "", [], {}):
-                return WriteResult(
-                    task_id=key, status="failed", error=f"{field_id} must not be empty"
-                )
-            old = remote.get(field_id)
-            if field_id == "status":
-                target = value.get("name") if isinstance(value, dict) else value
-                if not isinstance(target, str) or not target.strip():
-                    return WriteResult(
-                        task_id=key, status="failed", error="status must not be empty"
-                    )
-                if (old or {}).get("name", "").casefold() != target.casefold():
-                    target_status = target
-                    changes["status"] = FieldChange(old=(old or {}).get("name"), new=target)
-                continue
-            if meta[field_id].rich_text:
-                new_doc = self._to_adf(value)
-                if adf_to_markdown(old if is_adf(old) else None) != adf_to_markdown(new_doc):
-                    payload[field_id] = new_doc
-                    changes[field_id] = FieldChange(old=old, new=new_doc)
-                continue
-            if value in ("", []) and old in (None, "", []):
-                continue
-            if not same_value(old, value):
-                payload[field_id] = value
-                changes[field_id] = FieldChange(old=old, new=value)
-        if not changes:
-            all_rejected = bool(rejected) and len(rejected) == len(task.get("fields") or {})
-            status = "failed" if all_rejected else "unchanged"
-            error = "no field could be written" if all_rejected else None
-            return WriteResult(task_id=key, status=status, rejected=rejected, error=error)
-        issue_id = str(issue["id"])
-        # looked up before any write (and on dry runs): a missing transition fails the task
-        transition_id = self._transition_id(issue_id, target_status) if target_status else None
-        if dry_run:
-            return WriteResult(task_id=key, status="planned", changes=changes, rejected=rejected)
-        if payload:
-            self.http.request("PUT", f"{API}/issue/{issue_id}", json={"fields": payload})
-        if transition_id is not None:
-            self.http.request(
-                "POST",
-                f"{API}/issue/{issue_id}/transitions",
-                json={"transition": {"id": transition_id}},
-                idempotent=False,
-            )
-        return WriteResult(task_id=key, status="updated", changes=changes, rejected=rejected)
-
-    def _transition_id(self, issue_id: str, target: str) -> str:
-        data = self.http.request("GET", f"{API}/issue/{issue_id}/transitions").json()
-        transitions = data.get("transitions") or []
-        for transition in transitions:
-            to_name = (transition.get("to") or {}).get("name", "")
-            if target.casefold() in (
-                to_name.casefold(),
-                str(transition.get("name", "")).casefold(),
-            ):
-                return str(transition["id"])
-        available = ", ".join(sorted((t.get("to") or {}).get("name", "?") for t in transitions))
-        raise InvalidRequest(
-            f"issue {issue_id}: no transition to status {target!r} "
-            f"(available: {available or 'none'})"
-        )
-
-    @staticmethod
-    def _to_adf(value: Any) -> dict[str, Any] | None:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        if is_adf(value):
-            return dict(value)
-        if isinstance(value, str):
-            return markdown_to_adf(value)
-        raise InvalidRequest(f"rich-text value must be Markdown or ADF, got {type(value).__name__}")
-
-    def _user_zone(self) -> tzinfo:
+    def user_zone(self) -> tzinfo:
         """The API user's time zone (``GET /rest/api/3/myself``), UTC when unknown."""
         if self._zone is None:
-            name = self.http.request("GET", f"{API}/myself").json().get("timeZone")
+            me = as_dict(json_body(self.http.request("GET", f"{API}/myself"), "myself"), "myself")
+            name = opt_str(me.get("timeZone"), "timeZone")
             try:
                 self._zone = ZoneInfo(name) if name else UTC
             except (ValueError, ZoneInfoNotFoundError):
                 self._zone = UTC
         return self._zone
 
-    # ------------------------------------------------------------------ field metadata
-
-    def _field_map(self, refresh: bool = False) -> dict[str, TicketField]:
+    def field_map(self, refresh: bool = False) -> dict[str, TicketField]:
+        """Every field by id (``GET /field``, read once)."""
         if self._fields is None or refresh:
-            raw = self.http.request("GET", f"{API}/field").json()
-            self._fields = {f["id"]: self._to_field(f) for f in raw}
+            raw = as_list(json_body(self.http.request("GET", f"{API}/field"), "field"), "fields")
+            fields = [_to_field(f, f"fields[{n}]") for n, f in enumerate(raw)]
+            self._fields = {f.id: f for f in fields}
         return dict(self._fields)
 
     @staticmethod
-    def _resolve(name: str, meta: dict[str, TicketField]) -> str | None:
+    def resolve(name: str, meta: dict[str, TicketField]) -> str | None:
+        """The id of the field called ``name`` (id or name, any case), or None."""
         if name in meta:
             return name
         folded = name.casefold()
         return next((f.id for f in meta.values() if f.name.casefold() == folded), None)
 
-    @staticmethod
-    def _to_field(raw: dict[str, Any]) -> TicketField:
-        schema = raw.get("schema") or {}
-        custom_type = schema.get("custom")
-        return TicketField(
-            id=raw["id"],
-            name=raw.get("name") or raw["id"],
-            custom=bool(raw.get("custom")),
-            type=schema.get("type"),
-            items=schema.get("items"),
-            custom_type=custom_type,
-            rich_text=raw["id"] in RICH_TEXT_SYSTEM_FIELDS or custom_type == TEXTAREA,
-        )
+
+def _to_field(raw: Any, where: str) -> TicketField:
+    field = as_dict(raw, where)
+    schema = as_dict(field.get("schema"), f"{where}.schema")
+    field_id = opt_str(field.get("id"), f"{where}.id") or opt_str(field.get("key"), f"{where}.key")
+    if not field_id:
+        raise UnexpectedResponse(f"{where}: a field without id or key", field=f"{where}.id")
+    custom_type = opt_str(schema.get("custom"), f"{where}.schema.custom")
+    return TicketField(
+        id=field_id,
+        name=opt_str(field.get("name"), f"{where}.name") or field_id,
+        custom=bool(opt_bool(field.get("custom"), f"{where}.custom")),
+        type=opt_str(schema.get("type"), f"{where}.schema.type"),
+        items=opt_str(schema.get("items"), f"{where}.schema.items"),
+        custom_type=custom_type,
+        rich_text=field_id in RICH_TEXT_SYSTEM_FIELDS or custom_type == TEXTAREA,
+    )
+
+
+def _comment(raw: Any, where: str, n: int) -> Comment:
+    comment = as_dict(raw, where)
+    body = comment.get("body")
+    try:
+        text = adf_to_markdown(body, f"{where}.body") if is_adf(body) else str(body or "")
+    except AdfError as exc:
+        raise UnexpectedResponse(str(exc), field=f"{where}.body") from exc
+    author = as_dict(comment.get("author"), f"{where}.author")
+    name = opt_str(author.get("displayName"), f"{where}.author.displayName")
+    account = opt_str(author.get("accountId"), f"{where}.author.accountId")
+    return Comment(
+        id=opt_str(comment.get("id"), f"{where}.id") or f"#{n}",
+        body=text,
+        author=name or account,
+        created=opt_time(comment.get("created"), f"{where}.created"),
+        raw=comment,
+    )

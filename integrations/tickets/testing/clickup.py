@@ -1,12 +1,19 @@
 """A stateful fake of ClickUp API v2 (the parts the connector uses).
 
-Behaviour copied from ClickUp's v2 OpenAPI description (``specs/`` beside this module) and docs
-(https://developer.clickup.com/reference): pages of 100 tasks, 0-based ``page``,
+Behaviour copied from ClickUp's v2 OpenAPI description (``specs/`` beside this module) and
+docs (https://developer.clickup.com/reference): pages of 100 tasks, 0-based ``page``,
 ``last_page`` on list reads only (team reads end on a short page); closed tasks and
-subtasks are left out unless ``include_closed``/``subtasks`` are true; ``date_updated_gt``
-in Unix ms; ``markdown_description`` only with ``include_markdown_description=true``;
-dropdown custom-field values read back as the option's ``orderindex`` but are set by option
-id; ``PUT /task`` rejects ``custom_fields`` ("use the Set Custom Field Value endpoint");
+subtasks are left out unless ``include_closed``/``subtasks`` are true; the filters
+``statuses``, ``assignees``, ``tags`` (``…[]`` on team reads), ``due_date``/``date_created``/
+``date_updated`` ``_gt``/``_lt`` (Unix ms, strict), ``archived`` and ``custom_fields``;
+``markdown_description`` only with ``include_markdown_description=true``; task listings
+serve tasks as ``GET /task`` does (their answer schemas contradict it, see
+:data:`~integrations.tickets.testing.openapi.CLICKUP_UNCHECKED`); dropdown custom-field
+values read back as the option's ``orderindex`` but are set by option id;
+``DELETE /task/{id}/field/{field_id}`` removes a value; ``PUT /task`` rejects
+``custom_fields`` ("use the Set Custom Field Value endpoint") and clears ``priority`` and
+dates given ``null``; tasks may be addressed by custom id with ``custom_task_ids=true`` and
+``team_id``; comments come 25 at a time, newest first, older ones by ``start``/``start_id``;
 errors are ``{"err", "ECODE"}``; 429 carries ``X-RateLimit-Reset`` (Unix seconds).
 """
 
@@ -28,9 +35,11 @@ from integrations.tickets.testing.throttle import Throttle
 __all__ = ["FakeClickUp"]
 
 STATUSES = {"to do": "open", "in progress": "custom", "complete": "closed"}
+PRIORITIES = {1: "urgent", 2: "high", 3: "normal", 4: "low"}
+_FIELD = {"date_created": "1704100000000", "hide_from_guests": False, "required": False}
 CUSTOM_FIELDS: list[dict[str, Any]] = [
-    {"id": "cf-budget", "name": "Budget", "type": "number", "type_config": {}},
-    {"id": "cf-notes", "name": "Notes", "type": "text", "type_config": {}},
+    {"id": "cf-budget", "name": "Budget", "type": "number", "type_config": {}, **_FIELD},
+    {"id": "cf-notes", "name": "Notes", "type": "text", "type_config": {}, **_FIELD},
     {
         "id": "cf-severity",
         "name": "Severity",
@@ -41,6 +50,7 @@ CUSTOM_FIELDS: list[dict[str, Any]] = [
                 {"id": "opt-high", "name": "High", "color": "#f00", "orderindex": 1},
             ]
         },
+        **_FIELD,
     },
     {
         "id": "cf-areas",
@@ -52,9 +62,18 @@ CUSTOM_FIELDS: list[dict[str, Any]] = [
                 {"id": "lbl-ui", "label": "UI", "color": None},
             ]
         },
+        **_FIELD,
     },
-    {"id": "cf-approve", "name": "Approve", "type": "button", "type_config": {}},
+    {"id": "cf-approve", "name": "Approve", "type": "button", "type_config": {}, **_FIELD},
 ]
+USER = {
+    "id": 183,
+    "username": "Ada Lovelace",
+    "email": "ada@example.com",
+    "color": "#827718",
+    "initials": "AL",
+    "profilePicture": "https://attachments-public.clickup.com/profilePictures/183_ada.jpg",
+}
 
 
 def _err(status: int, err: str, code: str) -> httpx.Response:
@@ -79,6 +98,7 @@ class FakeClickUp:
         self.latency = latency
         self.throttle = throttle
         self.tasks: dict[str, dict[str, Any]] = {}
+        self.comments: dict[str, list[dict[str, Any]]] = {}
         self.requests: list[httpx.Request] = []
         self.writes: Counter[str] = Counter()
         self.concurrent_writes = 0
@@ -98,6 +118,10 @@ class FakeClickUp:
         description: str = "",
         status: str = "to do",
         parent: str | None = None,
+        custom_id: str | None = None,
+        tags: list[str] | None = None,
+        assignees: list[int] | None = None,
+        archived: bool = False,
         **custom: Any,
     ) -> str:
         """Create a task; ``custom`` maps custom-field ids to stored values."""
@@ -107,20 +131,24 @@ class FakeClickUp:
             stamp = self._tick()
             self.tasks[task_id] = {
                 "id": task_id,
+                "custom_id": custom_id,
                 "name": name,
                 "description": description,
                 "markdown_description": description,
                 "status": {"status": status, "type": STATUSES[status]},
-                "assignees": [],
+                "assignees": [{"id": a, "username": f"user{a}"} for a in assignees or []],
+                "tags": [{"name": t} for t in tags or []],
                 "priority": None,
                 "due_date": None,
                 "start_date": None,
                 "date_created": stamp,
                 "date_updated": stamp,
+                "archived": archived,
                 "parent": parent,
                 "list": {"id": self.list_id},
                 "custom_fields": [dict(f, value=custom.get(f["id"])) for f in CUSTOM_FIELDS],
             }
+            self.comments[task_id] = []
             return task_id
 
     def edit(self, task_id: str, **changes: Any) -> None:
@@ -128,6 +156,11 @@ class FakeClickUp:
         with self._lock:
             self.tasks[task_id].update(changes)
             self.tasks[task_id]["date_updated"] = self._tick()
+
+    def delete(self, task_id: str) -> None:
+        """Delete a task as a person in ClickUp would."""
+        with self._lock:
+            del self.tasks[task_id]
 
     def custom_value(self, task_id: str, field_id: str) -> Any:
         """The stored value of one custom field of one task."""
@@ -138,10 +171,11 @@ class FakeClickUp:
     # ---------------------------------------------------------------- transport
 
     def transport(self, *, validate: bool = True) -> httpx.MockTransport:
-        """This fake as an httpx transport; every request is first checked against ClickUp's
-        OpenAPI description (a :class:`~integrations.tickets.testing.openapi.SpecViolation`
-        fails the call) unless ``validate`` is false. Use ``https://api.clickup.com/api/v2``
-        (the default) as the connector's base URL."""
+        """This fake as an httpx transport; every request (and every answer) is first
+        checked against ClickUp's OpenAPI description (a
+        :class:`~integrations.tickets.testing.openapi.SpecViolation` fails the call) unless
+        ``validate`` is false. Use ``https://api.clickup.com/api/v2`` (the default) as the
+        connector's base URL."""
         return httpx.MockTransport(validating(self, clickup_validator()) if validate else self)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -162,50 +196,127 @@ class FakeClickUp:
         path = request.url.path.removeprefix("/api/v2")
         params = request.url.params
         body = json.loads(request.content) if request.content else {}
-        if m := re.fullmatch(r"/list/([^/]+)/task", path):
+        if m := re.fullmatch(r"/list/([^/]+)/(task|field)", path):
             if m.group(1) != self.list_id:
                 return _err(404, "List not found", "ITEM_013")
-            return self._page(params, with_last_page=True)
+            if m.group(2) == "field":
+                return httpx.Response(200, json={"fields": CUSTOM_FIELDS})
+            if request.method == "POST":
+                return self._create(body)
+            return self._page(params, team=False)
         if m := re.fullmatch(r"/team/([^/]+)/task", path):
             if m.group(1) != self.team_id:
                 return _err(401, "Team not authorized", "OAUTH_027")
-            return self._page(params, with_last_page=False)
-        if m := re.fullmatch(r"/list/([^/]+)/field", path):
-            return httpx.Response(200, json={"fields": CUSTOM_FIELDS})
-        m = re.fullmatch(r"/task/([^/]+)(?:/field/([^/]+))?", path)
-        if m is None or m.group(1) not in self.tasks:
-            return _err(404, "Task not found", "ITEM_015")
-        task = self.tasks[m.group(1)]
-        if m.group(2):
-            return self._set_field(task, m.group(2), body)
+            return self._page(params, team=True)
+        m = re.fullmatch(r"/task/([^/]+)(?:/(field|comment)(?:/([^/]+))?)?", path)
+        if m is None:
+            return _err(404, "Route not found", "APP_404")
+        task = self._find(m.group(1), params)
+        if isinstance(task, httpx.Response):
+            return task
+        if m.group(2) == "field":
+            return self._set_field(request.method, task, m.group(3) or "", body)
+        if m.group(2) == "comment":
+            return self._comment(request.method, task, params, body)
         if request.method == "GET":
-            return httpx.Response(200, json=self._view(task, params))
+            return httpx.Response(200, json=self._view(task, params, listed=False))
         if request.method == "PUT":
             return self._update(task, body)
         return _err(405, "Method not allowed", "APP_001")
 
-    def _view(self, task: dict[str, Any], params: httpx.QueryParams) -> dict[str, Any]:
+    def _find(self, ref: str, params: httpx.QueryParams) -> dict[str, Any] | httpx.Response:
+        if params.get("custom_task_ids") == "true":
+            if params.get("team_id") != self.team_id:
+                return _err(400, "Team ID must be provided for custom task ids", "OAUTH_027")
+            task = next((t for t in self.tasks.values() if t["custom_id"] == ref), None)
+        else:
+            task = self.tasks.get(ref)
+        return task if task is not None else _err(404, "Task not found", "ITEM_015")
+
+    def _view(
+        self, task: dict[str, Any], params: httpx.QueryParams, listed: bool
+    ) -> dict[str, Any]:
         out = copy.deepcopy(task)
         if params.get("include_markdown_description") != "true":
             out.pop("markdown_description", None)
         return out
 
-    def _page(self, params: httpx.QueryParams, with_last_page: bool) -> httpx.Response:
+    # ---------------------------------------------------------------- reading
+
+    def _matches(self, task: dict[str, Any], params: httpx.QueryParams, team: bool) -> bool:
+        suffix = "[]" if team else ""
+        if params.get("include_closed") != "true" and task["status"]["type"] == "closed":
+            return False
+        if params.get("subtasks") != "true" and task["parent"]:
+            return False
+        if not team and (params.get("archived") == "true") != task["archived"]:
+            return False
+        if team and task["archived"]:
+            return False
+        statuses = {s.casefold() for s in params.get_list(f"statuses{suffix}")}
+        if statuses and task["status"]["status"].casefold() not in statuses:
+            return False
+        assignees = set(params.get_list(f"assignees{suffix}"))
+        if assignees and not assignees & {str(a["id"]) for a in task["assignees"]}:
+            return False
+        tags = set(params.get_list(f"tags{suffix}"))
+        if tags and not tags & {t["name"] for t in task["tags"]}:
+            return False
+        for name in ("due_date", "date_created", "date_updated"):
+            value = task.get(name)
+            for op, keep in (("gt", int.__gt__), ("lt", int.__lt__)):
+                bound = params.get(f"{name}_{op}")
+                if bound is not None and (value is None or not keep(int(value), int(bound))):
+                    return False
+        for rule in json.loads(params.get("custom_fields", "[]")):
+            if str(self._value_of(task, rule.get("field_id"))) != str(rule.get("value")):
+                return False
+        return True
+
+    def _value_of(self, task: dict[str, Any], field_id: Any) -> Any:
+        return next((f.get("value") for f in task["custom_fields"] if f["id"] == field_id), None)
+
+    def _page(self, params: httpx.QueryParams, team: bool) -> httpx.Response:
         with self._lock:
             tasks = sorted(self.tasks.values(), key=lambda t: (t["date_created"], t["id"]))
-            if params.get("include_closed") != "true":
-                tasks = [t for t in tasks if t["status"]["type"] != "closed"]
-            if params.get("subtasks") != "true":
-                tasks = [t for t in tasks if not t["parent"]]
-            if "date_updated_gt" in params:
-                since = int(params["date_updated_gt"])
-                tasks = [t for t in tasks if int(t["date_updated"]) > since]
+            tasks = [t for t in tasks if self._matches(t, params, team)]
             page = int(params.get("page", "0"))
             chunk = tasks[page * 100 : (page + 1) * 100]
-            out: dict[str, Any] = {"tasks": [self._view(t, params) for t in chunk]}
-            if with_last_page:
+            out: dict[str, Any] = {"tasks": [self._view(t, params, listed=True) for t in chunk]}
+            if not team:
                 out["last_page"] = (page + 1) * 100 >= len(tasks)
         return httpx.Response(200, json=out)
+
+    # ---------------------------------------------------------------- writing
+
+    def _create(self, body: dict[str, Any]) -> httpx.Response:
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            return _err(400, "Task name invalid", "INPUT_005")
+        status = str(body.get("status") or "to do").lower()
+        if status not in STATUSES:
+            return _err(400, "Status does not exist", "CRTSK_001")
+        with self._lock:
+            task_id = self.add_task(
+                name,
+                description=body.get("markdown_content", body.get("description", "")),
+                status=status,
+                parent=body.get("parent"),
+                tags=body.get("tags"),
+                assignees=body.get("assignees"),
+            )
+            task = self.tasks[task_id]
+            if body.get("priority") is not None:
+                task["priority"] = _priority(int(body["priority"]))
+            for key in ("due_date", "start_date"):
+                if body.get(key) is not None:
+                    task[key] = str(body[key])
+            for item in body.get("custom_fields") or []:
+                problem = self._store_field(task, item.get("id"), item.get("value"))
+                if problem is not None:
+                    del self.tasks[task_id]
+                    return problem
+        return httpx.Response(200, json=self._view(task, httpx.QueryParams(), listed=False))
 
     def _update(self, task: dict[str, Any], body: dict[str, Any]) -> httpx.Response:
         if "custom_fields" in body:
@@ -214,7 +325,7 @@ class FakeClickUp:
                 "Custom fields cannot be set with Update Task; use Set Custom Field Value",
                 "FIELD_033",
             )
-        if "status" in body and body["status"].lower() not in STATUSES:
+        if "status" in body and str(body["status"]).lower() not in STATUSES:
             return _err(400, "Status does not exist", "CRTSK_001")
         with self._lock:
             if task["id"] in self._in_flight:
@@ -229,16 +340,16 @@ class FakeClickUp:
                 if key in body:
                     changes[key] = None if body[key] is None else str(body[key])
             if "status" in body:
-                changes["status"] = {
-                    "status": body["status"].lower(),
-                    "type": STATUSES[body["status"].lower()],
-                }
+                status = str(body["status"]).lower()
+                changes["status"] = {"status": status, "type": STATUSES[status]}
             text = body.get("markdown_content", body.get("description"))
             if text is not None:
                 text = "" if text == " " else text
                 changes["description"] = changes["markdown_description"] = text
             if "priority" in body:
-                changes["priority"] = {"id": str(body["priority"]), "priority": "p"}
+                changes["priority"] = (
+                    None if body["priority"] is None else _priority(body["priority"])
+                )
             if "assignees" in body:
                 have = {a["id"] for a in task["assignees"]}
                 have = (have | set(body["assignees"]["add"])) - set(body["assignees"]["rem"])
@@ -247,15 +358,14 @@ class FakeClickUp:
         finally:
             with self._lock:
                 self._in_flight.discard(task["id"])
-        return httpx.Response(200, json=self._view(task, httpx.QueryParams()))
+        return httpx.Response(200, json=self._view(task, httpx.QueryParams(), listed=False))
 
-    def _set_field(
-        self, task: dict[str, Any], field_id: str, body: dict[str, Any]
-    ) -> httpx.Response:
+    def _store_field(
+        self, task: dict[str, Any], field_id: Any, value: Any
+    ) -> httpx.Response | None:
         field = next((f for f in task["custom_fields"] if f["id"] == field_id), None)
         if field is None:
             return _err(400, "Custom field not found on this task", "FIELD_011")
-        value = body.get("value")
         options = field["type_config"].get("options") or []
         if field["type"] == "drop_down":
             option = next((o for o in options if o["id"] == value), None)
@@ -267,9 +377,68 @@ class FakeClickUp:
                 v not in {o["id"] for o in options} for v in value
             ):
                 return _err(400, "Value must be an array of label option ids", "FIELD_018")
-        elif field["type"] == "number" and not isinstance(value, int | float):
+        elif field["type"] == "number" and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+        ):
             return _err(400, "Value must be a number", "FIELD_012")
+        elif field["type"] == "button":
+            return _err(400, "Button fields cannot be set", "FIELD_050")
+        field["value"] = value
+        return None
+
+    def _set_field(
+        self, method: str, task: dict[str, Any], field_id: str, body: dict[str, Any]
+    ) -> httpx.Response:
         with self._lock:
-            field["value"] = value
+            if method == "DELETE":
+                field = next((f for f in task["custom_fields"] if f["id"] == field_id), None)
+                if field is None:
+                    return _err(400, "Custom field not found on this task", "FIELD_011")
+                field["value"] = None
+            else:
+                problem = self._store_field(task, field_id, body.get("value"))
+                if problem is not None:
+                    return problem
             task["date_updated"] = self._tick()
         return httpx.Response(200, json={})
+
+    def _comment(
+        self, method: str, task: dict[str, Any], params: httpx.QueryParams, body: dict[str, Any]
+    ) -> httpx.Response:
+        comments = self.comments.setdefault(task["id"], [])
+        if method == "POST":
+            text = body.get("comment_text")
+            if not isinstance(text, str) or not text:
+                return _err(400, "Comment text is required", "COMM_003")
+            with self._lock:
+                stamp = self._tick()
+                comment = {
+                    "id": str(90000 + sum(len(c) for c in self.comments.values())),
+                    "comment": [{"text": text}],
+                    "comment_text": text,
+                    "user": dict(USER),
+                    "resolved": False,
+                    "assignee": dict(USER),  # as in the description's example
+                    "assigned_by": dict(USER),
+                    "reactions": [],
+                    "date": stamp,
+                }
+                comments.append(comment)
+                task["date_updated"] = stamp
+            return httpx.Response(
+                200, json={"id": comment["id"], "hist_id": f"h{comment['id']}", "date": int(stamp)}
+            )
+        newest_first = sorted(comments, key=lambda c: (int(c["date"]), c["id"]), reverse=True)
+        if "start" in params and "start_id" in params:
+            bound = (int(params["start"]), params["start_id"])
+            newest_first = [c for c in newest_first if (int(c["date"]), c["id"]) < bound]
+        return httpx.Response(200, json={"comments": newest_first[:25]})
+
+
+def _priority(number: int) -> dict[str, Any]:
+    return {
+        "id": str(number),
+        "priority": PRIORITIES.get(number, "normal"),
+        "color": "#f8ae00",
+        "orderindex": str(number),
+    }

@@ -12,12 +12,16 @@ and a JSON body validates against the request body schema (``$ref``s resolved in
 document).
 
 The documents are the vendors' own, shipped in ``specs/`` beside this module (see its README
-for their sources and licenses). One fix is made in memory: four ``default: ''`` values
-outside their enums, which make strict validators fail, are removed from the Jira document.
+for their sources and licenses). Fixes made in memory, never in the files: four
+``default: ''`` values outside their enums (which make strict validators fail) are removed
+from the Jira document; ClickUp's ``nullable: true`` is honoured and its task update body
+admits the ``null`` that ClickUp's docs use to clear priority and dates. Answers are
+validated too (:meth:`SpecValidator.validate_response`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -89,6 +93,11 @@ class SpecValidator:
     document: dict[str, Any]
     base_path: str = ""
     seen: list[tuple[str, str]] = field(default_factory=list)
+    #: operations whose answers are not checked, each with the reason
+    unchecked_answers: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: whether each operation lists its error statuses (Jira) or the API documents them
+    #: once for all (ClickUp): then an undocumented 4xx is not a violation
+    errors_per_operation: bool = True
 
     def __post_init__(self) -> None:
         self.registry: Registry[Any] = Registry().with_resource(
@@ -131,10 +140,13 @@ class SpecValidator:
             node = target
         return node
 
-    def validate(self, request: httpx.Request) -> None:
-        """Raise :class:`SpecViolation` unless the document allows ``request``."""
-        url = urlsplit(str(request.url))
-        path = unquote(url.path)
+    def fresh(self) -> SpecValidator:
+        """The same validator with an empty record of what it validated."""
+        return dataclasses.replace(self, seen=[])
+
+    def operation(self, request: httpx.Request) -> tuple[Operation, str]:
+        """The operation ``request`` addresses and its path below the base path."""
+        path = unquote(urlsplit(str(request.url)).path)
         if not path.startswith(self.base_path):
             raise SpecViolation(f"{request.method} {path}: outside base path {self.base_path!r}")
         path = path[len(self.base_path) :] or "/"
@@ -142,9 +154,45 @@ class SpecValidator:
             (o for o in self.operations if o.method == request.method and o.pattern.match(path)),
             None,
         )
-
         if op is None:
             raise SpecViolation(f"{request.method} {path}: no such operation in the document")
+        return op, path
+
+    def validate_response(self, request: httpx.Request, response: httpx.Response) -> None:
+        """Raise :class:`SpecViolation` unless ``response`` is one the document describes
+        for ``request``: a documented status (429 and 5xx excepted: Jira and ClickUp
+        document them once for the whole API) with a JSON body its schema accepts."""
+        op, _ = self.operation(request)
+        if (op.method, op.template) in self.unchecked_answers:
+            return
+        where = f"{op.method} {op.template} -> {response.status_code}"
+        responses = op.spec.get("responses") or {}
+        key = str(response.status_code)
+        if key not in responses:
+            key = f"{key[0]}XX" if f"{key[0]}XX" in responses else "default"
+        if key not in responses:
+            if response.status_code == 429 or response.status_code >= 500:
+                return
+            if response.status_code >= 400 and not self.errors_per_operation:
+                return
+            raise SpecViolation(f"{where}: status not documented ({', '.join(responses)})")
+        described = self._resolve(responses[key])
+        schema = (described.get("content") or {}).get("application/json", {}).get("schema")
+        if schema is None or not response.content:
+            return
+        pointer = f"{op.pointer}/responses/{key}/content/application~1json/schema"
+        if "$ref" in responses[key]:
+            pointer = responses[key]["$ref"].lstrip("#") + "/content/application~1json/schema"
+        try:
+            self._validator(pointer).validate(json.loads(response.content))
+        except ValidationError as exc:
+            raise SpecViolation(
+                f"{where}: body invalid: {exc.message[:300]} at {list(exc.absolute_path)}"
+            ) from exc
+
+    def validate(self, request: httpx.Request) -> None:
+        """Raise :class:`SpecViolation` unless the document allows ``request``."""
+        op, path = self.operation(request)
         self.seen.append((op.method, op.template))
         where = f"{op.method} {op.template}"
         params = [self._resolve(p) for p in op.spec.get("parameters", [])]
@@ -230,19 +278,71 @@ def jira_validator() -> SpecValidator:
     return SpecValidator(document)
 
 
+def _honour_nullable(node: Any) -> None:
+    """OpenAPI 3.0's ``nullable: true`` (left in ClickUp's 3.1 document) as JSON Schema."""
+    if isinstance(node, dict):
+        if node.get("nullable") is True and isinstance(node.get("type"), str):
+            node["type"] = [node["type"], "null"]
+        for value in node.values():
+            _honour_nullable(value)
+    elif isinstance(node, list):
+        for value in node:
+            _honour_nullable(value)
+
+
+#: ``PUT /v2/task/{task_id}`` fields ClickUp's docs say ``null`` removes, typed integer only
+#: in the description (https://developer.clickup.com/reference/updatetask: "priority ...
+#: null", dates likewise); the create body already allows ``null`` for priority
+CLICKUP_CLEARABLE = ("priority", "due_date", "start_date")
+
+
 @cache
 def clickup_validator() -> SpecValidator:
-    """The ClickUp v2 validator; its server URL is ``https://api.clickup.com/api``."""
-    return SpecValidator(json.loads(CLICKUP_SPEC.read_text(encoding="utf-8")), base_path="/api")
+    """The ClickUp v2 validator; its server URL is ``https://api.clickup.com/api``.
+
+    In-memory fixes: ``nullable: true`` is honoured, the update body admits ``null`` for
+    :data:`CLICKUP_CLEARABLE`; the answers of :data:`CLICKUP_UNCHECKED` are not checked.
+    """
+    document = json.loads(CLICKUP_SPEC.read_text(encoding="utf-8"))
+    _honour_nullable(document)
+    body = document["paths"]["/v2/task/{task_id}"]["put"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    while "$ref" in schema:  # follow to the properties we patch
+        target: Any = document
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        schema = target
+    for name in CLICKUP_CLEARABLE:
+        schema["properties"][name]["type"] = [schema["properties"][name]["type"], "null"]
+    return SpecValidator(
+        document,
+        base_path="/api",
+        unchecked_answers=CLICKUP_UNCHECKED,
+        errors_per_operation=False,
+    )
+
+
+#: answers whose schemas contradict the task ``GET /v2/task/{id}`` serves (and each other):
+#: the team listing requires ~30 fields and types ``priority`` as an integer and
+#: ``parent``/``due_date`` as non-null strings; the list listing and the update's answer
+#: type assignees as strings where ``GET /v2/task`` has users
+CLICKUP_UNCHECKED = {
+    ("GET", "/v2/team/{team_Id}/task"): "answer schema contradicts GET /v2/task/{task_id}",
+    ("GET", "/v2/list/{list_id}/task"): "answer schema contradicts GET /v2/task/{task_id}",
+    ("PUT", "/v2/task/{task_id}"): "answer schema contradicts GET /v2/task/{task_id}",
+}
 
 
 def validating(
     handler: Callable[[httpx.Request], httpx.Response], validator: SpecValidator
 ) -> Callable[[httpx.Request], httpx.Response]:
-    """Wrap a fake so every request is validated before the fake sees it."""
+    """Wrap a fake so every request is validated before the fake sees it, and every answer
+    before the client does."""
 
     def handle(request: httpx.Request) -> httpx.Response:
         validator.validate(request)
-        return handler(request)
+        response = handler(request)
+        validator.validate_response(request, response)
+        return response
 
     return handle

@@ -15,7 +15,7 @@ import pytest
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest
 
-from integrations.tickets.clickup import ClickUpConnector
+from integrations.tickets.clickup import ClickUpConnector, ClickUpFilter
 from integrations.tickets.http import http_retry_policy
 from integrations.tickets.jira import JiraConnector
 from integrations.tickets.testing import (
@@ -73,7 +73,14 @@ def test_jira_requests_pass_openapi_core() -> None:
         [{"id": issue, "fields": {"summary": "b", "description": "**d**", "status": "Done"}}]
     )
     assert results[0].status == "updated"
-    assert len(sent) >= 6
+    created = jira.create_tasks([{"fields": {"summary": "c"}}, {"fields": {"summary": "d"}}])
+    created += jira.create_tasks([{"fields": {"summary": "e", "description": "*x*"}}])
+    assert [r.status for r in created] == ["created"] * 3
+    jira.add_comment(issue, "A *comment*")
+    assert jira.read_comments(issue)[0].body == "A *comment*"
+    jira.search('summary ~ "c" ORDER BY key DESC')
+    jira.scan_ids()
+    assert len(sent) >= 12
     _replay(OpenAPI.from_dict(jira_validator().document), sent)
 
 
@@ -89,5 +96,16 @@ def test_clickup_requests_pass_openapi_core() -> None:
     ClickUpConnector("pk_test", "900", client=client, retry=retry).read_tasks()
     results = listed.write_tasks([{"id": task, "name": "b", "Severity": "High", "Budget": 2}])
     assert results[0].status == "updated"
-    assert len(sent) >= 7
+    cleared = listed.write_tasks([{"id": task, "Budget": None, "priority": None}])
+    assert cleared[0].status in ("updated", "unchanged")
+    (created,) = listed.create_tasks([{"name": "c", "Severity": "Low", "priority": 3}])
+    assert created.status == "created"
+    listed.add_comment(task, "hello")
+    assert [c.body for c in listed.read_comments(task)] == ["hello"]
+    filtered = ClickUpConnector(
+        "pk_test", "900", client=client, retry=retry,
+        filters=ClickUpFilter(statuses=["to do"], tags=["x"], assignees=["1"]),
+    )  # fmt: skip
+    filtered.read_tasks()
+    assert len(sent) >= 12
     _replay(OpenAPI.from_dict(clickup_validator().document), sent)
