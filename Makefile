@@ -39,7 +39,9 @@ test: $(STAMP) browser lint typecheck
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[all,test,bench]'
 	$(BIN)/python -m benchmarks.sql_repository
+	$(BIN)/python -m benchmarks.sqlite_repository
 	$(BIN)/python -m benchmarks.jsonfile_repository
 	$(BIN)/python -m benchmarks.copy
 	$(BIN)/python -m benchmarks.tickets

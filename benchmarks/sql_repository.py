@@ -2,8 +2,15 @@
 
     python -m benchmarks.sql_repository --rows 20000
 
-Prints ``create_many:``, ``find_all:``, ``get:`` and ``contains:`` lines as
-``name: ours X/s, baseline Y/s, ratio R`` (R = ours / baseline throughput).
+Prints ``name: ours X/s, baseline Y/s, ratio R`` lines (R = ours / baseline throughput),
+rounds alternating ours and the baseline: ``create_many`` (vs psycopg2
+``execute_values``), ``find_all``, ``get``, ``update`` (vs raw ``UPDATE … RETURNING``),
+``create_many_copy3`` (on the psycopg 3 driver vs psycopg 3's binary ``COPY``);
+then, with the table grown to ``--page-rows``: ``find_ordered`` (filtered, ordered,
+limit 50; vs the raw query and vs advanced-alchemy, the ``bench`` extra),
+``find_offset`` (a page at 90% depth vs raw ``OFFSET``) and ``find_memory`` (peak memory
+of ``find()`` of every row vs a raw ``fetchall``); last, at ``--contains-rows``,
+``contains`` (JSONB ``@>`` on a GIN index).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import psycopg2.extras
 from pydantic import Field
 from sqlalchemy.engine import make_url
 
+from benchmarks import _sqlbench
 from benchmarks._pg import line, scratch_database
 from models.base import Record, indexed
 from repositories import connect
@@ -87,6 +95,15 @@ def compare(runs: int, ours: Callable[[], Any], baseline: Callable[[], Any]) -> 
     return ours_best, baseline_best
 
 
+def grow(repo: Any, rows: int, cur: Any) -> None:
+    """Add items until the table holds `rows`, then ANALYZE it."""
+    extra = max(0, rows - repo.count())
+    for start in range(0, extra, 20_000):
+        chunk = make_items(min(20_000, extra - start), seed=rows + start + 11)
+        repo.create_many(chunk, batch_size=5000)
+    cur.execute('ANALYZE "BenchItem"')
+
+
 def raw_dsn(url: str) -> str:
     parsed = make_url(url)
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -96,6 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--gets", type=int, default=5_000)
+    parser.add_argument("--page-rows", type=int, default=100_000)
     parser.add_argument("--contains-rows", type=int, default=200_000)
     args = parser.parse_args()
 
@@ -174,12 +192,22 @@ def main() -> None:
         ours_t, raw_t = compare(5, ours_get, raw_get)
         print(line("get", len(ids) / ours_t, len(ids) / raw_t), flush=True)
 
+        # --- update, create_many on psycopg 3 -----------------------------------------
+        _sqlbench.update(repo, cur, _sqlbench.shuffled(ids, 2000), compare)
+        db3 = connect(url.replace("+psycopg2", "+psycopg"))
+        assert isinstance(db3, SqlDatabase)
+        dsn = raw_dsn(url)
+        _sqlbench.create_many_copy3(db3.repository(BenchItem), dsn, items, columns)
+        db3.close()
+
+        # --- pages and memory at --page-rows -----------------------------------------
+        grow(repo, args.page_rows, cur)
+        _sqlbench.find_ordered(repo, cur, url, compare)
+        _sqlbench.find_offset(repo, cur, repo.count(), compare)
+        _sqlbench.find_memory(url, dsn, BenchItem, repo.count())
+
         # --- contains on a GIN index --------------------------------------------------
-        extra = max(0, args.contains_rows - args.rows)
-        for start in range(0, extra, 20_000):
-            chunk = make_items(min(20_000, extra - start), seed=start + 11)
-            repo.create_many(chunk, batch_size=5000)
-        cur.execute('ANALYZE "BenchItem"')
+        grow(repo, args.contains_rows, cur)
         probe = {"vendor": {"id": 4242}, "color": "red"}
         query = 'SELECT * FROM "BenchItem" WHERE payload @> %s::jsonb'
         cur.execute(query, (json.dumps(probe),))

@@ -56,6 +56,7 @@ class SqlRepository(RepositoryBase[T]):
         self._datetimes = [f.storage for f in self.info.fields if f.kind == "datetime"]
         self._json_columns = {f.storage for f in self.info.fields if f.kind == "json"}
         self._postgres = self._core.dialect == "postgresql"
+        self._get_sql: tuple[str, dict[str, Any]] | None = None
         self._get_names: list[str] = []  # SELECT * column order, learnt on first use
         self._list_adapter: TypeAdapter[list[T]] = TypeAdapter(list[model])  # type: ignore[valid-type]
         if self._core.create_tables and self.table.name not in self._core.ensured:
@@ -136,7 +137,10 @@ class SqlRepository(RepositoryBase[T]):
         scope is fixed by the context), one round trip, one validation."""
         if not self._postgres:
             return super().get(record_id)
-        sql, constants = self._sql.point_read([self._by_id(record_id), *self.scope.read])
+        ident = self._by_id(record_id)
+        if self._get_sql is None:  # the scope is fixed per repository: compiled once
+            self._get_sql = self._sql.point_read([ident, *self.scope.read])
+        sql, constants = self._get_sql
         params, names = {"p0": record_id, **constants}, self._get_names
         found, rows = self._core.run(
             self.info.table, lambda conn: sqlcopy.fetch(conn, sql, params, not names)
