@@ -26,6 +26,7 @@ from repositories.errors import (
     TransactionConflict,
     TransactionLost,
 )
+from repositories.keyset import Page
 from repositories.urls import redact_url
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "InvalidQuery",
     "LockTimeout",
     "OutcomeUnknown",
+    "Page",
     "RecordNotFound",
     "Repository",
     "RepositoryError",

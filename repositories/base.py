@@ -34,6 +34,7 @@ from repositories.errors import (
     StoreCorrupted,
     TransactionLost,
 )
+from repositories.keyset import MAX_PAGE, Keyset, Page, decode_token, encode_token, fingerprint
 from repositories.lookups import Condition, Query, parse_order, parse_where
 from repositories.outcomes import again_if_lost, settle_delete, settle_insert, settle_update
 from repositories.rows import RowRules
@@ -152,6 +153,14 @@ class RepositoryBase(Generic[T], abc.ABC):
     def _select_models(self, query: Query) -> list[T]:
         """`_select_rows` as validated models; a backend may override it with a faster path."""
         return [self._load(r) for r in self._select_rows(query)]
+
+    def _select_page(self, query: Query, position: Keyset) -> list[T]:
+        """A keyset page: `query` holds `position` as its last condition (op ``after``).
+
+        Every backend evaluates that condition like any other; SQL overrides this to
+        compile the position's segments into index-friendly statements.
+        """
+        return self._select_models(query)
 
     @abc.abstractmethod
     def _update_row(
@@ -425,6 +434,34 @@ class RepositoryBase(Generic[T], abc.ABC):
         query = Query(self._where(where), tuple(parse_order(self.info, order_by)))
         for batch in self._iter_rows(query, batch_size):
             yield from (self._load(r) for r in batch)
+
+    def page(
+        self,
+        where: Where = None,
+        order_by: OrderBy = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> Page[T]:
+        """One keyset page: `limit` records after the `after` token (see `repositories.keyset`).
+
+        Costs the same at any depth (``offset`` costs O(offset)); pass ``page.next`` as
+        `after` for the following page, None on the last. A token belongs to the query
+        (filter, order, scope) that made it.
+        """
+        check_count("limit", limit, 1)
+        if limit > MAX_PAGE:
+            raise InvalidQuery(f"limit of a page is at most {MAX_PAGE}, not {limit} (use iter())")
+        orders = tuple(parse_order(self.info, order_by))
+        conditions = self._where(where)
+        bound_to = fingerprint(self.info.table, conditions, orders)
+        values = () if after is None else decode_token(after, bound_to, orders)
+        position = Keyset(orders, values)
+        query = Query((*conditions, position.condition()), orders, limit + 1)
+        items = self._select_page(query, position)
+        if len(items) <= limit:
+            return Page(items, None)
+        items = items[:limit]
+        return Page(items, encode_token(bound_to, position.values_of(items[-1])))
 
     def count(self, where: Where = None) -> int:
         return self._count_rows(self._where(where))

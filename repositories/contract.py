@@ -12,6 +12,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from models.base import Record
 from repositories.context import Context
+from repositories.keyset import Page
 
 __all__ = ["Database", "OrderBy", "Repository", "Where"]
 
@@ -47,6 +48,13 @@ class Repository(Protocol[T]):
     def iter(
         self, where: Where = None, batch_size: int = 1000, order_by: OrderBy = None
     ) -> Iterator[T]: ...
+    def page(
+        self,
+        where: Where = None,
+        order_by: OrderBy = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> Page[T]: ...
     def count(self, where: Where = None) -> int: ...
     def update(
         self,

@@ -47,7 +47,8 @@ __all__ = [
     "utc_iso",
 ]
 
-Op = Literal["eq", "ne", "lt", "lte", "gt", "gte", "in", "isnull", "contains"]
+Op = Literal["eq", "ne", "lt", "lte", "gt", "gte", "in", "isnull", "contains", "after"]
+#: the ops of a where; ``after`` (a `repositories.keyset.Keyset`) only comes from `page()`
 OPS: tuple[Op, ...] = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "isnull", "contains")
 _RANGE_OPS = ("lt", "lte", "gt", "gte")
 _JSON_OPS = ("isnull", "contains")
@@ -59,7 +60,7 @@ class Condition:
 
     field: FieldSpec
     op: Op
-    value: Any  # normalised: see storage_value(); a tuple for `in`; bool for isnull
+    value: Any  # storage_value() form; tuple for `in`, bool for isnull, Keyset for after
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +299,8 @@ def _compare(op: Op, held: Any, value: Any) -> bool:
 
 def _evaluator(cond: Condition, read: Callable[[Mapping[str, Any]], Any]) -> Callable[..., bool]:
     op, value = cond.op, cond.value
+    if op == "after":
+        return value.predicate()  # type: ignore[no-any-return]
     if op == "isnull":
         return (lambda row: read(row) is None) if value else (lambda row: read(row) is not None)
     if op == "contains":

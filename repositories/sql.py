@@ -28,6 +28,7 @@ from repositories import sqlcopy
 from repositories.base import DatabaseBase, RepositoryBase
 from repositories.context import Context
 from repositories.errors import AccessDenied, DuplicateRecord, InvalidQuery, StoreCorrupted
+from repositories.keyset import Keyset
 from repositories.lookups import Condition, Query
 from repositories.sqlcore import CONTAINS_FN, SqlCore, translate, translate_unicode
 from repositories.sqlstatements import Statements
@@ -131,6 +132,11 @@ class SqlRepository(RepositoryBase[T]):
             return self._core.run(self.info.table, work)
         except ValidationError as exc:
             raise StoreCorrupted(f"{self.info.table}: stored rows do not validate: {exc}") from exc
+
+    def _select_page(self, query: Query, position: Keyset) -> list[T]:
+        from repositories.sqlkeyset import select_page
+
+        return [self._load(row) for row in select_page(self, query, position)]
 
     def get(self, record_id: str) -> T | None:
         """By primary key. On PostgreSQL: one statement compiled once per repository (its
