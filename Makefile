@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint typecheck bench clean browser
+.PHONY: demo test lint typecheck bench clean browser pgbouncer
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,18 @@ browser:
 	    echo "note: no $(CHROMIUM) and no root apt-get: the browser test will be skipped (fails under CI=true)"; \
 	  fi; }
 
-test: $(STAMP) browser lint typecheck
+# The contract suite also runs through a real PgBouncer (transaction pooling), started by
+# the tests on a free port: Debian's package, installed here when missing and apt-get may run.
+pgbouncer:
+	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's pgbouncer for the pooling tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
+	  else \
+	    echo "note: no pgbouncer and no root apt-get: the PgBouncer tests will be skipped (fail under CI=true)"; \
+	  fi; }
+
+test: $(STAMP) browser pgbouncer lint typecheck
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)
@@ -46,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.copy
 	$(BIN)/python -m benchmarks.tickets
 	$(BIN)/python -m benchmarks.voice
+	$(BIN)/python -m benchmarks.scale
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

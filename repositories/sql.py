@@ -31,6 +31,7 @@ from repositories.errors import AccessDenied, DuplicateRecord, InvalidQuery, Sto
 from repositories.keyset import Keyset
 from repositories.lookups import Condition, Query
 from repositories.sqlcore import CONTAINS_FN, SqlCore, translate, translate_unicode
+from repositories.sqloptions import SqlOptions
 from repositories.sqlstatements import Statements
 
 __all__ = ["SqlDatabase", "SqlRepository"]
@@ -51,6 +52,7 @@ class SqlRepository(RepositoryBase[T]):
     def __init__(self, model: type[T], database: SqlDatabase) -> None:
         super().__init__(model, database)
         self._core = database._core
+        self._who = database.context  # reads may go to a replica; writes pin it to the primary
         self.table = self._core.table(model)
         self._sql = Statements(self.table, self.info, self._core.engine, CONTAINS_FN)
         self._keys = [c.name for c in self.table.columns]
@@ -93,7 +95,7 @@ class SqlRepository(RepositoryBase[T]):
                 sqlcopy.insert_rows(conn, self.table, rows, self._json_columns, self._datetimes)
 
         try:
-            self._core.run(self.info.table, work, write="create")
+            self._core.run(self.info.table, work, write="create", context=self._who)
         except DuplicateRecord as exc:
             raise DuplicateRecord(
                 self.info.table, rows[0]["id"] if len(rows) == 1 else None
@@ -101,7 +103,9 @@ class SqlRepository(RepositoryBase[T]):
 
     def _select_rows(self, query: Query) -> list[dict[str, Any]]:
         stmt, params = self._sql.select(query)
-        return self._core.run(self.info.table, lambda conn: self._rows(conn.execute(stmt, params)))
+        return self._core.run(
+            self.info.table, lambda conn: self._rows(conn.execute(stmt, params)), context=self._who
+        )
 
     def _select_models(self, query: Query) -> list[T]:
         if not self._sql.renders_json:
@@ -129,7 +133,7 @@ class SqlRepository(RepositoryBase[T]):
             return models
 
         try:
-            return self._core.run(self.info.table, work)
+            return self._core.run(self.info.table, work, context=self._who)
         except ValidationError as exc:
             raise StoreCorrupted(f"{self.info.table}: stored rows do not validate: {exc}") from exc
 
@@ -149,7 +153,9 @@ class SqlRepository(RepositoryBase[T]):
         sql, constants = self._get_sql
         params, names = {"p0": record_id, **constants}, self._get_names
         found, rows = self._core.run(
-            self.info.table, lambda conn: sqlcopy.fetch(conn, sql, params, not names)
+            self.info.table,
+            lambda conn: sqlcopy.fetch(conn, sql, params, not names),
+            context=self._who,
         )
         if not rows:
             return None
@@ -188,7 +194,11 @@ class SqlRepository(RepositoryBase[T]):
     def _count_rows(self, conditions: Sequence[Condition]) -> int:
         stmt, params = self._sql.count(conditions)
         return int(
-            self._core.run(self.info.table, lambda conn: conn.execute(stmt, params).scalar_one())
+            self._core.run(
+                self.info.table,
+                lambda conn: conn.execute(stmt, params).scalar_one(),
+                context=self._who,
+            )
         )
 
     def _update_row(
@@ -207,7 +217,7 @@ class SqlRepository(RepositoryBase[T]):
                 rows = self._rows(conn.execute(stmt, params))
                 return rows[0] if rows else None
 
-            return self._core.run(self.info.table, work, write="update")
+            return self._core.run(self.info.table, work, write="update", context=self._who)
         # PostgreSQL: the compiled text on the driver cursor; JSON values as JSON text
         json_columns = self._json_columns
         for name, value in values.items():
@@ -216,7 +226,10 @@ class SqlRepository(RepositoryBase[T]):
         sql, constants = self._sql.text(stmt)
         params.update(constants)
         _, rows = self._core.run(
-            self.info.table, lambda conn: sqlcopy.fetch(conn, sql, params, False), write="update"
+            self.info.table,
+            lambda conn: sqlcopy.fetch(conn, sql, params, False),
+            write="update",
+            context=self._who,
         )
         return dict(zip(self._keys, rows[0], strict=True)) if rows else None
 
@@ -224,7 +237,10 @@ class SqlRepository(RepositoryBase[T]):
         stmt, params = self._sql.delete(conditions)
         return int(
             self._core.run(
-                self.info.table, lambda conn: conn.execute(stmt, params).rowcount, write="delete"
+                self.info.table,
+                lambda conn: conn.execute(stmt, params).rowcount,
+                write="delete",
+                context=self._who,
             )
         )
 
@@ -238,11 +254,11 @@ class SqlDatabase(DatabaseBase):
         context: Context | None = None,
         *,
         create_tables: bool | None = None,
-        pool_size: int = 5,
         _core: SqlCore | None = None,
+        **options: Any,
     ) -> None:
         super().__init__(url, context or Context.system())
-        self._core = _core or SqlCore(url, create_tables, pool_size)
+        self._core = _core or SqlCore(url, create_tables, SqlOptions.of(**options))
 
     @property
     def engine(self) -> Engine:

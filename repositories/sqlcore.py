@@ -25,6 +25,7 @@ from sqlalchemy.pool import StaticPool
 from models.base import Record
 from models.tables import new_metadata, system_table, table_for
 from repositories.base import ContextCache
+from repositories.context import Context
 from repositories.errors import (
     BackendUnavailable,
     DuplicateRecord,
@@ -38,6 +39,8 @@ from repositories.errors import (
     TransactionLost,
 )
 from repositories.lookups import jsonb_contains
+from repositories.replicas import ReplicaSet
+from repositories.sqloptions import SqlOptions
 from repositories.urls import engine_url, redact_url
 
 if TYPE_CHECKING:
@@ -65,6 +68,18 @@ _MISSING = ("42P01", "42703")  # undefined table, undefined column
 def _first_line(exc: sa_exc.DBAPIError) -> str:
     text = str(exc.orig) if exc.orig is not None else str(exc)
     return text.splitlines()[0] if text else type(exc.orig).__name__
+
+
+def _connect_problem(exc: sa_exc.DBAPIError) -> str:
+    line = _first_line(exc)
+    if "unsupported startup parameter" in line:
+        # PgBouncer refuses libpq's `options`, which carries statement_timeout
+        line += (
+            " (a connection pooler such as PgBouncer in between? It passes no startup "
+            "options: leave statement_timeout unset here and set it on the role, "
+            "ALTER ROLE … SET statement_timeout)"
+        )
+    return line
 
 
 def dropped(exc: sa_exc.DBAPIError) -> bool:
@@ -117,22 +132,30 @@ def translate_unicode(exc: UnicodeError, table: str) -> RepositoryError:
 class SqlCore:
     """What every context of one SQL database shares: engine, tables, connections."""
 
-    def __init__(self, url: str, create_tables: bool | None, pool_size: int) -> None:
+    def __init__(
+        self, url: str, create_tables: bool | None, options: SqlOptions | None = None
+    ) -> None:
         parsed = engine_url(url)
         self.dialect = parsed.get_backend_name()
         if self.dialect not in ("postgresql", "sqlite"):
             raise InvalidQuery(f"unsupported SQL database {self.dialect!r} in {redact_url(url)!r}")
+        self.options = options = options or SqlOptions()
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
         memory = False
         if self.dialect == "sqlite":
+            if options.replicas:
+                raise InvalidQuery("replicas are PostgreSQL standbys; SQLite has none")
             memory = parsed.database in (None, "", ":memory:")
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             if memory:
                 kwargs["poolclass"] = StaticPool
         else:
-            kwargs["pool_size"] = pool_size
-            kwargs["max_overflow"] = pool_size
+            kwargs["pool_size"] = options.pool_size
+            kwargs["max_overflow"] = options.overflow
+            kwargs["pool_timeout"] = options.pool_timeout
+            kwargs["connect_args"] = options.connect_args()
         self.engine: Engine = create_engine(parsed, **kwargs)
+        self.replicas = ReplicaSet(options, kwargs) if options.replicas else None
         if self.dialect == "sqlite":
             self._sqlite_events(self.engine, wal=not memory)
         self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -215,13 +238,24 @@ class SqlCore:
             with contextlib.suppress(sa_exc.SQLAlchemyError):
                 conn.close()
         self.engine.dispose()
+        if self.replicas is not None:
+            self.replicas.dispose()
 
     @property
     def in_transaction(self) -> bool:
         return bool(self.tx_stack())
 
-    def run(self, table: str, work: Callable[[Connection], R], write: str | None = None) -> R:
+    def run(
+        self,
+        table: str,
+        work: Callable[[Connection], R],
+        write: str | None = None,
+        context: Context | None = None,
+    ) -> R:
         """Run `work` in the current transaction, or on this thread's autocommit connection.
+
+        A read on behalf of `context` may run on a replica (`repositories.replicas`); a
+        write by `context` keeps its reads on the primary for a while.
 
         Inside a transaction every statement runs under a savepoint, so a caught error
         (a duplicate, a timeout, a failed COPY) undoes that statement alone and the block
@@ -233,13 +267,21 @@ class SqlCore:
         the shared core resolves with its own audit stamps where it can.
         """
         stack = self.tx_stack()
+        if self.replicas is not None and context is not None:
+            if write is not None:
+                self.replicas.note_write(context)
+            elif not stack:
+                done, result = self._on_replica(table, work, context)
+                if done:
+                    return result  # type: ignore[return-value]
         if stack:
             return self._run_nested(stack[-1], table, work)
         for attempt in (1, 2):
             try:
                 conn = self.idle_connection()
             except sa_exc.DBAPIError as exc:
-                raise BackendUnavailable(f"{table}: cannot connect: {_first_line(exc)}") from exc
+                problem = _connect_problem(exc)
+                raise BackendUnavailable(f"{table}: cannot connect: {problem}") from exc
             try:
                 result = work(conn)
                 conn.commit()
@@ -260,6 +302,17 @@ class SqlCore:
                     conn.rollback()
                 raise translate_unicode(exc, table) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _on_replica(
+        self, table: str, work: Callable[[Connection], R], context: Context
+    ) -> tuple[bool, R | None]:
+        assert self.replicas is not None
+        try:
+            return self.replicas.read(context, work)
+        except sa_exc.DBAPIError as exc:
+            raise translate(exc, table) from exc
+        except UnicodeError as exc:
+            raise translate_unicode(exc, table) from exc
 
     def _run_nested(self, conn: Connection, table: str, work: Callable[[Connection], R]) -> R:
         savepoint = None
@@ -304,7 +357,8 @@ class SqlCore:
             conn = self.engine.connect()
             trans = conn.begin()
         except sa_exc.DBAPIError as exc:
-            raise BackendUnavailable(f"cannot begin a transaction: {_first_line(exc)}") from exc
+            problem = _connect_problem(exc)
+            raise BackendUnavailable(f"cannot begin a transaction: {problem}") from exc
         stack.append(conn)
         try:
             try:

@@ -106,4 +106,6 @@ def _run(
 
     stmt = repo._sql.cached(key, build)
     params["page_limit"] = limit
-    return repo._core.run(repo.info.table, lambda conn: repo._rows(conn.execute(stmt, params)))
+    return repo._core.run(
+        repo.info.table, lambda conn: repo._rows(conn.execute(stmt, params)), context=repo._who
+    )

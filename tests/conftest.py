@@ -26,6 +26,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from repositories.pgtesting import PgBouncer, pgbouncer
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -163,6 +165,60 @@ def pg_url(pg_database_url: str) -> Iterator[str]:
             except sa.exc.OperationalError:
                 time.sleep(0.5)
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_server(postgres_server_url: str) -> Iterator[PgBouncer]:
+    """A real PgBouncer (transaction pooling) in front of the test server, for this session."""
+    server = make_url(postgres_server_url)
+    try:
+        with pgbouncer(
+            server.port or 5432,
+            server.host or "127.0.0.1",
+            server.username or "postgres",
+            server.password if isinstance(server.password, str) else None,
+        ) as bouncer:
+            yield bouncer
+    except FileNotFoundError as exc:
+        if IN_CI:
+            pytest.fail(f"CI runs the contract suite through PgBouncer: {exc} (make installs it)")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_database(postgres_server_url: str) -> Iterator[str]:
+    """A database of this session's own that tests reach through PgBouncer."""
+    name = f"connectors_bounce_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"))
+    try:
+        yield make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pgbouncer_url(pgbouncer_server: PgBouncer, pgbouncer_database: str) -> str:
+    """A URL through PgBouncer to a database that is empty for this test.
+
+    PgBouncer passes no ``options`` startup parameter (so not the ``search_path`` that
+    `pg_url` isolates tests with), and a ``SET`` would be session state that transaction
+    pooling hands to other clients. So the tests of one session share one database whose
+    ``public`` schema is dropped and made again before each test: a test sees exactly
+    what a fresh database holds, and its connections carry no state of their own.
+    """
+    engine = sa.create_engine(pgbouncer_database, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+    database = make_url(pgbouncer_database).database or ""
+    return pgbouncer_server.url(database, make_url(pgbouncer_database).username or "postgres")
 
 
 def quote_url_part(value: str) -> str:

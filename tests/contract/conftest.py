@@ -15,7 +15,7 @@ from models import DATABASES, Record
 from repositories import Context, Database, connect
 
 ALL_MODELS: tuple[type[Record], ...] = tuple(m for models in DATABASES.values() for m in models)
-BACKENDS = ["sqlite", "postgres"]
+BACKENDS = ["sqlite", "postgres", "pgbouncer"]
 if importlib.util.find_spec("repositories.jsonfile") is not None:
     BACKENDS.append("jsonfile")
 
@@ -32,6 +32,8 @@ def open_db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Ite
     """A factory opening the backend's database (same store on every call) as a context."""
     if backend == "postgres":
         url = request.getfixturevalue("pg_url")
+    elif backend == "pgbouncer":  # PostgreSQL through PgBouncer in transaction pooling
+        url = request.getfixturevalue("pgbouncer_url")
     elif backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'contract.db'}"
     else:
