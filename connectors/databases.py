@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.settings import Settings, database_urls, load_settings
+from connectors.settings import Settings, load_settings
 from models import (
     DATABASES,
     ChatLog,
@@ -204,14 +204,21 @@ def open_databases(
     Args:
         settings: the configuration (default: `load_settings()`).
         context: who is calling (default `Context.system()`).
-        urls: explicit URLs per logical database, instead of the settings'.
-        **options: backend options passed to `repositories.connect`.
+        urls: explicit URLs per logical database, instead of the settings' (and their
+            ``DB_<NAME>_…`` pool, timeout and replica options).
+        **options: backend options passed to `repositories.connect` (over the settings').
     """
-    resolved = urls if urls is not None else database_urls(settings or load_settings())
+    configs: dict[str, tuple[str, dict[str, Any]]]
+    if urls is not None:
+        configs = {name: (urls[name], {}) for name in DATABASES}
+    else:
+        found = (settings or load_settings()).databases()
+        configs = {name: (found[name].url, dict(found[name].options)) for name in DATABASES}
     opened: dict[str, Database] = {}
     try:
         for name in DATABASES:
-            opened[name] = connect(resolved[name], context=context, **options)
+            url, configured = configs[name]
+            opened[name] = connect(url, context=context, **{**configured, **options})
     except BaseException:
         for db in opened.values():
             db.close()

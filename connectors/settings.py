@@ -32,7 +32,7 @@ import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import quote, quote_plus
@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, SecretStr, ValidationEr
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from connectors.dboptions import OPTION_SUFFIXES, database_options, replica_urls
 from connectors.secrets import ConfigError, decrypt
 from repositories.urls import mask_passwords, redact_url
 
@@ -66,7 +67,15 @@ DB_KEY_NAMES = {
     "management": "MANAGEMENT",
     "realestate": "REAL_ESTATE",
 }
-_DB_KEY_SUFFIXES = ("url", "host", "database", "user", "password_secret", "port")
+_DB_KEY_SUFFIXES = (
+    "url",
+    "host",
+    "database",
+    "user",
+    "password_secret",
+    "port",
+    *OPTION_SUFFIXES,  # pool, timeouts, replicas: `connectors.dboptions`
+)
 _DB_KEY_ENDINGS = tuple(f"_{s}" for s in _DB_KEY_SUFFIXES)
 _DB_KEY_STARTS = tuple(f"db_{n.lower()}_" for n in DB_KEY_NAMES.values())
 _SCHEMES = ("jsonfile", "sqlite", "postgresql", "postgres")
@@ -160,7 +169,12 @@ class Settings(BaseModel):
                 # not decryptable: the token itself is masked all the same
                 with contextlib.suppress(ConfigError):
                     values.append(decrypt(raw, plain_key, key.upper()))
-        for url in self.urls().values():
+        replicas = [
+            url
+            for key in DB_KEY_NAMES.values()
+            for url in replica_urls(self._values.get(f"db_{key.lower()}_replica_urls") or "")
+        ]
+        for url in [*self.urls().values(), *replicas]:
             password = _password(url)
             if password:
                 values.append(password)
@@ -171,8 +185,15 @@ class Settings(BaseModel):
         return {name: _database_url(self, name) for name in DB_KEY_NAMES}
 
     def databases(self) -> dict[str, DatabaseConfig]:
-        """The `DatabaseConfig` of each logical database."""
-        return {name: DatabaseConfig(name, url) for name, url in self.urls().items()}
+        """The `DatabaseConfig` of each logical database (URL and connect options)."""
+        configs = {}
+        for name, url in self.urls().items():
+            config = DatabaseConfig(name, url)
+            options = database_options(
+                self._values, DB_KEY_NAMES[name].lower(), name, config.scheme
+            )
+            configs[name] = DatabaseConfig(name, url, options)
+        return configs
 
 
 @dataclass(frozen=True)
@@ -181,6 +202,8 @@ class DatabaseConfig:
 
     name: str
     url: str
+    #: `repositories.connect` options from the ``DB_<NAME>_…`` keys (`connectors.dboptions`)
+    options: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def scheme(self) -> str:
@@ -197,8 +220,14 @@ class DatabaseConfig:
         """The URL with its password masked."""
         return redact_url(self.url)
 
+    @property
+    def replicas(self) -> tuple[str, ...]:
+        return tuple(self.options.get("replicas", ()))
+
     def __repr__(self) -> str:
-        return f"DatabaseConfig(name={self.name!r}, url={self.display_url!r})"
+        replicas = ", ".join(redact_url(u) for u in self.replicas)
+        extra = f", replicas=[{replicas}]" if replicas else ""
+        return f"DatabaseConfig(name={self.name!r}, url={self.display_url!r}{extra})"
 
     __str__ = __repr__
 

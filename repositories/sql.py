@@ -268,6 +268,10 @@ class SqlDatabase(DatabaseBase):
     def dialect(self) -> str:
         return self._core.dialect
 
+    def replica_status(self) -> list[dict[str, Any]]:
+        """Each read replica checked now: url (password masked), ok, lag_seconds, detail."""
+        return [] if self._core.replicas is None else self._core.replicas.status()
+
     def _make_repository(self, model: type[T]) -> SqlRepository[T]:
         return SqlRepository(model, self)
 

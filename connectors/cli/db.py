@@ -94,11 +94,21 @@ def check(
     for name in _selected(db):
         config = configs[name]
         try:
-            result = migrate.check(name, config.url, repair=repair)
-            entry = {"ok": result.ok, "detail": result.detail, "unreachable": False}
+            result = migrate.check(name, config.url, repair=repair, options=config.options)
+            entry = {
+                "ok": result.ok,
+                "detail": result.detail,
+                "unreachable": False,
+                "replicas": list(result.replicas),
+            }
         except ConnectorsError as exc:
             unreachable = isinstance(exc, BackendUnavailable)
-            entry = {"ok": False, "detail": str(exc).splitlines()[0], "unreachable": unreachable}
+            entry = {
+                "ok": False,
+                "detail": str(exc).splitlines()[0],
+                "unreachable": unreachable,
+                "replicas": [],
+            }
         results.append({"database": name, "url": config.display_url, **entry})
     if as_json:
         typer.echo(json.dumps(results, indent=2))

@@ -6,9 +6,13 @@ just written on the primary exists only there.
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from models import User
 from repositories import Context, connect
-from repositories.pgtesting import Cluster, cluster, replica_of
+from repositories.pgtesting import Cluster, cluster, free_port, replica_of
 from tests.conftest import IN_CI
 
 pytestmark = pytest.mark.postgres
@@ -144,3 +148,68 @@ def test_a_replica_that_is_down_is_skipped(servers: tuple[Cluster, Cluster]) -> 
         status = db._core.replicas.status()  # type: ignore[attr-defined]
         assert status[0]["ok"] is False and "unavailable" in status[0]["detail"]
         db.close()
+
+
+def _probe(env: dict[str, str]) -> tuple[int, list[dict[str, Any]]]:
+    from typer.testing import CliRunner
+
+    from connectors.cli import app
+
+    result = CliRunner().invoke(app, ["db", "check", "--db", "app", "--json"], env=env)
+    return result.exit_code, json.loads(result.stdout)
+
+
+@pytest.fixture
+def probe_env(
+    servers: tuple[Cluster, Cluster], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> dict[str, str]:
+    for name in list(os.environ):
+        if name.upper().startswith(("DB_", "CONNECTORS_", "CONFIG_KEY")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    primary, replica = servers
+    name = f"p_{uuid.uuid4().hex[:10]}"
+    _sql(primary.url(), f'CREATE DATABASE "{name}"')
+    caught_up(primary, replica)
+    env = {"DB_APP_URL": primary.url(name), "DB_APP_REPLICA_URLS": replica.url(name)}
+    from typer.testing import CliRunner
+
+    from connectors.cli import app
+
+    upgraded = CliRunner().invoke(app, ["db", "upgrade", "--db", "app"], env=env)
+    assert upgraded.exit_code == 0, upgraded.output
+    return env
+
+
+def test_db_check_json_is_a_probe_of_primary_and_replicas(probe_env: dict[str, str]) -> None:
+    code, report = _probe(probe_env)
+    assert code == 0
+    (app_db,) = report
+    assert app_db["ok"] is True and app_db["unreachable"] is False
+    assert [r["ok"] for r in app_db["replicas"]] == [True]
+    assert app_db["replicas"][0]["lag_seconds"] is not None
+
+
+def test_a_replica_down_is_reported_not_fatal(probe_env: dict[str, str]) -> None:
+    down = f"postgresql://postgres:pw-of-replica@127.0.0.1:{free_port()}/postgres"
+    code, report = _probe({**probe_env, "DB_APP_REPLICA_URLS": down})
+    assert code == 0  # reads skip it: the database itself is fine
+    (replica,) = report[0]["replicas"]
+    assert replica["ok"] is False and "unavailable" in replica["detail"]
+    assert "pw-of-replica" not in json.dumps(report)
+
+
+def test_a_server_that_never_answers_is_unreachable_within_the_timeout(
+    probe_env: dict[str, str],
+) -> None:
+    with socket.socket() as silent:  # accepts TCP connections, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        env = {
+            "DB_APP_URL": f"postgresql://postgres@127.0.0.1:{port}/postgres",
+            "DB_APP_CONNECT_TIMEOUT": "2",
+        }
+        code, report = _probe(env)
+    assert code == 5
+    assert report[0]["unreachable"] is True and "timeout" in report[0]["detail"].lower()
