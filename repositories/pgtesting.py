@@ -222,6 +222,7 @@ def pgbouncer(
     server_password: str | None = None,
     pool_mode: str = "transaction",
     pool_size: int = 10,
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[PgBouncer]:
     """PgBouncer on a free port, every database (``*``) pooled to the server's namesake.
 
@@ -229,6 +230,7 @@ def pgbouncer(
     `server_user`. Transaction pooling by default: a server connection belongs to a
     client for one transaction only, so nothing a client leaves in a session (``SET``,
     prepared statements, temp tables, cursors outside a transaction) may be relied on.
+    `settings` adds lines to its ``[pgbouncer]`` section.
 
     Raises:
         FileNotFoundError: no ``pgbouncer`` binary (Debian's ``pgbouncer`` package).
@@ -257,6 +259,7 @@ def pgbouncer(
                 "max_client_conn = 500",
                 f"admin_users = {server_user}",
                 "server_idle_timeout = 30",
+                *(f"{k} = {v}" for k, v in (settings or {}).items()),
                 "",
             ]
         )

@@ -53,7 +53,9 @@ class Replica:
     def __init__(self, url: str, options: SqlOptions, engine_kwargs: dict[str, Any]) -> None:
         self.url = url
         self.display = redact_url(url)
-        self.engine: Engine = create_engine(engine_url(url), **engine_kwargs)
+        parsed = engine_url(url)
+        kwargs = {**engine_kwargs, "connect_args": options.connect_args(parsed.get_driver_name())}
+        self.engine: Engine = create_engine(parsed, **kwargs)
         self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.options = options
         self.local = threading.local()

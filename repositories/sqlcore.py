@@ -153,7 +153,7 @@ class SqlCore:
             kwargs["pool_size"] = options.pool_size
             kwargs["max_overflow"] = options.overflow
             kwargs["pool_timeout"] = options.pool_timeout
-            kwargs["connect_args"] = options.connect_args()
+            kwargs["connect_args"] = options.connect_args(parsed.get_driver_name())
         self.engine: Engine = create_engine(parsed, **kwargs)
         self.replicas = ReplicaSet(options, kwargs) if options.replicas else None
         if self.dialect == "sqlite":

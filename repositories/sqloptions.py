@@ -82,9 +82,14 @@ class SqlOptions:
     def overflow(self) -> int:
         return self.pool_size if self.max_overflow is None else self.max_overflow
 
-    def connect_args(self) -> dict[str, Any]:
-        """libpq connection parameters (psycopg2 and psycopg alike)."""
-        args: dict[str, Any] = {}
+    def connect_args(self, driver: str = "psycopg2") -> dict[str, Any]:
+        """libpq connection parameters (psycopg2 and psycopg alike).
+
+        psycopg 3 prepares a statement on the server after a few runs: session state
+        that a pooler in transaction mode (PgBouncer) loses between transactions, so it
+        is turned off (psycopg2 prepares nothing).
+        """
+        args: dict[str, Any] = {"prepare_threshold": None} if driver == "psycopg" else {}
         if self.connect_timeout is not None:
             args["connect_timeout"] = max(1, math.ceil(self.connect_timeout))
         if self.application_name is not None:

@@ -60,3 +60,13 @@ def test_every_original_key_is_documented() -> None:
         for name in ("APP", "CHAT", "MANAGEMENT", "REAL_ESTATE"):
             assert f"DB_{name}_{suffix}" in example
     assert "alembic upgrade head" in text and "CONFIG_KEY" in example
+
+
+def test_every_operational_key_is_documented() -> None:
+    from connectors.dboptions import OPTION_SUFFIXES
+
+    text = README.read_text(encoding="utf-8")
+    example = (README.parent / "config.example.ini").read_text(encoding="utf-8")
+    for suffix in OPTION_SUFFIXES:
+        assert f"DB_APP_{suffix.upper()}" in example
+        assert f"_{suffix.upper()}" in text
