@@ -6,7 +6,8 @@ always sees its own writes). Reads inside a transaction, writes, ``iter()`` (a l
 on a hot standby is cancelled when it conflicts with replay) and everything but the
 repository's reads stay on the primary.
 
-Each replica's lag is checked at most every `SqlOptions.replica_check_interval`: zero
+Each replica's lag is checked at most every `SqlOptions.replica_check_interval` (an
+unreachable one less and less often, up to every 30 s; it gets 2 s to answer): zero
 when it has replayed all it received from a streaming primary, else the age of the last
 transaction it replayed. One lagging beyond `SqlOptions.replica_max_lag`, unreachable,
 or failing a read by a dropped connection or a recovery conflict is skipped (the read
@@ -36,6 +37,7 @@ R = TypeVar("R")
 #: contexts whose last write is remembered (`ReplicaSet.note_write` forgets the oldest)
 _WRITERS_LIMIT = 100_000
 _SETTLE_FLOOR = 1.0
+_BACKOFF_LIMIT = 30.0
 _LAG_SQL = text(
     "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0.0"
     " WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()"
@@ -54,7 +56,11 @@ class Replica:
         self.url = url
         self.display = redact_url(url)
         parsed = engine_url(url)
-        kwargs = {**engine_kwargs, "connect_args": options.connect_args(parsed.get_driver_name())}
+        connect_args = options.connect_args(parsed.get_driver_name())
+        # a replica that does not answer is skipped, not waited for: the read that finds
+        # out waits this long at most, then runs on the primary
+        connect_args["connect_timeout"] = min(connect_args.get("connect_timeout", 10), 2)
+        kwargs = {**engine_kwargs, "connect_args": connect_args}
         self.engine: Engine = create_engine(parsed, **kwargs)
         self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.options = options
@@ -63,6 +69,7 @@ class Replica:
         self._pin_lock = threading.Lock()
         self.pinned: weakref.WeakSet[Connection] = weakref.WeakSet()
         self.checked_at = -float("inf")
+        self.failures = 0  # checks failed in a row: the next waits longer (up to 30 s)
         self.lag: float | None = None  # None: unreachable at the last check
         self.problem = "not checked yet"
 
@@ -73,13 +80,15 @@ class Replica:
     def refresh(self, force: bool = False) -> None:
         """Check the lag if the last check is older than the interval (one thread does)."""
         now = time.monotonic()
-        if not force and now - self.checked_at < self.options.replica_check_interval:
+        wait = min(self.options.replica_check_interval * 2**self.failures, _BACKOFF_LIMIT)
+        if not force and now - self.checked_at < wait:
             return
         if not self.lock.acquire(blocking=force):
             return  # another thread is checking: use what it last found
         try:
             try:
                 lag = float(self.run(lambda conn: conn.execute(_LAG_SQL).scalar_one()))
+                self.failures = 0
                 self.lag, self.problem = (
                     lag,
                     ""
@@ -94,6 +103,7 @@ class Replica:
 
     def mark_down(self, exc: BaseException) -> None:
         self.lag = None
+        self.failures = min(self.failures + 1, 16)
         first = str(getattr(exc, "orig", None) or exc).splitlines()
         self.problem = f"unavailable: {first[0] if first else type(exc).__name__}"
         self.checked_at = time.monotonic()

@@ -213,3 +213,22 @@ def test_a_server_that_never_answers_is_unreachable_within_the_timeout(
         code, report = _probe(env)
     assert code == 5
     assert report[0]["unreachable"] is True and "timeout" in report[0]["detail"].lower()
+
+
+def test_a_replica_that_never_answers_is_skipped(servers: tuple[Cluster, Cluster]) -> None:
+    primary, _ = servers
+    setup = connect(primary.url(), create_tables=True)
+    setup.ensure_schema(User)
+    setup.close()
+    with socket.socket() as silent:  # accepts TCP connections, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = f"postgresql://postgres@127.0.0.1:{silent.getsockname()[1]}/postgres"
+        db = connect(primary.url(), replicas=[url], connect_timeout=30)
+        reader = db.with_context(READER).repository(User)
+        for _ in range(3):  # the first waits for the replica's short connect timeout
+            assert reader.count() >= 0
+        replica = db._core.replicas.replicas[0]  # type: ignore[attr-defined]
+        assert replica.lag is None and "timeout" in replica.problem.lower()
+        assert replica.failures == 1  # checked once: the next check waits longer
+        db.close()
