@@ -153,7 +153,10 @@ class SqlCore:
             kwargs["pool_size"] = options.pool_size
             kwargs["max_overflow"] = options.overflow
             kwargs["pool_timeout"] = options.pool_timeout
-            kwargs["connect_args"] = options.connect_args(parsed.get_driver_name())
+            kwargs["connect_args"] = args = options.connect_args(parsed.get_driver_name())
+            given = parsed.query.get("options")
+            if "options" in args and isinstance(given, str):  # the URL's own come first
+                args["options"] = f"{given} {args['options']}"
         self.engine: Engine = create_engine(parsed, **kwargs)
         self.replicas = ReplicaSet(options, kwargs) if options.replicas else None
         if self.dialect == "sqlite":
