@@ -159,6 +159,12 @@ def sync(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan, write nothing.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Overwrite rich text even where that deletes images, mentions..."
+        ),
+    ] = False,
 ) -> None:
     """Two-way sync: local-only changes out, remote-only changes in, conflicts reported."""
     from models.management import TicketSyncState
@@ -175,7 +181,7 @@ def sync(
         )
         rows = _records(records)
         with _progress(interface):
-            report = interface.sync(rows, dry_run=dry_run)
+            report = interface.sync(rows, dry_run=dry_run, force=force)
     finally:
         db.close()
     _print_report(report)
@@ -202,24 +208,29 @@ def _print_report(report: Any) -> None:
     for result in report.outbound:
         counts[result.status] = counts.get(result.status, 0) + 1
     written = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing"
+    created = sum(1 for r in report.created if r.status in ("created", "planned"))
     console.print(
         f"{'dry run: ' if report.dry_run else ''}out: {written}; "
-        f"in: {len(report.inbound)}; conflicts: {len(report.conflicts)}; "
-        f"missing: {len(report.missing)}",
+        f"in: {len(report.inbound)}; created: {created}; conflicts: {len(report.conflicts)}; "
+        f"missing: {len(report.missing)}; deleted remotely: {len(report.deleted)}",
         highlight=False,
     )
-    problems = [r for r in report.outbound if not r.ok]
-    if report.conflicts or problems:
+    problems = [r for r in report.outbound if not r.ok and not r.lossy]
+    failed_creates = [r for r in report.created if r.status == "failed"]
+    if report.conflicts or problems or failed_creates:
         table = Table("ticket", "field", "problem")
         for conflict in report.conflicts:
-            table.add_row(
-                conflict.external_id,
-                conflict.field,
-                f"conflict: local {conflict.local!r} vs remote {conflict.remote!r}",
+            detail = (
+                f"local {conflict.local!r} vs remote {conflict.remote!r}"
+                if conflict.reason == "changed on both sides"
+                else conflict.reason
             )
+            table.add_row(conflict.external_id, conflict.field, f"conflict: {detail}")
         for result in problems:
             for name, reason in result.rejected.items():
                 table.add_row(result.task_id, name, reason)
             if result.error:
                 table.add_row(result.task_id, "", result.error)
+        for created_result in failed_creates:
+            table.add_row(f"(new #{created_result.index})", "", created_result.error or "")
         console.print(table)

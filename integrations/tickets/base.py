@@ -134,7 +134,13 @@ class Comment(BaseModel):
 
 
 class TicketConnector(Protocol):
-    """The contract both connectors implement."""
+    """The contract both connectors implement.
+
+    Attributes:
+        updated_path: where a raw ticket holds its last-update stamp (``fields.updated``).
+    """
+
+    updated_path: str
 
     def read_attributes(self) -> list[TicketField]:
         """The fields the system knows."""
@@ -160,6 +166,10 @@ class TicketConnector(Protocol):
         self, tasks: Sequence[dict[str, Any]], dry_run: bool = False
     ) -> list[CreateResult]:
         """Create tickets; one result per task, in order."""
+        ...
+
+    def fetch_tasks(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Known tickets by the ids (or keys) asked for; missing ones are absent."""
         ...
 
     def scan_ids(self) -> set[str]:

@@ -136,6 +136,8 @@ class ClickUpConnector:
         self.custom_task_ids = custom_task_ids
         self._custom: list[dict[str, Any]] | None = None
 
+    updated_path = "date_updated"
+
     # ------------------------------------------------------------------ reading
 
     def read_attributes(self) -> list[TicketField]:
@@ -197,6 +199,18 @@ class ClickUpConnector:
             if len(tasks) < PAGE_SIZE or (not team and last_page):
                 return list(by_id.values())
         raise PaginationError(f"ClickUp paging exceeded {self.max_pages} pages on {path}")
+
+    def fetch_tasks(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Known tasks by id, one ``GET /task/{id}`` each (ClickUp has no bulk read)."""
+        found: dict[str, dict[str, Any]] = {}
+        params = self.task_params({"include_markdown_description": "true"})
+        for task_id in dict.fromkeys(str(i) for i in ids):
+            try:
+                response = self.http.request("GET", f"/task/{task_id}", params=params)
+            except NotFound:
+                continue
+            found[task_id] = as_dict(json_body(response, "task"), task_id)
+        return found
 
     def scan_ids(self) -> set[str]:
         """Ids (and custom ids) of every task the filters select: a full read, as ClickUp

@@ -113,6 +113,8 @@ class JiraConnector:
         self._fields: dict[str, TicketField] | None = None
         self._zone: tzinfo | None = None
 
+    updated_path = "fields.updated"
+
     # ------------------------------------------------------------------ reading
 
     def read_attributes(self) -> list[TicketField]:
@@ -219,6 +221,11 @@ class JiraConnector:
                     if (value := opt_str(issue.get(name), f"issues[{n}].{name}")) is not None:
                         found[value] = issue
         return found
+
+    def fetch_tasks(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Known issues by the ids or keys asked for (``issue/bulkfetch``, 100 a request)."""
+        found = self.fetch(ids)
+        return {str(i): found[str(i)] for i in ids if str(i) in found}
 
     def scan_ids(self) -> set[str]:
         """Ids and keys of every issue the JQL selects: one id-only search per 5,000."""

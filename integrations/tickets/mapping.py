@@ -385,15 +385,27 @@ class TicketMapping(BaseModel):
             row[name] = value
         return row
 
+    def connector_name(self, name: str) -> str:
+        """How the connector names the field ``name`` maps to (the Jira field id after
+        ``fields.``, a selected custom field's name, else the first path step): the key of
+        its write result's ``rejected``/``lossy`` entries."""
+        steps = parse_path(self.fields[name].path)
+        if steps[0] == "fields" and len(steps) > 1:
+            return str(steps[1])
+        selected = next((s for s in steps if isinstance(s, tuple)), None)
+        return str(selected[1]) if selected is not None else str(steps[0])
+
     def to_task(
         self,
-        external_id: str,
+        external_id: str | None,
         changes: dict[str, Any],
         attributes: dict[str, TicketField] | None = None,
     ) -> dict[str, Any]:
-        """An external task carrying the key and the given writable internal fields."""
+        """An external task carrying the key (None: a ticket to create) and the given
+        writable internal fields."""
         task: dict[str, Any] = {}
-        set_path(task, self.fields[self.key_field].path, external_id)
+        if external_id is not None:
+            set_path(task, self.fields[self.key_field].path, external_id)
         for name, value in changes.items():
             mapping = self.fields[name]
             if not mapping.writable:
