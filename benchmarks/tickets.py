@@ -1,6 +1,6 @@
 """Ticket connector benchmarks: ``python -m benchmarks.tickets`` (from the repo root).
 
-Prints three lines:
+Prints five lines:
 
 - ``read_requests``: search requests made to read 10,000 Jira issues vs the minimum for the
   page size (100 issues per page when fields are requested).
@@ -11,21 +11,38 @@ Prints three lines:
   the fake read the same clock), so the wait reported is the one the fake observed between
   its 429 and the retry of that same request, not the one the client claims.
 
+- ``adf_roundtrip``: documents of the ADF corpus (Atlassian's renderer fixtures, real
+  Confluence exports: ``tests/unit/tickets/adf/corpus``) and of the Jira description's own
+  examples that survive ADF -> Markdown -> ADF unchanged.
+- ``sync_requests``: HTTP requests of a sync of 1,000 issues (stored in SQLite) after 50
+  changed in Jira and 50 locally, vs the minimum: one search page for the changes, one
+  id-only scan for deletions, one bulk fetch of the current values, one PUT per local change.
+
 Every request is validated against the Jira OpenAPI document on its way to the fake.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import httpx
 
+from integrations.tickets.adf import adf_to_markdown, markdown_to_adf, normalize
 from integrations.tickets.http import RetryPolicy
+from integrations.tickets.interface import TicketInterface
 from integrations.tickets.jira import JiraConnector, jira_retry_policy
+from integrations.tickets.mapping import TicketMapping
 from integrations.tickets.testing import FakeJira, Throttle, jira_validator, validating
+from integrations.tickets.testing.openapi import JIRA_SPEC
+from models.base import Record
+from models.management import TicketSyncState
+from repositories import Context, connect
 
 READ_ISSUES = 10_000
 WRITE_TASKS = 1_000
@@ -127,10 +144,106 @@ def bench_write_429() -> str:
     )
 
 
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "unit" / "tickets" / "adf" / "corpus"
+
+
+def _spec_documents() -> list[dict]:
+    found: dict[str, dict] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, str) and '"type":"doc"' in node:
+            try:
+                walk(json.loads(node))
+            except ValueError:
+                return
+        elif isinstance(node, dict):
+            if node.get("type") == "doc" and "content" in node:
+                found[json.dumps(node, sort_keys=True)] = node
+                return
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(JIRA_SPEC.read_text(encoding="utf-8")))
+    return list(found.values())
+
+
+def bench_adf_roundtrip() -> str:
+    documents = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(CORPUS.glob("*.json"))]
+    documents += _spec_documents()
+    lossless = sum(1 for d in documents if markdown_to_adf(adf_to_markdown(d)) == normalize(d))
+    return f"adf_roundtrip: {lossless}/{len(documents)} documents lossless"
+
+
+class BenchTicket(Record):
+    """A service's copy of a Jira issue."""
+
+    mandate_id: str = ""
+    key: str | None = None
+    summary: str = ""
+    state: str | None = None
+
+
+SYNC_MAPPING = {
+    "name": "bench",
+    "key_field": "key",
+    "fields": {
+        "key": {"path": "key", "direction": "read"},
+        "summary": {"path": "fields.summary"},
+        "state": {"path": "fields.status.name"},
+    },
+}
+SYNC_TICKETS = 1000
+SYNC_CHANGED = 100
+
+
+def bench_sync_requests() -> str:
+    fake = FakeJira()
+    ids = [fake.add_issue(f"issue {n}") for n in range(SYNC_TICKETS)]
+    with tempfile.TemporaryDirectory() as folder:
+        db = connect(
+            f"sqlite:///{folder}/bench.db",
+            context=Context(user_id="bench", mandate_id="m1", privilege="admin"),
+        )
+        db.ensure_schema(BenchTicket, TicketSyncState)
+        local = db.repository(BenchTicket)
+        tickets = TicketInterface(connector(fake), TicketMapping.from_data(SYNC_MAPPING), db=db,
+                                  mandate_id="m1")  # fmt: skip
+        tickets.sync(local)
+        remote, mine = ids[: SYNC_CHANGED // 2], ids[SYNC_CHANGED // 2 : SYNC_CHANGED]
+        for issue_id in remote:
+            fake.edit(issue_id, summary=f"{issue_id} edited in Jira")
+        records = {t.key: t for t in local.find()}
+        for issue_id in mine:
+            key = fake.issues[issue_id]["key"]
+            local.update(records[key].id, {"summary": f"{key} edited here"})
+        fake.requests.clear()
+        report = tickets.sync(local)
+        assert len(report.inbound) == len(remote) and not report.conflicts
+        assert sum(1 for r in report.outbound if r.status == "updated") == len(mine)
+        assert all(fake.issues[i]["fields"]["summary"].endswith("edited here") for i in mine)
+        db.close()
+    requests = len(fake.requests)
+    minimal = (
+        math.ceil(len(remote) / PAGE_SIZE)  # the changed issues
+        + math.ceil(SYNC_TICKETS / 5000)  # the id-only scan for deletions
+        + math.ceil(len(mine) / 100)  # current values of what is written
+        + len(mine)  # one PUT per issue changed here
+    )
+    return (
+        f"sync_requests: {requests} requests for {SYNC_TICKETS} tickets with "
+        f"{SYNC_CHANGED} changed (minimal {minimal})"
+    )
+
+
 def main() -> None:
     print(bench_read(), flush=True)
     print(bench_write_concurrency(), flush=True)
     print(bench_write_429(), flush=True)
+    print(bench_adf_roundtrip(), flush=True)
+    print(bench_sync_requests(), flush=True)
 
 
 if __name__ == "__main__":

@@ -325,7 +325,7 @@ def _to_field(raw: Any, where: str) -> TicketField:
     schema = as_dict(field.get("schema"), f"{where}.schema")
     field_id = opt_str(field.get("id"), f"{where}.id") or opt_str(field.get("key"), f"{where}.key")
     if not field_id:
-        raise UnexpectedResponse(f"{where}: a field without id or key", field=f"{where}.id")
+        raise UnexpectedResponse(f"{where}.id: a field without id or key", field=f"{where}.id")
     custom_type = opt_str(schema.get("custom"), f"{where}.schema.custom")
     return TicketField(
         id=field_id,

@@ -29,8 +29,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from integrations.errors import IntegrationError
-from integrations.tickets.adf import adf_to_markdown, is_adf, markdown_to_adf
+from integrations.tickets.adf import AdfError, adf_to_markdown, is_adf, markdown_to_adf
 from integrations.tickets.base import TicketField
+from integrations.tickets.errors import UnexpectedResponse
 from models.management import TicketSyncDefinition
 
 __all__ = [
@@ -381,7 +382,16 @@ class TicketMapping(BaseModel):
             value = get_path(task, mapping.path)
             if mapping.transform:
                 ctx = TransformContext(path=mapping.path, attributes=attributes or {})
-                value = TRANSFORMS[mapping.transform][0](value, ctx)
+                try:
+                    value = TRANSFORMS[mapping.transform][0](value, ctx)
+                except MappingError:
+                    raise
+                except (AdfError, ValueError, TypeError, KeyError, OverflowError) as exc:
+                    # a remote value the transform cannot read: the service's answer is off
+                    raise UnexpectedResponse(
+                        f"{mapping.path}: {mapping.transform} cannot read {_shown(value)}: {exc}",
+                        field=mapping.path,
+                    ) from exc
             row[name] = value
         return row
 
@@ -412,6 +422,18 @@ class TicketMapping(BaseModel):
                 raise MappingError(f"field {name!r} is not writable ({mapping.direction})")
             if mapping.transform:
                 ctx = TransformContext(path=mapping.path, attributes=attributes or {})
-                value = TRANSFORMS[mapping.transform][1](value, ctx)
+                try:
+                    value = TRANSFORMS[mapping.transform][1](value, ctx)
+                except MappingError:
+                    raise
+                except (ValueError, TypeError, KeyError, OverflowError) as exc:
+                    raise MappingError(
+                        f"{name}: {mapping.transform} cannot write {_shown(value)}: {exc}"
+                    ) from exc
             set_path(task, mapping.path, value)
         return task
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

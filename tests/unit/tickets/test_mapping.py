@@ -184,3 +184,27 @@ def test_a_stored_definition_holds_a_mapping() -> None:
     broken = TicketSyncDefinition(name="x", connector_type="jira", definition={"fields": {}})
     with pytest.raises(MappingError, match=f"TicketSyncDefinition '{broken.id}'.*key_field"):
         TicketMapping.from_record(broken)
+
+
+def test_a_remote_value_a_transform_cannot_read_is_a_typed_error() -> None:
+    from integrations.tickets.errors import UnexpectedResponse
+
+    mapping = TicketMapping.from_data(
+        {
+            "key_field": "k",
+            "fields": {
+                "k": {"path": "id"},
+                "due": {"path": "due_date", "transform": "ms_epoch_to_iso"},
+                "n": {"path": "n", "transform": "to_float"},
+            },
+        }
+    )
+    with pytest.raises(
+        UnexpectedResponse, match="due_date: ms_epoch_to_iso cannot read 'soon'"
+    ) as caught:
+        mapping.to_row({"id": "1", "due_date": "soon"})
+    assert caught.value.field == "due_date"
+    with pytest.raises(UnexpectedResponse, match="n: to_float"):
+        mapping.to_row({"id": "1", "n": "lots"})
+    with pytest.raises(MappingError, match="due: ms_epoch_to_iso cannot write 'soon'"):
+        mapping.to_task("1", {"due": "soon"})
