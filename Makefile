@@ -6,12 +6,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint typecheck bench clean browser pgbouncer
+.PHONY: demo test lint typecheck docs bench clean browser pgbouncer
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[all,test]'
+	$(BIN)/python -m pip install --quiet -e '.[all,test,docs]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -46,7 +46,11 @@ pgbouncer:
 	    echo "note: no pgbouncer and no root apt-get: the PgBouncer tests will be skipped (fail under CI=true)"; \
 	  fi; }
 
-test: $(STAMP) browser pgbouncer lint typecheck
+# The API reference, generated from the docstrings; any warning fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: $(STAMP) browser pgbouncer lint typecheck docs
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)
@@ -60,4 +64,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.scale
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist

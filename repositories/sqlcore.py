@@ -104,8 +104,8 @@ def translate(exc: sa_exc.DBAPIError, table: str) -> RepositoryError:
         return DuplicateRecord(table)
     if code in _MISSING or "no such table" in lowered or "no such column" in lowered:
         return SchemaError(
-            f"{table}: table or column missing ({line}); run "
-            "`alembic upgrade head` or `db.ensure_schema(...)`"
+            f"{table}: table or column missing ({line}); migrate it: connectors db upgrade "
+            "(or alembic upgrade head, or db.ensure_schema(...))"
         )
     if code in _CANCELLED or "database is locked" in lowered:
         return StatementTimeout(f"{table}: statement cancelled by the database: {line}")

@@ -1,10 +1,10 @@
 """What every ticket connector shares: the protocol, result models and the write runner.
 
-Write results are values, not log lines: each task gets one :class:`WriteResult`
+Write results are values, not log lines: each task gets one `WriteResult`
 (``updated``, ``unchanged``, ``planned`` on a dry run, ``conflict`` when writing would
 delete what the field holds and Markdown cannot show, or ``failed`` with the reason);
-each created ticket one :class:`CreateResult`; comments are :class:`Comment` values.
-:func:`run_writes` merges tasks addressed to the same ticket (so one run never writes one
+each created ticket one `CreateResult`; comments are `Comment` values.
+`run_writes` merges tasks addressed to the same ticket (so one run never writes one
 ticket twice) and runs them with bounded concurrency.
 """
 
@@ -245,7 +245,7 @@ def _deep_merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_progress(progress: Progress | None) -> Callable[[int, int], None] | None:
-    """A :func:`run_writes` ``on_done`` reporting the ``write`` phase to ``progress``."""
+    """A `run_writes` ``on_done`` reporting the ``write`` phase to ``progress``."""
     if progress is None:
         return None
     report = progress
@@ -260,7 +260,7 @@ def run_writes(
 ) -> list[WriteResult]:
     """Run ``write_one`` per ticket with at most ``concurrency`` in flight.
 
-    Results keep the order of ``items``. An :class:`IntegrationError` fails only its task;
+    Results keep the order of ``items``. An `IntegrationError` fails only its task;
     anything else (a bug) propagates. ``on_done(done, total)`` is called after each ticket
     in the caller's thread (never from a worker), so a progress bar needs no lock.
     """

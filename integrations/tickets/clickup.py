@@ -3,11 +3,11 @@
 Endpoints used (all in ClickUp's v2 OpenAPI description): ``GET /v2/list/{id}/task`` and
 ``GET /v2/team/{team_id}/task`` (pages of 100, with filters), ``GET /v2/list/{id}/field``,
 ``POST /v2/list/{id}/task``, ``GET/POST /v2/task/{id}/comment``; updates are in
-:mod:`integrations.tickets.clickup_write`. Auth is the token itself in ``Authorization``.
+`integrations.tickets.clickup_write`. Auth is the token itself in ``Authorization``.
 With ``custom_task_ids=True`` tasks are addressed by their custom ids (the API's
 ``custom_task_ids=true&team_id=…``).
 
-Errors: see :mod:`integrations.tickets.errors` (ClickUp's ``{"err", "ECODE"}`` bodies end
+Errors: see `integrations.tickets.errors` (ClickUp's ``{"err", "ECODE"}`` bodies end
 up in ``RequestRejected.error_messages``; ``UnexpectedResponse`` names the field of a
 malformed response).
 """
@@ -297,7 +297,7 @@ class ClickUpConnector:
     def write_tasks(
         self, tasks: Sequence[dict[str, Any]], dry_run: bool = False, force: bool = False
     ) -> list[WriteResult]:
-        """See :func:`integrations.tickets.clickup_write.write_tasks` (``force`` is
+        """See `integrations.tickets.clickup_write.write_tasks` (``force`` is
         accepted for symmetry: ClickUp descriptions are Markdown already)."""
         return write_tasks(self, tasks, dry_run=dry_run)
 
@@ -306,7 +306,7 @@ class ClickUpConnector:
     ) -> list[CreateResult]:
         """Create one task per item in the connector's list (``POST /list/{id}/task``).
 
-        A task is shaped as for :meth:`write_tasks` (core fields by name, custom fields by
+        A task is shaped as for `write_tasks` (core fields by name, custom fields by
         id or name); ``name`` is required. ClickUp has no bulk create: one request each.
         """
         if not self.list_id:

@@ -4,7 +4,7 @@ Wire shapes follow ``POST /v2/task/{task_id}/field/{field_id}`` in ClickUp's v2 
 description: dropdowns by option id (read back as the option's ``orderindex``), labels as a
 list of option ids, people/tasks as ``{"add": [...], "rem": [...]}``, dates in Unix ms. An
 empty wanted value (None, ``""``, ``[]``) means *clear* (``DELETE .../field/{field_id}``).
-Bad wanted values raise :class:`~integrations.errors.InvalidRequest` naming the field; a
+Bad wanted values raise `InvalidRequest` naming the field; a
 remote value we cannot read counts as different (so it is overwritten, never trusted).
 """
 
@@ -18,9 +18,9 @@ from integrations.tickets.errors import InvalidRequest
 
 __all__ = ["CLEAR", "UNCHANGED", "custom_value", "match_field", "to_ms"]
 
-#: returned by :func:`custom_value` when the remote value already matches
+#: returned by `custom_value` when the remote value already matches
 UNCHANGED: Any = object()
-#: returned by :func:`custom_value` when the field's value is to be removed
+#: returned by `custom_value` when the field's value is to be removed
 CLEAR: Any = object()
 _EMPTY: tuple[Any, ...] = (None, "", [])
 

@@ -4,7 +4,7 @@
 Empty wanted values clear: ``priority``, ``due_date`` and ``start_date`` are sent as
 ``null`` (ClickUp's documented way to remove them; the published description types them
 as integers only, so the tests' validator admits ``null`` there, see
-:mod:`integrations.tickets.testing.openapi`), ``assignees`` become an empty set, a
+`integrations.tickets.testing.openapi`), ``assignees`` become an empty set, a
 description ``" "`` (ClickUp's own instruction), a custom field is removed.
 """
 

@@ -1,4 +1,4 @@
-"""Errors of the ticket connectors, rooted in :mod:`integrations.errors`.
+"""Errors of the ticket connectors, rooted in `integrations.errors`.
 
 IntegrationError
 ├── RateLimited(retry_after)       429 still answered after the retry budget

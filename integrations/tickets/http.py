@@ -4,7 +4,7 @@ A `HttpSession` wraps one ``httpx.Client``. Retries go through the integrations'
 engine, `integrations.retry.RetryPolicy`; this module adds the HTTP signals its strategies
 read from a response (``Retry-After``, a rate-limit reset header).
 
-Errors (see :mod:`integrations.tickets.errors`) are raised from the status code:
+Errors (see `integrations.tickets.errors`) are raised from the status code:
 401/403 -> AuthenticationFailed, 404 -> NotFound, 400/409/422 -> RequestRejected,
 429 after the budget -> RateLimited, 503/timeouts after the budget and other 5xx ->
 ServiceUnavailable. 400/401/403/404/409/422 are never retried.

@@ -1,10 +1,10 @@
 """`TicketInterface`: a connector seen through a ticket mapping: export, and two-way sync.
 
-The sync's rules and report are in :mod:`integrations.tickets.sync`.
+The sync's rules and report are in `integrations.tickets.sync`.
 
-Errors: :class:`~integrations.errors.InvalidRequest` for an unknown connector type or a sync
-without a state repository; :class:`~integrations.tickets.mapping.MappingError` for an
-invalid mapping; connector errors (:mod:`integrations.tickets.errors`) propagate from
+Errors: `InvalidRequest` for an unknown connector type or a sync
+without a state repository; `MappingError` for an
+invalid mapping; connector errors (`integrations.tickets.errors`) propagate from
 reads; write failures are reported per task in the result.
 """
 
@@ -124,7 +124,7 @@ class TicketInterface:
             force: overwrite rich text even where that deletes what Markdown cannot show
                 (otherwise such fields are reported as conflicts).
 
-        See :mod:`integrations.tickets.sync` for the rules. Local changes and sync state
+        See `integrations.tickets.sync` for the rules. Local changes and sync state
         are written in one transaction when the interface was given the database.
 
         Raises:

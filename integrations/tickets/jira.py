@@ -4,9 +4,9 @@ Endpoints used (all in the platform v3 OpenAPI description): ``GET /rest/api/3/f
 ``GET /rest/api/3/myself`` (time zone for JQL dates), ``POST /rest/api/3/search/jql``
 (any JQL; ``nextPageToken`` paging), ``POST /rest/api/3/issue/bulkfetch`` (known keys, 100
 per request), ``GET/POST /rest/api/3/issue/{key}/comment``; writing and creating are in
-:mod:`integrations.tickets.jira_write`. Auth is Basic ``email:api_token``.
+`integrations.tickets.jira_write`. Auth is Basic ``email:api_token``.
 
-Errors: see :mod:`integrations.tickets.errors` (``RequestRejected`` carries Jira's
+Errors: see `integrations.tickets.errors` (``RequestRejected`` carries Jira's
 ``errorMessages``/``errors``; ``PaginationError`` for a repeated ``nextPageToken`` or more
 than ``max_pages`` pages; ``UnexpectedResponse`` names the field of a malformed response).
 """
@@ -72,7 +72,7 @@ class JiraConnector:
         jql: the issues this connector works on; default
             ``project = <project_code> AND issuetype = <ticket_type>``. Any JQL works; an
             ``ORDER BY`` in it is replaced by ``updated, id`` when reading for a sync.
-        project_code, ticket_type: where :meth:`create_tasks` puts new issues (and the
+        project_code, ticket_type: where `create_tasks` puts new issues (and the
             default JQL).
     """
 
@@ -278,13 +278,13 @@ class JiraConnector:
     def write_tasks(
         self, tasks: Sequence[dict[str, Any]], dry_run: bool = False, force: bool = False
     ) -> list[WriteResult]:
-        """See :func:`integrations.tickets.jira_write.write_tasks`."""
+        """See `integrations.tickets.jira_write.write_tasks`."""
         return write_tasks(self, tasks, dry_run=dry_run, force=force)
 
     def create_tasks(
         self, tasks: Sequence[dict[str, Any]], dry_run: bool = False
     ) -> list[CreateResult]:
-        """See :func:`integrations.tickets.jira_write.create_tasks`."""
+        """See `integrations.tickets.jira_write.create_tasks`."""
         return create_tasks(self, tasks, dry_run=dry_run)
 
     # ------------------------------------------------------------------ plumbing

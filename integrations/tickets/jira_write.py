@@ -3,7 +3,7 @@
 Updates read the current values once (``issue/bulkfetch``, 100 per request), send only
 fields that differ (``PUT /issue/{id}``) and move the status through a transition
 (``POST /issue/{id}/transitions``). Rich-text fields compare *documents*
-(:func:`~integrations.tickets.adf.same_document`), never renderings: an unchanged export
+(`same_document`), never renderings: an unchanged export
 is never sent, and a value that would delete what the field holds and Markdown cannot show
 (images, mentions, panels...) is refused as a ``conflict`` naming those nodes unless
 ``force=True``. Creation uses ``POST /issue`` for one issue and ``POST /issue/bulk`` for

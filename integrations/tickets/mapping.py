@@ -1,10 +1,10 @@
 """The ticket mapping: which local field lives at which path of a ticket, and how.
 
-A :class:`TicketMapping` is what a YAML/JSON mapping file holds (``connectors tickets …
+A `TicketMapping` is what a YAML/JSON mapping file holds (``connectors tickets …
 --mapping FILE``). A stored ``models.management.TicketSyncDefinition`` record names one for
 a mandate: its ``definition`` field holds the mapping's data
-(:meth:`TicketMapping.from_record` reads it back), and sync state is kept under the
-mapping's :attr:`~TicketMapping.definition_id`.
+(`TicketMapping.from_record` reads it back), and sync state is kept under the
+mapping's `definition_id`.
 
 Paths are dotted and may select list items: ``fields.status.name``, ``assignees[0].id``,
 ``custom_fields[name=Budget].value`` (a selector matches exactly, then case-insensitively;
@@ -12,7 +12,7 @@ on write a missing item is appended as ``{name: Budget}``). Each mapping has a d
 (``read``: external -> internal only, ``write``: internal -> external only, ``both``) and an
 optional named transform, applied forwards on read and backwards on write.
 
-Errors: :class:`MappingError` (an :class:`~integrations.errors.IntegrationError`) for
+Errors: `MappingError` (an `IntegrationError`) for
 a file that cannot be read or parsed, an unknown transform, a bad path or a mapping
 without its key field; the message names the file and the offending entry.
 """

@@ -1,7 +1,7 @@
 """Reading decoded JSON responses with errors that name the field.
 
 Every value a connector takes from a response goes through these helpers: a value of the
-wrong type is an :class:`~integrations.tickets.errors.UnexpectedResponse` naming where it
+wrong type is an `UnexpectedResponse` naming where it
 was (``issues[3].fields.updated``), never a ``KeyError``/``TypeError``/``ValueError``. What
 the API description marks optional may be missing; helpers return None then.
 """

@@ -1,4 +1,4 @@
-"""Two-way sync of local records with tickets, and what it decided (:class:`SyncReport`).
+"""Two-way sync of local records with tickets, and what it decided (`SyncReport`).
 
 Per ticket the last synced value of each field is kept (a ``TicketSyncState``). Per field:
 only local changed -> written out; only remote changed -> taken in; both changed to
@@ -137,7 +137,7 @@ def run_sync(
     dry_run: bool = False,
     force: bool = False,
 ) -> SyncReport:
-    """See :meth:`integrations.tickets.interface.TicketInterface.sync`."""
+    """See `integrations.tickets.interface.TicketInterface.sync`."""
     mapping = interface.mapping
     key = mapping.key_field
     states = interface.state_map()

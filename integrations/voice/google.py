@@ -69,7 +69,10 @@ class GoogleVoice:
         credentials_json: the service-account JSON text (setting
             ``Connector_GoogleSpeech_API_KEY_SECRET``).
         channel: a gRPC channel for every client instead (tests, emulators, proxies).
-        speech_client, speech_beta_client, tts_client, translation_client: ready clients.
+        speech_client: a ready Speech v1 client (instead of credentials).
+        speech_beta_client: a ready Speech v1p1beta1 client.
+        tts_client: a ready Text-to-Speech client.
+        translation_client: a ready Translation v3 client.
         project_id: Translation's project; defaults to the service account's.
         timeout: seconds per RPC.
         max_calls: RPCs one request may make, retries and recoveries included.

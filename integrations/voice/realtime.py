@@ -287,7 +287,8 @@ async def interpret_stream(
         voice: the Google connector.
         chunks: audio as it is recorded: headerless 16-bit mono PCM at `sample_rate`, or
             (no `sample_rate`) a container stream such as MediaRecorder's WebM/Opus.
-        from_language, to_language: BCP-47 codes (``de-DE``, ``en-US``).
+        from_language: the speaker's language, BCP-47 (``de-DE``).
+        to_language: the translation's language, BCP-47 (``en-US``).
         model: Speech model (default: Google's choice for streaming).
         options: pacing, reconnection and keep-alive (`StreamOptions`).
         translate_interim: translate interim results too (finals always are).

@@ -70,3 +70,59 @@ def test_every_operational_key_is_documented() -> None:
     for suffix in OPTION_SUFFIXES:
         assert f"DB_APP_{suffix.upper()}" in example
         assert f"_{suffix.upper()}" in text
+
+
+def test_the_models_table_is_the_generated_one() -> None:
+    from models.__main__ import reference
+
+    text = README.read_text(encoding="utf-8")
+    shown = text.split("<!-- models:start -->\n", 1)[1].split("<!-- models:end -->", 1)[0]
+    assert shown == reference(), "run `python -m models` and paste its output into the README"
+
+
+def test_the_troubleshooting_messages_are_the_real_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each row's message is what the library says (the parts around "…" verbatim)."""
+    from connectors.secrets import ConfigError, encrypt, generate_key
+    from connectors.settings import load_settings
+    from models import User
+    from repositories import AccessDenied, Context, SchemaError, connect
+
+    text = README.read_text(encoding="utf-8")
+    rows = text.split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"^\| `([^`]+)`", rows, re.M)
+
+    def said(error: Exception) -> str:
+        return str(error).splitlines()[0]
+
+    messages = []
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.upper().startswith(("DB_", "CONFIG_KEY", "CONNECTORS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DB_REALESTATE_URL", "sqlite:///x.db")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    messages.append(said(err.value))
+    monkeypatch.delenv("DB_REALESTATE_URL")
+    monkeypatch.setenv("DB_APP_HOST", "db:5432")
+    monkeypatch.setenv("DB_APP_PASSWORD_SECRET", encrypt("pw", generate_key()))
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    messages.append(said(err.value))
+    db = connect(f"sqlite:///{tmp_path / 'a.db'}", create_tables=False)
+    with pytest.raises(SchemaError) as err:
+        db.repository(User).count()
+    messages.append(said(err.value))
+    user = db.with_context(Context("ann", "a", "user"))
+    db.ensure_schema(User)
+    with pytest.raises(AccessDenied) as err:
+        user.repository(User).create(User(username="x", mandate_id="b"))
+    messages.append(said(err.value))
+    db.close()
+    for row in documented:
+        if row.startswith(("app: database unavailable", "User: lock not", "postgresql+psycopg")):
+            continue  # a down server, a held lock, a missing extra: tests of their own
+        parts = [p for p in row.split("…") if p.strip(" ()")]
+        assert any(all(p.strip(" (") in m for p in parts) for m in messages), (row, messages)

@@ -3,14 +3,14 @@
 ``adf_to_markdown`` writes CommonMark/GFM where Markdown has the syntax (headings,
 emphasis, links, code, lists, task lists, quotes, rules, tables) and carries everything
 else in HTML comments and ``<adf-…>`` tags holding the node's JSON (see
-:mod:`.envelope`): images keep their media ids, mentions their account ids, tables their
+`.envelope`): images keep their media ids, mentions their account ids, tables their
 cells, panels and expands their Markdown content. ``markdown_to_adf`` parses any Markdown
 with markdown-it-py into a document valid against Atlassian's published schema; for
 Markdown written by ``adf_to_markdown`` it gives the original document back (in the normal
-form of :func:`normalize`).
+form of `normalize`).
 
-Writes compare documents, not renderings: :func:`same_document` ignores what is not
-content (``localId``, empty attributes, mark order, text split); :func:`lost_nodes` names
+Writes compare documents, not renderings: `same_document` ignores what is not
+content (``localId``, empty attributes, mark order, text split); `lost_nodes` names
 the nodes Markdown only carries (media, mentions, panels…) that a new document would drop.
 
 ADF reference: https://developer.atlassian.com/cloud/jira/platform/apis/document/structure/

@@ -36,7 +36,7 @@ _DEFAULT_ATTRS: dict[str, dict[str, Any]] = {
 
 
 def check_document(doc: Any, where: str = "document") -> Node:
-    """``doc`` if it is a structurally sound ADF document, else :class:`AdfError`.
+    """``doc`` if it is a structurally sound ADF document, else `AdfError`.
 
     Sound means: every node is an object with a string ``type``; ``content`` is a list of
     nodes, ``attrs`` an object, ``marks`` a list of objects with a string ``type``; text

@@ -5,7 +5,7 @@ What Markdown can say but ADF cannot hold where it was said is reshaped, never d
 a heading inside a list item or quote becomes a paragraph, a quote inside a quote is
 flattened, a block a container may not hold (a table in a list item, a rule in a quote)
 is lifted out to follow it, an empty list item gets an empty paragraph. Block HTML other
-than our envelopes (see :mod:`.envelope`) stays text; inline content: :mod:`.parse_inline`.
+than our envelopes (see `.envelope`) stays text; inline content: `.parse_inline`.
 """
 
 from __future__ import annotations

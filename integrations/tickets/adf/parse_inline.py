@@ -1,7 +1,7 @@
 """Markdown inline tokens (markdown-it-py) -> ADF inline nodes.
 
 Emphasis, strong, strikethrough, code and links become marks; ``<adf-mark>`` spans and
-``<adf-node>`` tags (see :mod:`.envelope`) carry what Markdown has no syntax for;
+``<adf-node>`` tags (see `.envelope`) carry what Markdown has no syntax for;
 ``<br>``, ``<u>``, ``<sub>``, ``<sup>``, ``<s>``/``<del>``, ``<em>``/``<i>`` and
 ``<strong>``/``<b>`` are understood; any other HTML stays text. Marks are kept only in the
 combinations ADF allows (``code`` with ``link``/``annotation`` only, one of each type).

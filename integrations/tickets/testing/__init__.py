@@ -15,7 +15,7 @@ real connector code runs unchanged against it::
 
 ``transport()`` validates every request against the vendor's OpenAPI description (shipped
 in ``specs/``) before the fake answers it, so a request the real service would reject fails
-the test with :class:`SpecViolation`. The fakes record what they received (``requests``,
+the test with `SpecViolation`. The fakes record what they received (``requests``,
 ``writes``) and expose their state (``issues``, ``tasks``) for assertions; ``edit()``
 changes a ticket as a person in the web UI would.
 

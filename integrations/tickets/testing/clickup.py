@@ -8,7 +8,7 @@ subtasks are left out unless ``include_closed``/``subtasks`` are true; the filte
 ``date_updated`` ``_gt``/``_lt`` (Unix ms, strict), ``archived`` and ``custom_fields``;
 ``markdown_description`` only with ``include_markdown_description=true``; task listings
 serve tasks as ``GET /task`` does (their answer schemas contradict it, see
-:data:`~integrations.tickets.testing.openapi.CLICKUP_UNCHECKED`); dropdown custom-field
+`CLICKUP_UNCHECKED`); dropdown custom-field
 values read back as the option's ``orderindex`` but are set by option id;
 ``DELETE /task/{id}/field/{field_id}`` removes a value; ``PUT /task`` rejects
 ``custom_fields`` ("use the Set Custom Field Value endpoint") and clears ``priority`` and
@@ -173,7 +173,7 @@ class FakeClickUp:
     def transport(self, *, validate: bool = True) -> httpx.MockTransport:
         """This fake as an httpx transport; every request (and every answer) is first
         checked against ClickUp's OpenAPI description (a
-        :class:`~integrations.tickets.testing.openapi.SpecViolation` fails the call) unless
+        `SpecViolation` fails the call) unless
         ``validate`` is false. Use ``https://api.clickup.com/api/v2`` (the default) as the
         connector's base URL."""
         return httpx.MockTransport(validating(self, clickup_validator()) if validate else self)

@@ -3,7 +3,7 @@
 Behaviour copied from the platform v3 OpenAPI description (``specs/`` beside this module) and
 Atlassian's docs (https://developer.atlassian.com/cloud/jira/platform/rest/v3/):
 
-- ``POST /rest/api/3/search/jql``: JQL (see :mod:`.jql`); ``nextPageToken`` cursor, the
+- ``POST /rest/api/3/search/jql``: JQL (see `.jql`); ``nextPageToken`` cursor, the
   last page sets ``isLast`` and omits the token; at most 100 issues per page when fields
   are requested, 5,000 when only ``id``/``key`` are; the cursor is a position in the *live*
   ordering, so an issue updated while paging ``ORDER BY updated`` shows up again later;
@@ -191,7 +191,7 @@ class FakeJira:
     def transport(self, *, validate: bool = True) -> httpx.MockTransport:
         """This fake as an httpx transport; every request (and every answer) is first
         checked against Jira's OpenAPI description (a
-        :class:`~integrations.tickets.testing.openapi.SpecViolation` fails the call)
+        `SpecViolation` fails the call)
         unless ``validate`` is false."""
         return httpx.MockTransport(validating(self, jira_validator()) if validate else self)
 

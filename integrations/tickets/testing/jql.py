@@ -7,7 +7,7 @@ use-advanced-search-with-jira-query-language-jql/): clauses ``field op value`` j
 ``project``, ``issuetype``/``type``, ``status``, ``priority``, ``summary``,
 ``description``, ``text``, ``labels``, ``key``/``issuekey``, ``id``, ``created``,
 ``updated`` and ``cf[NNNNN]``/``customfield_NNNNN``. Dates are ``"yyyy-MM-dd[ HH:mm]"`` in
-the user's time zone. Anything else is a :class:`JqlError`, answered with HTTP 400 like
+the user's time zone. Anything else is a `JqlError`, answered with HTTP 400 like
 Jira's "Error in the JQL Query".
 """
 
@@ -208,7 +208,7 @@ def _contains(issue: Issue, field: str, wanted: str) -> bool:
 def compile_jql(
     jql: str, zone: tzinfo, parse_time: Callable[[str], datetime]
 ) -> tuple[Predicate, Callable[[list[Issue]], list[Issue]]]:
-    """A filter and a sort for ``jql`` (raises :class:`JqlError` for what it cannot do)."""
+    """A filter and a sort for ``jql`` (raises `JqlError` for what it cannot do)."""
     predicate, order = _Parser(jql, zone, parse_time).query()
 
     def sort(issues: list[Issue]) -> list[Issue]:

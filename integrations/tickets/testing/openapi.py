@@ -16,7 +16,7 @@ for their sources and licenses). Fixes made in memory, never in the files: four
 ``default: ''`` values outside their enums (which make strict validators fail) are removed
 from the Jira document; ClickUp's ``nullable: true`` is honoured and its task update body
 admits the ``null`` that ClickUp's docs use to clear priority and dates. Answers are
-validated too (:meth:`SpecValidator.validate_response`).
+validated too (`SpecValidator.validate_response`).
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ class SpecValidator:
         return op, path
 
     def validate_response(self, request: httpx.Request, response: httpx.Response) -> None:
-        """Raise :class:`SpecViolation` unless ``response`` is one the document describes
+        """Raise `SpecViolation` unless ``response`` is one the document describes
         for ``request``: a documented status (429 and 5xx excepted: Jira and ClickUp
         document them once for the whole API) with a JSON body its schema accepts."""
         op, _ = self.operation(request)
@@ -191,7 +191,7 @@ class SpecValidator:
             ) from exc
 
     def validate(self, request: httpx.Request) -> None:
-        """Raise :class:`SpecViolation` unless the document allows ``request``."""
+        """Raise `SpecViolation` unless the document allows ``request``."""
         op, path = self.operation(request)
         self.seen.append((op.method, op.template))
         where = f"{op.method} {op.template}"
@@ -301,7 +301,7 @@ def clickup_validator() -> SpecValidator:
     """The ClickUp v2 validator; its server URL is ``https://api.clickup.com/api``.
 
     In-memory fixes: ``nullable: true`` is honoured, the update body admits ``null`` for
-    :data:`CLICKUP_CLEARABLE`; the answers of :data:`CLICKUP_UNCHECKED` are not checked.
+    `CLICKUP_CLEARABLE`; the answers of `CLICKUP_UNCHECKED` are not checked.
     """
     document = json.loads(CLICKUP_SPEC.read_text(encoding="utf-8"))
     _honour_nullable(document)

@@ -139,7 +139,8 @@ def encode(
     Args:
         samples: float mono samples in [-1, 1].
         rate: their sample rate.
-        container, codec: PyAV names (``"webm"``, ``"libopus"``…).
+        container: PyAV's container name (``"webm"``, ``"ogg"``…).
+        codec: PyAV's codec name (``"libopus"``, ``"flac"``…).
         channels: 1, or 2 with the samples scaled by `balance` (left, right) on each side.
         live: write like a live recorder (no seeking back: no duration, no cues).
         options: encoder options.
