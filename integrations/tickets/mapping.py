@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from integrations.errors import IntegrationError
+from integrations.errors import InvalidRequest
 from integrations.tickets.adf import AdfError, adf_to_markdown, is_adf, markdown_to_adf
 from integrations.tickets.base import TicketField
 from integrations.tickets.errors import UnexpectedResponse
@@ -50,7 +50,7 @@ _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]|\[([^=\]]+)=([^\]]*)\]|(\.)")
 Step = str | int | tuple[str, str]
 
 
-class MappingError(IntegrationError):
+class MappingError(InvalidRequest):
     """The ticket mapping is invalid (or a value does not fit one of its transforms)."""
 
 
@@ -353,13 +353,18 @@ class TicketMapping(BaseModel):
                 try:
                     data = yaml.safe_load(text)
                 except yaml.YAMLError as exc:
-                    raise MappingError(f"{path}: not valid YAML: {exc}") from exc
+                    mark = getattr(exc, "problem_mark", None)
+                    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+                    problem = getattr(exc, "problem", None) or type(exc).__name__
+                    raise MappingError(f"{path}: not valid YAML: {where}{problem}") from exc
             else:
                 data = json.loads(text)
         except (OSError, UnicodeDecodeError) as exc:
             raise MappingError(f"{path}: cannot read: {exc}") from exc
         except json.JSONDecodeError as exc:
-            raise MappingError(f"{path}: not valid JSON: {exc}") from exc
+            raise MappingError(
+                f"{path}: not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from exc
         return cls.from_data(data, source=str(path))
 
     def read_paths(self) -> list[str]:

@@ -161,3 +161,12 @@ def test_clickup_export(clickup_url, monkeypatch, tmp_path) -> None:
     result = CliRunner().invoke(app, ["export", "-m", str(tmp_path / "cu.json"), "-c", "ClickUp"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == [{"id": "t00001", "name": "a task", "severity": "High"}]
+
+
+def test_a_malformed_mapping_is_one_line_with_its_line(jira_env, tmp_path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nfields:\n  a: {path: [unclosed\n")
+    result = CliRunner().invoke(app, ["export", "-m", str(bad)])
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "not valid YAML: line 4" in lines[0] and str(bad) in lines[0]
