@@ -6,6 +6,7 @@ or ``jsonfile://<dir>``; ``db.repository(Model)`` gives a `Repository`.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from repositories.context import Context
@@ -27,6 +28,7 @@ from repositories.errors import (
     TransactionLost,
 )
 from repositories.keyset import Page
+from repositories.sqloptions import SqlOptions
 from repositories.urls import redact_url
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "Repository",
     "RepositoryError",
     "SchemaError",
+    "SqlOptions",
     "StatementTimeout",
     "StoreCorrupted",
     "TransactionConflict",
@@ -59,8 +62,11 @@ def connect(url: str, context: Context | None = None, **options: Any) -> Databas
         url: ``postgresql[+psycopg2|+psycopg]://…``, ``sqlite:///path`` (or ``sqlite://``
             in memory) or ``jsonfile://<dir>``.
         context: who is calling; scopes reads and writes and stamps audit fields.
-        **options: backend options (SQL: ``create_tables``, ``pool_size``; JSON:
-            ``durability``, ``lock_timeout``).
+        **options: backend options. SQL: ``create_tables`` and `SqlOptions` (``pool_size``,
+            ``max_overflow``, ``pool_timeout``, ``connect_timeout``, ``statement_timeout``,
+            ``application_name``, ``replicas``, ``read_your_writes``, ``replica_max_lag``,
+            ``replica_check_interval``; see ``docs/scaling.md``). JSON: ``durability``,
+            ``lock_timeout``. An unknown option is `InvalidQuery`.
     """
     if not isinstance(url, str) or "://" not in url:
         # not echoed: a malformed URL may hold a password anywhere
@@ -76,6 +82,14 @@ def connect(url: str, context: Context | None = None, **options: Any) -> Databas
         return SqlDatabase(url, context, **options)
     if scheme == "jsonfile":
         from repositories.jsonfile import JsonDatabase  # type: ignore[import-not-found,unused-ignore]
+
+        known = [
+            p for p in inspect.signature(JsonDatabase).parameters if p not in ("url", "context")
+        ]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            shown = ", ".join(p for p in known if not p.startswith("_"))
+            raise InvalidQuery(f"unknown JSON store option {unknown[0]!r}; known: {shown}")
 
         return JsonDatabase(url, context, **options)  # type: ignore[no-any-return,unused-ignore]
     raise InvalidQuery(f"unsupported database URL scheme {scheme!r} in {redact_url(url)!r}")

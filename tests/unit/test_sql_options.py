@@ -51,3 +51,8 @@ def test_bad_options_are_named(options: dict[str, Any], named: str) -> None:
 def test_sqlite_has_no_replicas(tmp_path: Any) -> None:
     with pytest.raises(InvalidQuery, match="SQLite"):
         connect(f"sqlite:///{tmp_path / 'x.db'}", replicas=["postgresql://r/x"])
+
+
+def test_sql_options_on_a_json_store_are_named(tmp_path: Any) -> None:
+    with pytest.raises(InvalidQuery, match="unknown JSON store option 'replicas'"):
+        connect(f"jsonfile://{tmp_path}", replicas=["postgresql://r/x"])
