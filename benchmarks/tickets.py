@@ -39,7 +39,7 @@ from integrations.tickets.interface import TicketInterface
 from integrations.tickets.jira import JiraConnector, jira_retry_policy
 from integrations.tickets.mapping import TicketMapping
 from integrations.tickets.testing import FakeJira, Throttle, jira_validator, validating
-from integrations.tickets.testing.openapi import JIRA_SPEC
+from integrations.tickets.testing.openapi import jira_adf_examples
 from models.base import Record
 from models.management import TicketSyncState
 from repositories import Context, connect
@@ -147,32 +147,9 @@ def bench_write_429() -> str:
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "unit" / "tickets" / "adf" / "corpus"
 
 
-def _spec_documents() -> list[dict]:
-    found: dict[str, dict] = {}
-
-    def walk(node: object) -> None:
-        if isinstance(node, str) and '"type":"doc"' in node:
-            try:
-                walk(json.loads(node))
-            except ValueError:
-                return
-        elif isinstance(node, dict):
-            if node.get("type") == "doc" and "content" in node:
-                found[json.dumps(node, sort_keys=True)] = node
-                return
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(json.loads(JIRA_SPEC.read_text(encoding="utf-8")))
-    return list(found.values())
-
-
 def bench_adf_roundtrip() -> str:
     documents = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(CORPUS.glob("*.json"))]
-    documents += _spec_documents()
+    documents += jira_adf_examples()
     lossless = sum(1 for d in documents if markdown_to_adf(adf_to_markdown(d)) == normalize(d))
     return f"adf_roundtrip: {lossless}/{len(documents)} documents lossless"
 

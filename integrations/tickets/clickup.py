@@ -23,13 +23,12 @@ import httpx
 from pydantic import BaseModel, Field, SecretStr
 
 from integrations.tickets.base import Comment, CreateResult, Progress, TicketField, WriteResult
-from integrations.tickets.clickup_fields import CLEAR, UNCHANGED, custom_value, match_field, to_ms
-from integrations.tickets.clickup_write import CORE_FIELDS, core_create, write_tasks
+from integrations.tickets.clickup_fields import to_ms
+from integrations.tickets.clickup_write import CORE_FIELDS, create_tasks, write_tasks
 from integrations.tickets.errors import (
     InvalidRequest,
     NotFound,
     PaginationError,
-    RequestRejected,
     UnexpectedResponse,
 )
 from integrations.tickets.http import HttpSession, RetryPolicy, parse_unix_reset, rate_limit_policy
@@ -304,57 +303,8 @@ class ClickUpConnector:
     def create_tasks(
         self, tasks: Sequence[dict[str, Any]], dry_run: bool = False
     ) -> list[CreateResult]:
-        """Create one task per item in the connector's list (``POST /list/{id}/task``).
-
-        A task is shaped as for `write_tasks` (core fields by name, custom fields by
-        id or name); ``name`` is required. ClickUp has no bulk create: one request each.
-        """
-        if not self.list_id:
-            raise InvalidRequest("creating ClickUp tasks needs a list_id")
-        defs = {f["id"]: f for f in self.custom_fields()}
-        results: list[CreateResult] = []
-        for index, task in enumerate(tasks):
-            body, rejected = core_create(task)
-            for ref, value in _custom_refs(task):
-                field = match_field(str(ref), defs)
-                if field is None:
-                    rejected[str(ref)] = "matches no core or custom ClickUp field"
-                    continue
-                try:
-                    wire = custom_value(field, value, None)
-                except InvalidRequest as exc:
-                    rejected[field["name"]] = str(exc)
-                    continue
-                if wire not in (UNCHANGED, CLEAR):
-                    body.setdefault("custom_fields", []).append({"id": field["id"], "value": wire})
-            if not str(body.get("name") or "").strip():
-                results.append(
-                    CreateResult(index=index, status="failed", error="name must not be empty")
-                )
-                continue
-            if dry_run:
-                results.append(CreateResult(index=index, status="planned", rejected=rejected))
-                continue
-            try:
-                response = self.http.request(
-                    "POST", f"/list/{self.list_id}/task", json=body, idempotent=False
-                )
-            except (RequestRejected, NotFound) as exc:
-                results.append(
-                    CreateResult(index=index, status="failed", error=str(exc), rejected=rejected)
-                )
-                continue
-            created = as_dict(json_body(response, "task"), "task")
-            results.append(
-                CreateResult(
-                    index=index,
-                    status="created",
-                    task_id=opt_str(created.get("id"), "id"),
-                    key=opt_str(created.get("custom_id"), "custom_id"),
-                    rejected=rejected,
-                )
-            )
-        return results
+        """See `integrations.tickets.clickup_write.create_tasks`."""
+        return create_tasks(self, tasks, dry_run=dry_run)
 
     def custom_fields(self, refresh: bool = False) -> list[dict[str, Any]]:
         """The list's custom field definitions (read once)."""
@@ -377,21 +327,6 @@ class ClickUpConnector:
                 fields.append(field)
             self._custom = fields
         return list(self._custom)
-
-
-def _custom_refs(task: dict[str, Any]) -> list[tuple[Any, Any]]:
-    refs = [
-        (c.get("id") or c.get("name"), c.get("value"))
-        for c in task.get("custom_fields") or []
-        if isinstance(c, dict)
-    ]
-    return refs + [
-        (k, v)
-        for k, v in task.items()
-        if k not in CORE_FIELDS
-        and k
-        not in ("id", "custom_fields", "markdown_description", "markdown_content", "text_content")
-    ]
 
 
 def _comment(raw: Any, where: str) -> Comment:

@@ -1,5 +1,6 @@
 """Writing ClickUp tasks: changed core fields in one ``PUT /v2/task/{id}``, custom fields one
-``POST /v2/task/{id}/field/{field_id}`` each, cleared ones by ``DELETE`` on the same path.
+``POST /v2/task/{id}/field/{field_id}`` each, cleared ones by ``DELETE`` on the same path;
+creating them, one ``POST /v2/list/{id}/task`` each (ClickUp has no bulk create).
 
 Empty wanted values clear: ``priority``, ``due_date`` and ``start_date`` are sent as
 ``null`` (ClickUp's documented way to remove them; the published description types them
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from integrations.tickets.base import (
+    CreateResult,
     FieldChange,
     WriteResult,
     merge_by_id,
@@ -33,7 +35,7 @@ from integrations.tickets.responses import as_dict, as_list, json_body, opt_int,
 if TYPE_CHECKING:
     from integrations.tickets.clickup import ClickUpConnector
 
-__all__ = ["CORE_FIELDS", "core_create", "write_tasks"]
+__all__ = ["CORE_FIELDS", "core_create", "create_tasks", "write_tasks"]
 
 CORE_FIELDS: dict[str, str] = {
     "id": "string",
@@ -307,3 +309,74 @@ def core_create(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         except InvalidRequest as exc:
             rejected[name] = str(exc)
     return body, rejected
+
+
+def create_tasks(
+    clickup: ClickUpConnector, tasks: Sequence[dict[str, Any]], *, dry_run: bool = False
+) -> list[CreateResult]:
+    """Create one task per item in the connector's list (``POST /list/{id}/task``).
+
+    A task is shaped as for `write_tasks` (core fields by name, custom fields by
+    id or name); ``name`` is required. ClickUp has no bulk create: one request each.
+    """
+    if not clickup.list_id:
+        raise InvalidRequest("creating ClickUp tasks needs a list_id")
+    defs = {f["id"]: f for f in clickup.custom_fields()}
+    results: list[CreateResult] = []
+    for index, task in enumerate(tasks):
+        body, rejected = core_create(task)
+        for ref, value in _custom_refs(task):
+            field = match_field(str(ref), defs)
+            if field is None:
+                rejected[str(ref)] = "matches no core or custom ClickUp field"
+                continue
+            try:
+                wire = custom_value(field, value, None)
+            except InvalidRequest as exc:
+                rejected[field["name"]] = str(exc)
+                continue
+            if wire not in (UNCHANGED, CLEAR):
+                body.setdefault("custom_fields", []).append({"id": field["id"], "value": wire})
+        if not str(body.get("name") or "").strip():
+            results.append(
+                CreateResult(index=index, status="failed", error="name must not be empty")
+            )
+            continue
+        if dry_run:
+            results.append(CreateResult(index=index, status="planned", rejected=rejected))
+            continue
+        try:
+            response = clickup.http.request(
+                "POST", f"/list/{clickup.list_id}/task", json=body, idempotent=False
+            )
+        except (RequestRejected, NotFound) as exc:
+            results.append(
+                CreateResult(index=index, status="failed", error=str(exc), rejected=rejected)
+            )
+            continue
+        created = as_dict(json_body(response, "task"), "task")
+        results.append(
+            CreateResult(
+                index=index,
+                status="created",
+                task_id=opt_str(created.get("id"), "id"),
+                key=opt_str(created.get("custom_id"), "custom_id"),
+                rejected=rejected,
+            )
+        )
+    return results
+
+
+def _custom_refs(task: dict[str, Any]) -> list[tuple[Any, Any]]:
+    refs = [
+        (c.get("id") or c.get("name"), c.get("value"))
+        for c in task.get("custom_fields") or []
+        if isinstance(c, dict)
+    ]
+    return refs + [
+        (k, v)
+        for k, v in task.items()
+        if k not in CORE_FIELDS
+        and k
+        not in ("id", "custom_fields", "markdown_description", "markdown_content", "text_content")
+    ]

@@ -6,11 +6,9 @@ a mandate: its ``definition`` field holds the mapping's data
 (`TicketMapping.from_record` reads it back), and sync state is kept under the
 mapping's `definition_id`.
 
-Paths are dotted and may select list items: ``fields.status.name``, ``assignees[0].id``,
-``custom_fields[name=Budget].value`` (a selector matches exactly, then case-insensitively;
-on write a missing item is appended as ``{name: Budget}``). Each mapping has a direction
-(``read``: external -> internal only, ``write``: internal -> external only, ``both``) and an
-optional named transform, applied forwards on read and backwards on write.
+Each field has a path into the ticket (see `integrations.tickets.paths`), a direction (``read``: external
+-> internal only, ``write``: internal -> external only, ``both``) and an optional named
+transform (see `integrations.tickets.transforms`), applied forwards on read and backwards on write.
 
 Errors: `MappingError` (an `IntegrationError`) for
 a file that cannot be read or parsed, an unknown transform, a bad path or a mapping
@@ -20,18 +18,16 @@ without its key field; the message names the file and the offending entry.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ValidationError, field_validator, model_validator
 
-from integrations.errors import InvalidRequest
-from integrations.tickets.adf import AdfError, adf_to_markdown, is_adf, markdown_to_adf
+from integrations.tickets.adf import AdfError
 from integrations.tickets.base import TicketField
 from integrations.tickets.errors import UnexpectedResponse
+from integrations.tickets.paths import MappingError, get_path, parse_path, set_path
+from integrations.tickets.transforms import TRANSFORMS, TransformContext
 from models.management import TicketSyncDefinition
 
 __all__ = [
@@ -46,216 +42,6 @@ __all__ = [
 ]
 
 Direction = Literal["read", "write", "both"]
-_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]|\[([^=\]]+)=([^\]]*)\]|(\.)")
-Step = str | int | tuple[str, str]
-
-
-class MappingError(InvalidRequest):
-    """The ticket mapping is invalid (or a value does not fit one of its transforms)."""
-
-
-def parse_path(path: str) -> list[Step]:
-    """``a.b[0].c[name=X]`` -> ``["a", "b", 0, "c", ("name", "X")]``."""
-    steps: list[Step] = []
-    pos = 0
-    for match in _TOKEN.finditer(path):
-        if match.start() != pos:
-            raise MappingError(f"cannot parse path {path!r} at {path[pos:]!r}")
-        pos = match.end()
-        key, index, sel_key, sel_value, dot = match.groups()
-        if key is not None:
-            steps.append(key)
-        elif index is not None:
-            steps.append(int(index))
-        elif sel_key is not None:
-            steps.append((sel_key.strip(), sel_value.strip()))
-        elif dot is None:  # pragma: no cover - the regex has no other group
-            raise MappingError(path)
-    bad_dots = ".." in path or ".[" in path or path.startswith(".") or path.endswith(".")
-    if pos != len(path) or not steps or bad_dots:
-        raise MappingError(f"cannot parse path {path!r}")
-    return steps
-
-
-def _select(items: list[Any], key: str, value: str) -> Any:
-    for exact in (True, False):
-        for item in items:
-            if isinstance(item, dict) and key in item:
-                found = str(item[key])
-                if found == value if exact else found.casefold() == value.casefold():
-                    return item
-    return None
-
-
-def get_path(obj: Any, path: str) -> Any:
-    """The value at ``path``, or None when any step is missing."""
-    for step in parse_path(path):
-        if isinstance(step, str):
-            obj = obj.get(step) if isinstance(obj, dict) else None
-        elif isinstance(step, int):
-            obj = obj[step] if isinstance(obj, list) and -len(obj) <= step < len(obj) else None
-        else:
-            obj = _select(obj, *step) if isinstance(obj, list) else None
-        if obj is None:
-            return None
-    return obj
-
-
-def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``value`` at ``path``, creating dicts, lists and selected items on the way."""
-    steps = parse_path(path)
-    node: Any = obj
-    for step, nxt in zip(steps, [*steps[1:], None], strict=True):
-        last = nxt is None
-        fresh: Any = [] if isinstance(nxt, int | tuple) else {}
-        if isinstance(step, str):
-            if not isinstance(node, dict):
-                raise MappingError(f"path {path!r}: {step!r} is not inside an object")
-            if last:
-                node[step] = value
-            else:
-                if not isinstance(node.get(step), dict | list):
-                    node[step] = fresh
-                node = node[step]
-        elif isinstance(step, int):
-            if not isinstance(node, list):
-                raise MappingError(f"path {path!r}: index {step} is not inside a list")
-            while len(node) <= step:
-                node.append(None)
-            if last:
-                node[step] = value
-            else:
-                if node[step] is None:
-                    node[step] = fresh
-                node = node[step]
-        else:
-            if not isinstance(node, list):
-                raise MappingError(f"path {path!r}: selector {step} is not inside a list")
-            item = _select(node, *step)
-            if item is None:
-                item = {step[0]: step[1]}
-                node.append(item)
-            if last:
-                raise MappingError(f"path {path!r} cannot end with a selector")
-            node = item
-
-
-class TransformContext(BaseModel):
-    """What a transform may need: the mapping's path and the system's fields."""
-
-    path: str
-    attributes: dict[str, TicketField] = Field(default_factory=dict)
-
-    def field_for_path(self) -> TicketField | None:
-        """The field a path addresses, by id or name (``fields.X``, ``custom_fields[name=X]``)."""
-        candidates = [str(s[1]) if isinstance(s, tuple) else str(s) for s in parse_path(self.path)]
-        for candidate in reversed(candidates):
-            if candidate in self.attributes:
-                return self.attributes[candidate]
-            folded = candidate.casefold()
-            for attr in self.attributes.values():
-                if attr.name.casefold() == folded:
-                    return attr
-        return None
-
-
-Transform = Callable[[Any, TransformContext], Any]
-
-
-def _ms_to_iso(value: Any, ctx: TransformContext) -> Any:
-    if value in (None, ""):
-        return None
-    return datetime.fromtimestamp(int(float(value)) / 1000, UTC).isoformat()
-
-
-def _iso_to_ms(value: Any, ctx: TransformContext) -> Any:
-    if value in (None, ""):
-        return None
-    stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return int(stamp.timestamp() * 1000)
-
-
-def _options(ctx: TransformContext) -> list[dict[str, Any]]:
-    field = ctx.field_for_path()
-    if field is None or not field.options:
-        raise MappingError(f"{ctx.path}: no field with options found for option transform")
-    return field.options
-
-
-def _option_label(option: dict[str, Any]) -> str:
-    return str(option.get("name") or option.get("label") or option.get("value") or "")
-
-
-def _id_to_name(value: Any, ctx: TransformContext) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, list):
-        return [_id_to_name(v, ctx) for v in value]
-    for option in _options(ctx):
-        if value in (option.get("id"), option.get("orderindex")):
-            return _option_label(option)
-    return value
-
-
-def _name_to_id(value: Any, ctx: TransformContext) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, list):
-        return [_name_to_id(v, ctx) for v in value]
-    options = _options(ctx)
-    for option in options:
-        if _option_label(option).casefold() == str(value).casefold() or value == option.get("id"):
-            return option.get("id")
-    names = ", ".join(_option_label(o) for o in options)
-    raise MappingError(f"{ctx.path}: {value!r} is not an option (options: {names})")
-
-
-def _adf_to_md(value: Any, ctx: TransformContext) -> Any:
-    return adf_to_markdown(value) if is_adf(value) else (value or "")
-
-
-def _md_to_adf(value: Any, ctx: TransformContext) -> Any:
-    if value is None or is_adf(value):
-        return value
-    return markdown_to_adf(str(value)) if str(value).strip() else None
-
-
-def _join(value: Any, ctx: TransformContext) -> Any:
-    if not value:
-        return ""
-    return ", ".join(str(v.get("name", v) if isinstance(v, dict) else v) for v in value)
-
-
-def _split(value: Any, ctx: TransformContext) -> Any:
-    return [part.strip() for part in str(value or "").split(",") if part.strip()]
-
-
-def _identity(value: Any, ctx: TransformContext) -> Any:
-    return value
-
-
-def _to_str(value: Any, ctx: TransformContext) -> Any:
-    return None if value is None else str(value)
-
-
-def _to_float(value: Any, ctx: TransformContext) -> Any:
-    return None if value in (None, "") else float(value)
-
-
-#: name -> (on read: external -> internal, on write: internal -> external)
-TRANSFORMS: dict[str, tuple[Transform, Transform]] = {
-    "adf_to_markdown": (_adf_to_md, _md_to_adf),
-    "markdown_to_adf": (_md_to_adf, _adf_to_md),
-    "ms_epoch_to_iso": (_ms_to_iso, _iso_to_ms),
-    "iso_to_ms_epoch": (_iso_to_ms, _ms_to_iso),
-    "option_id_to_name": (_id_to_name, _name_to_id),
-    "option_name_to_id": (_id_to_name, _name_to_id),
-    "join_list": (_join, _split),
-    "to_string": (_to_str, _identity),
-    "to_float": (_to_float, _identity),
-}
 
 
 class FieldMapping(BaseModel):

@@ -22,19 +22,17 @@ interface has the database. Nothing is written on a dry run.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from integrations.tickets.base import CreateResult, WriteResult
 from integrations.tickets.mapping import MappingError
-from models.management import TicketSyncState
+from integrations.tickets.sync_store import merged_rows, persist
 
 if TYPE_CHECKING:
     from integrations.tickets.interface import TicketInterface
@@ -99,7 +97,7 @@ def _norm(value: Any) -> Any:
 
 
 @dataclass
-class _Local:
+class LocalRecord:
     """One local record: its row of mapped fields and, for repository records, the record."""
 
     row: dict[str, Any]
@@ -120,7 +118,7 @@ class _Local:
 
 
 @dataclass
-class _Plan:
+class SyncPlan:
     bases: dict[str, dict[str, Any]] = field(default_factory=dict)
     outbound: dict[str, dict[str, Any]] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
@@ -163,7 +161,7 @@ def run_sync(
     gone = {ext for ext in states if ext not in alive and ext not in remote}
     report.deleted = sorted(gone)
 
-    plan = _Plan()
+    plan = SyncPlan()
     stamp_field = _stamp_field(interface)
     for ext in sorted(set(keyed) | set(remote)):
         state = states.get(ext)
@@ -191,9 +189,9 @@ def run_sync(
     _write_out(interface, report, plan, keyed, dry_run, force)
     created_keys = _create(interface, report, unkeyed, plan, dry_run)
     if not dry_run:
-        _persist(interface, report, repository, locals_, keyed, states, plan, gone, created_keys)
+        persist(interface, report, repository, locals_, keyed, states, plan, gone, created_keys)
     if repository is None:
-        report.records = _merged_rows(key, keyed, unkeyed, report, created_keys)
+        report.records = merged_rows(key, keyed, unkeyed, report, created_keys)
     return report
 
 
@@ -207,7 +205,7 @@ def _unique(tasks: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _load_local(interface: TicketInterface, local: Any) -> list[_Local]:
+def _load_local(interface: TicketInterface, local: Any) -> list[LocalRecord]:
     names = list(interface.mapping.fields)
     if _is_repository(local):
         model_fields = set(local.model.model_fields)
@@ -217,9 +215,9 @@ def _load_local(interface: TicketInterface, local: Any) -> list[_Local]:
                 f"{local.model.__name__} has no field {', '.join(map(repr, missing))} "
                 "that the mapping names"
             )
-        return [_Local(row={n: getattr(r, n) for n in names}, record=r) for r in local.iter()]
+        return [LocalRecord(row={n: getattr(r, n) for n in names}, record=r) for r in local.iter()]
     rows: Sequence[Mapping[str, Any]] = local
-    return [_Local(row=dict(r)) for r in rows]
+    return [LocalRecord(row=dict(r)) for r in rows]
 
 
 def _stamp_field(interface: TicketInterface) -> str | None:
@@ -234,7 +232,7 @@ def _merge(
     interface: TicketInterface,
     ext: str,
     base: dict[str, Any],
-    item: _Local | None,
+    item: LocalRecord | None,
     remote_row: dict[str, Any],
     first: bool,
     stamp_field: str | None,
@@ -293,8 +291,8 @@ def _remote_moved(
 def _write_out(
     interface: TicketInterface,
     report: SyncReport,
-    plan: _Plan,
-    keyed: dict[str, _Local],
+    plan: SyncPlan,
+    keyed: dict[str, LocalRecord],
     dry_run: bool,
     force: bool,
 ) -> None:
@@ -324,8 +322,8 @@ def _write_out(
 def _create(
     interface: TicketInterface,
     report: SyncReport,
-    unkeyed: list[_Local],
-    plan: _Plan,
+    unkeyed: list[LocalRecord],
+    plan: SyncPlan,
     dry_run: bool,
 ) -> dict[int, str]:
     """Create tickets for the local rows without a key; the new key per row index."""
@@ -351,103 +349,3 @@ def _create(
             plan.bases[new_key] = {n: _norm(v) for n, v in fields.items()}
             plan.touched.add(new_key)
     return keys
-
-
-def _persist(
-    interface: TicketInterface,
-    report: SyncReport,
-    repository: Any,
-    locals_: list[_Local],
-    keyed: dict[str, _Local],
-    states: dict[str, TicketSyncState],
-    plan: _Plan,
-    gone: set[str],
-    created_keys: dict[int, str],
-) -> None:
-    key = interface.mapping.key_field
-    new_records: list[Any] = []
-    if repository is not None:  # build before writing: a record that cannot be made fails early
-        for change in report.inbound:
-            if change.new:
-                row = {key: change.external_id, **change.fields}
-                try:
-                    new_records.append(repository.model(**row))
-                except ValidationError as exc:
-                    raise MappingError(
-                        f"ticket {change.external_id}: cannot make a "
-                        f"{repository.model.__name__} from the mapped fields: "
-                        + "; ".join(
-                            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-                        )
-                    ) from exc
-    db = getattr(interface, "db", None)
-    local_ids = {ext: item.record_id for ext, item in keyed.items()}
-    unkeyed = [item for item in locals_ if item.row.get(key) in (None, "")]
-    for index, new_key in created_keys.items():
-        local_ids[new_key] = unkeyed[index].record_id
-    with db.transaction() if db is not None else contextlib.nullcontext():
-        if repository is not None:
-            for change in report.inbound:
-                item = keyed.get(change.external_id)
-                if not change.new and item is not None and item.record is not None:
-                    repository.update(item.record.id, change.fields)
-                    report.persisted += 1
-            for record in new_records:
-                created = repository.create(record)
-                local_ids[str(getattr(created, key))] = str(created.id)
-                report.persisted += 1
-            for index, new_key in created_keys.items():
-                repository.update(unkeyed[index].record.id, {key: new_key})
-                report.persisted += 1
-        _store_states(interface, states, plan, local_ids, gone, report.cursor)
-
-
-def _store_states(
-    interface: TicketInterface,
-    states: dict[str, TicketSyncState],
-    plan: _Plan,
-    local_ids: dict[str, str | None],
-    gone: set[str],
-    cursor: str | None,
-) -> None:
-    store = interface.require_states()
-    now = time.time()
-    for ext in sorted(gone):
-        delete = getattr(store, "delete", None)
-        if delete is not None:
-            delete(states[ext].id)
-    for ext, base in plan.bases.items():
-        state = states.get(ext)
-        if state is not None and state.fields == base and ext not in plan.touched:
-            continue
-        local_id = local_ids.get(ext)
-        if state is None:
-            store.create(
-                TicketSyncState(
-                    mandate_id=interface.mandate_id or "",
-                    definition_id=interface.mapping.definition_id,
-                    external_id=ext,
-                    local_id=local_id,
-                    fields=base,
-                    cursor=cursor,
-                    synced_at=now,
-                )
-            )
-        else:
-            store.update(state.id, {"fields": base, "cursor": cursor, "synced_at": now})
-
-
-def _merged_rows(
-    key: str,
-    keyed: dict[str, _Local],
-    unkeyed: list[_Local],
-    report: SyncReport,
-    created_keys: dict[int, str],
-) -> list[dict[str, Any]]:
-    merged = {ext: dict(item.row) for ext, item in keyed.items()}
-    for change in report.inbound:
-        merged.setdefault(change.external_id, {key: change.external_id}).update(change.fields)
-    rows = list(merged.values())
-    for index, item in enumerate(unkeyed):
-        rows.append({**item.row, key: created_keys.get(index, item.row.get(key))})
-    return rows

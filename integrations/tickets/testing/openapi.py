@@ -43,6 +43,7 @@ __all__ = [
     "SpecValidator",
     "SpecViolation",
     "clickup_validator",
+    "jira_adf_examples",
     "jira_validator",
     "validating",
 ]
@@ -268,6 +269,30 @@ class SpecValidator:
             value = raw == "true"
         if "enum" in schema and value not in schema["enum"]:
             raise SpecViolation(f"{where}: {name}={raw!r} not in {schema['enum']}")
+
+
+def jira_adf_examples() -> list[dict[str, Any]]:
+    """The ADF documents the Jira description holds as examples (Atlassian's own), unique."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str) and '"type":"doc"' in node:
+            try:
+                walk(json.loads(node))
+            except ValueError:
+                return
+        elif isinstance(node, dict):
+            if node.get("type") == "doc" and "content" in node:
+                found[json.dumps(node, sort_keys=True)] = node
+                return
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(JIRA_SPEC.read_text(encoding="utf-8")))
+    return list(found.values())
 
 
 @cache

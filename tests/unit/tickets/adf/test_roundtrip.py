@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from integrations.tickets.adf import adf_to_markdown, markdown_to_adf, normalize
-from integrations.tickets.testing.openapi import JIRA_SPEC
+from integrations.tickets.testing.openapi import jira_adf_examples
 from tests.unit.tickets.adf.conftest import CORPUS, schema_errors
 from tests.unit.tickets.adf.strategies import DOCS, MARKDOWN
 
@@ -26,30 +26,7 @@ def test_corpus_documents_survive_markdown(path) -> None:
     assert roundtrip(doc) == normalize(doc)
 
 
-def _spec_documents() -> list[dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, str) and '"type":"doc"' in node:
-            try:
-                walk(json.loads(node))
-            except ValueError:
-                return
-        elif isinstance(node, dict):
-            if node.get("type") == "doc" and "content" in node:
-                found[json.dumps(node, sort_keys=True)] = node
-                return
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(json.loads(JIRA_SPEC.read_text(encoding="utf-8")))
-    return list(found.values())
-
-
-SPEC_DOCS = _spec_documents()
+SPEC_DOCS = jira_adf_examples()
 
 
 def test_the_jira_spec_examples_were_found() -> None:
