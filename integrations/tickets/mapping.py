@@ -6,9 +6,10 @@ a mandate: its ``definition`` field holds the mapping's data
 (`TicketMapping.from_record` reads it back), and sync state is kept under the
 mapping's `definition_id`.
 
-Each field has a path into the ticket (see `integrations.tickets.paths`), a direction (``read``: external
--> internal only, ``write``: internal -> external only, ``both``) and an optional named
-transform (see `integrations.tickets.transforms`), applied forwards on read and backwards on write.
+Each field has a path into the ticket (see `integrations.tickets.paths`), a direction
+(``read``: external -> internal only, ``write``: internal -> external only, ``both``) and
+an optional named transform (see `integrations.tickets.transforms`), applied forwards on
+read and backwards on write.
 
 Errors: `MappingError` (an `IntegrationError`) for
 a file that cannot be read or parsed, an unknown transform, a bad path or a mapping
