@@ -48,8 +48,6 @@ from repositories.context import Context
 from repositories.errors import (
     AccessDenied,
     InvalidQuery,
-    LockTimeout,
-    RepositoryError,
     StoreCorrupted,
 )
 from repositories.jsonstore import atomic, files
@@ -124,14 +122,8 @@ class JsonDatabase(DatabaseBase):
 
     def clear_cache(self) -> None:
         """Forget every cached table (the next call reloads it from disk)."""
-        with self._core.mutex:
-            states = list(self._core.states.values())
-        for state in states:
-            state.lock.acquire_local()
-            try:
-                state.loaded = False
-            finally:
-                state.lock.release_local()
+        for state in self._core.tables():
+            state.forget()
 
     def transaction(self, *models: type[Record]) -> contextlib.AbstractContextManager[None]:
         """All or nothing: files changed in a block that raises are put back.
@@ -150,16 +142,7 @@ class JsonDatabase(DatabaseBase):
         except OSError as exc:
             raise StoreCorrupted(f"{self._core.root}: cannot create the store: {exc}") from exc
         for model in models:
-            state = self._core.state(model_info(model))
-            dirty = state.lock.acquire()
-            try:
-                if dirty or not state.loaded:
-                    state.load_locked(dirty)
-                state.sync()
-                if state.journal_sig is None:
-                    state.write_snapshot()
-            finally:
-                state.lock.release()
+            self._core.state(model_info(model)).ensure_created()
 
     # --- _system.json -----------------------------------------------------------------
 
@@ -188,15 +171,11 @@ class JsonDatabase(DatabaseBase):
         if not isinstance(record_id, str) or not record_id or "\x00" in record_id:
             raise InvalidQuery(f"bad initial id {record_id!r}")
         table = files.validate_table_name(model_info(model).table)
-        lock = self._core.system_lock
-        lock.acquire()
-        try:
+        with self._core.system_lock:
             data = self._read_system()
             data[table] = record_id
             encoded = files.encode(data, "_system")
             atomic.write_atomic(self._system_path, encoded, self._core.durable)
-        finally:
-            lock.release()
 
     def close(self) -> None:
         """Fold journals into ``_metadata.json``, close lock and journal files.
@@ -205,15 +184,4 @@ class JsonDatabase(DatabaseBase):
         another process holds at that moment is left as it is (its journal stays valid).
         The cache stays; files reopen on use.
         """
-        with self._core.mutex:
-            states = list(self._core.states.values())
-        for state in states:
-            if state.lock.held:
-                continue
-            # compaction only saves the next cold load some journal lines: a table another
-            # process holds, or a full disk, leaves the journal as it is (still valid)
-            with contextlib.suppress(LockTimeout, RepositoryError):
-                state.compact()
-            state.close()
-        if not self._core.system_lock.held:
-            self._core.system_lock.close()
+        self._core.close()

@@ -136,44 +136,46 @@ def _index_fields(table: str, directory: Path) -> dict[str, FieldSpec | None]:
 
 def _check_table(state: TableState, repair: bool) -> TableReport:
     report = TableReport(state.table)
-    dirty = state.lock.acquire()
-    try:
-        if dirty:
-            state.load_locked(dirty=True)
-            report.recovered_interrupted_write = True
-        elif journal.journal_before_boot(state.journal_path):
+    with state.locked(load=False) as recovered:  # like any open: a dead writer's table
+        report.recovered_interrupted_write = recovered  # is recovered first
+        if not recovered and journal.journal_before_boot(state.journal_path):
             state.load_locked(dirty=True)  # as any first open after a reboot does
             report.rederived_after_reboot = True
-        on_disk, temps = files.scan_records(state.directory)
-        report.orphaned_temp_files = [state.directory / name for name in sorted(temps)]
-        state._reset()
         try:
-            report.metadata_rebuild_needed = not state.read_view()
-        except StoreCorrupted as exc:
-            damaged = state.journal_path if str(state.journal_path) in str(exc) else None
-            report.corrupted_files.append((damaged or state.metadata_path, str(exc)))
-            report.metadata_rebuild_needed = True
-        listed = set(state.ids) if not report.metadata_rebuild_needed else set()
-        if not report.metadata_rebuild_needed:
-            report.missing_from_metadata = sorted(on_disk.keys() - listed)
-            report.missing_files = sorted(listed - on_disk.keys())
-        for record_id in sorted(on_disk):
-            try:
-                row, _, _ = state.read_row(record_id)
-            except (StoreCorrupted, FileNotFoundError) as exc:
-                report.corrupted_files.append((state.path(record_id), str(exc)))
-                continue
-            report.records += 1
-            if record_id in listed and state.index.is_stale(record_id, row):
-                report.stale_index.append(record_id)
-        if repair and not report.ok:
-            state.rebuild()
-            report.repaired = True
-    finally:
-        state._reset()
-        state.lock.release()
-        state.close()
+            _examine(state, report)
+            if repair and not report.ok:
+                state.rebuild()
+                report.repaired = True
+        finally:
+            state.forget()
+    state.close()
     return report
+
+
+def _examine(state: TableState, report: TableReport) -> None:
+    """Read the metadata and every record file afresh and compare them."""
+    on_disk, temps = files.scan_records(state.directory)
+    report.orphaned_temp_files = [state.directory / name for name in sorted(temps)]
+    state.forget()
+    try:
+        report.metadata_rebuild_needed = not state.read_view()
+    except StoreCorrupted as exc:
+        damaged = state.journal_path if str(state.journal_path) in str(exc) else None
+        report.corrupted_files.append((damaged or state.metadata_path, str(exc)))
+        report.metadata_rebuild_needed = True
+    listed = set(state.ids) if not report.metadata_rebuild_needed else set()
+    if not report.metadata_rebuild_needed:
+        report.missing_from_metadata = sorted(on_disk.keys() - listed)
+        report.missing_files = sorted(listed - on_disk.keys())
+    for record_id in sorted(on_disk):
+        try:
+            row, _, _ = state.read_row(record_id)
+        except (StoreCorrupted, FileNotFoundError) as exc:
+            report.corrupted_files.append((state.path(record_id), str(exc)))
+            continue
+        report.records += 1
+        if record_id in listed and state.index.is_stale(record_id, row):
+            report.stale_index.append(record_id)
 
 
 def _check_system(root: Path, report: CheckReport, repair: bool) -> None:
@@ -210,11 +212,10 @@ def check(path: str | Path, repair: bool = False, lock_timeout: float = 10.0) ->
         raise InvalidQuery(f"{root}: no JSON store directory there")
     report = CheckReport(root, repaired=repair)
     system_lock = TableLock("_system", root, lock_timeout)  # _system.json's writers take it
-    system_lock.acquire()
     try:
-        _check_system(root, report, repair)
+        with system_lock:
+            _check_system(root, report, repair)
     finally:
-        system_lock.release()
         system_lock.close()
     for entry in sorted(root.iterdir()):
         if not entry.is_dir() or entry.name.startswith("."):

@@ -63,9 +63,14 @@ class Plan:
         self.probes = probes
         self.answered = answered
 
-    def ids(self, every: Collection[str]) -> Iterator[str]:
+    def ids(self, every: Collection[str]) -> Iterable[str]:
         """The candidate ids (each once), `every` being all ids when no index drives."""
         sources = [every] if self.driver is None else self.driver
+        if len(sources) == 1 and not self.probes:
+            return sources[0]  # the common case (an id, one value): nothing to walk
+        return self._walk(sources)
+
+    def _walk(self, sources: list[Collection[str]]) -> Iterator[str]:
         seen: set[str] | None = set() if len(sources) > 1 else None
         probes = self.probes
         for source in sources:
@@ -143,24 +148,33 @@ class TableIndex:
 
     def plan(self, conditions: Sequence[Condition]) -> Plan:
         """Drive by the condition with the fewest ids; probe the other indexed ones."""
-        options: list[tuple[int, int, list[Collection[str]]]] = []
+        driver: list[Collection[str]] | None = None
+        smallest = 0
+        probes: list[list[Collection[str]]] = []
+        answered: set[int] = set()
         for position, cond in enumerate(conditions):
             found = self._sources(cond)
-            if found is not None:
-                options.append((sum(len(s) for s in found), position, found))
-        if not options:
-            return Plan(None, [], set())
-        options.sort(key=lambda option: option[0])
-        _, _, driver = options[0]
-        probes = [found for _, _, found in options[1:]]
-        return Plan(driver, probes, {position for _, position, _ in options})
+            if found is None:
+                continue
+            answered.add(position)
+            size = len(found[0]) if len(found) == 1 else sum(map(len, found))
+            if driver is None or size < smallest:
+                if driver is not None:
+                    probes.append(driver)
+                driver, smallest = found, size
+            else:
+                probes.append(found)
+        return Plan(driver, probes, answered)
 
     def _sources(self, cond: Condition) -> list[Collection[str]] | None:
         """The id collections an indexed condition selects (no copies), else None."""
         op = cond.op
-        if cond.field.name == "id" and op in ("eq", "in"):
-            wanted = [cond.value] if op == "eq" else [v for v in cond.value if v is not None]
-            return [{rid for rid in wanted if rid in self.ids}]
+        if cond.field.name == "id":
+            if op == "eq":
+                return [(cond.value,) if cond.value in self.ids else ()]
+            if op == "in":
+                return [{rid for rid in cond.value if rid in self.ids}]
+            return None
         posting = self.postings.get(cond.field.storage)
         if posting is None:
             return None

@@ -167,6 +167,13 @@ class TableLock:
         finally:
             self.local.release()
 
+    def __enter__(self) -> TableLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
     def close(self) -> None:
         """Close the lock files (the lock must not be held)."""
         for fd in (self._lock_fd, self._pid_fd):

@@ -31,7 +31,6 @@ from repositories.lookups import Condition, Order, Query, matches, sort_rows
 __all__ = ["JsonRepository"]
 
 T = TypeVar("T", bound=Record)
-R = TypeVar("R")
 Row = dict[str, Any]
 
 _by_id = operator.itemgetter("id")
@@ -67,6 +66,53 @@ def _is_container(annotation: Any) -> bool:
     return origin in (dict, list)
 
 
+class _Write:
+    """``with``: the table locked (`TableState.take`) and no undo log (no transaction)."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: TableState) -> None:
+        self._state = state
+
+    def __enter__(self) -> None:
+        self._state.take()
+
+    def __exit__(self, *exc: object) -> None:
+        self._state.lock.release()
+
+
+class _Check:
+    """A query's conditions as evaluated on its candidates: on a cached row (consistent
+    with the index) those the index did not answer, on a row read from its file just
+    now (it may have changed since the index learned of it) all of them."""
+
+    __slots__ = ("_answered", "_conditions", "_every", "_rest")
+
+    def __init__(self, conditions: Sequence[Condition], answered: set[int]) -> None:
+        self._conditions = conditions
+        self._answered = answered
+        self._rest: Callable[[Row], bool] | None = None
+        self._every: Callable[[Row], bool] | None = None
+
+    def rest(self) -> Callable[[Row], bool]:
+        if self._rest is None:
+            rest = [c for i, c in enumerate(self._conditions) if i not in self._answered]
+            self._rest = matches(rest)
+        return self._rest
+
+    def fetch(self, state: TableState, record_id: str) -> Row | None:
+        """The candidate's row if it meets the query, else None."""
+        found = state.fetch(record_id)
+        if found is None:
+            return None
+        row, cached = found
+        if cached:
+            return row if self.rest()(row) else None
+        if self._every is None:
+            self._every = matches(self._conditions)
+        return row if self._every(row) else None
+
+
 class JsonRepository(RepositoryBase[T]):
     """`Repository` on one table directory."""
 
@@ -81,63 +127,26 @@ class JsonRepository(RepositoryBase[T]):
         # of the whole row first); other JSON shapes (Any, nested models) are copied first.
         self._unshare_after = all(_is_container(f.annotation) for f in json_fields)
         self._json_pairs = [(f.name, f.storage) for f in json_fields]
+        self._held = contextlib.nullcontext(self.state)  # a table a transaction holds
 
     # --- access -------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _reading(self) -> Iterator[TableState]:
-        """Lock-free outside a transaction; inside one the table stays locked."""
-        state = self.state
+    def _reading(self) -> contextlib.AbstractContextManager[TableState]:
+        """Lock-free outside a transaction (the in-process layer only); inside one, the
+        table stays locked until the transaction ends."""
         tx = self._core.current()
-        if tx is not None:
-            self._core.enter(tx, state)
-            state.sync()
-            yield state
-            return
-        state.lock.acquire_local()
-        try:
-            state.sync()
-            yield state
-        finally:
-            state.lock.release_local()
+        if tx is None:
+            return self.state.reading()
+        self._core.enter(tx, self.state)
+        return self._held
 
-    @contextlib.contextmanager
-    def _writing(self) -> Iterator[Undo | None]:
+    def _writing(self) -> contextlib.AbstractContextManager[Undo | None]:
         """The table locked, the view current; yields the transaction's undo log, if any."""
-        state = self.state
         tx = self._core.current()
-        if tx is not None:
-            self._core.enter(tx, state)
-            state.sync()
-            yield tx.undo
-            return
-        dirty = state.lock.acquire()
-        try:
-            if dirty:
-                state.load_locked(dirty=True)
-            state.sync()
-            yield None
-        finally:
-            state.lock.release()
-
-    def _read(self, work: Callable[[], R]) -> R:
-        """Run `work` on a current view: lock-free, or locked inside a transaction.
-
-        The hot path of get and find, hence no context manager.
-        """
-        state = self.state
-        tx = self._core.current()
-        if tx is not None:
-            self._core.enter(tx, state)
-            state.sync()
-            return work()
-        lock = state.lock
-        lock.acquire_local()
-        try:
-            state.sync()
-            return work()
-        finally:
-            lock.release_local()
+        if tx is None:
+            return _Write(self.state)
+        self._core.enter(tx, self.state)  # released when the transaction ends
+        return contextlib.nullcontext(tx.undo)
 
     def _rows(self, conditions: Sequence[Condition]) -> list[Row]:
         """Rows meeting every condition, as stored in the file each was read from.
@@ -153,27 +162,18 @@ class JsonRepository(RepositoryBase[T]):
         if state.pending:
             known = set(ids)
             ids += [rid for rid in state.pending if rid not in known]
-        rest = matches([c for i, c in enumerate(conditions) if i not in plan.answered])
-        every: Callable[[Row], bool] | None = None
+        check = _Check(conditions, plan.answered)
+        rest = check.rest()
         cached = state.rows
         out = []
         for record_id in ids:
             row = cached.get(record_id)
-            if row is not None:  # never one of `pending`: an announcement evicts
-                if rest(row):
+            if row is None:
+                row = check.fetch(state, record_id)
+                if row is not None:
                     out.append(row)
-                continue
-            found = state.fetch(record_id)
-            if found is None:
-                continue
-            row, trusted = found
-            if not trusted:
-                every = every or matches(conditions)
-                if not every(row):
-                    continue
-            elif not rest(row):
-                continue
-            out.append(row)
+            elif rest(row):  # never one of `pending`: an announcement evicts
+                out.append(row)
         return out
 
     def _detach(self, row: Row) -> Row:
@@ -190,18 +190,6 @@ class JsonRepository(RepositoryBase[T]):
     def _insert_rows(self, rows: list[Row]) -> None:
         for row in rows:
             files.validate_record_id(self.info.table, row["id"])
-        state = self.state
-        tx = self._core.current()
-        if tx is None:  # the per-record create: inlined `_writing`, the hottest write path
-            dirty = state.lock.acquire()
-            try:
-                if dirty:
-                    state.load_locked(dirty=True)
-                state.sync()
-                self._insert_checked(rows, None)
-            finally:
-                state.lock.release()
-            return
         with self._writing() as undo:
             self._insert_checked(rows, undo)
 
@@ -261,7 +249,8 @@ class JsonRepository(RepositoryBase[T]):
         bytes compact in memory, beats walking the cached dicts; a row without cached bytes
         is validated from a detached copy of its dict.
         """
-        found = self._read(lambda: self._collect(query))
+        with self._reading():
+            found = self._collect(query)
         validate_json = self.model.model_validate_json
         try:
             return [
@@ -280,7 +269,9 @@ class JsonRepository(RepositoryBase[T]):
         state = self.state
         conditions, orders = query.conditions, query.orders
         limit, offset = query.limit, query.offset
-        plan = state.plan(conditions)
+        if state.corrupted:
+            state.refuse_corrupted(conditions)
+        plan = state.index.plan(conditions)
         found: list[bytes | Row] = []
         if (
             len(plan.answered) == len(conditions)
@@ -290,23 +281,18 @@ class JsonRepository(RepositoryBase[T]):
             # the index answered the filter and the order is by id: page over sorted ids;
             # no cached dict is touched unless its bytes are not cached
             ids = sorted(plan.ids(state.ids))
-            every: Callable[[Row], bool] | None = None
+            check: _Check | None = None
             for record_id in ids[offset:]:  # under one lock: bytes and rows of one version
                 if limit is not None and len(found) >= limit:
                     break
                 data = state.raw.get(record_id)
-                if data is not None:
+                if data is None:
+                    check = check or _Check(conditions, plan.answered)
+                    row = check.fetch(state, record_id)
+                    if row is not None:
+                        found.append(row)
+                else:
                     found.append(data)
-                    continue
-                fetched = state.fetch(record_id)
-                if fetched is None:
-                    continue
-                row, trusted = fetched
-                if not trusted:
-                    every = every or matches(conditions)
-                    if not every(row):
-                        continue
-                found.append(row)
             return found
         for row in self._page(conditions, orders, limit, offset):
             record_id = row["id"]
@@ -330,7 +316,9 @@ class JsonRepository(RepositoryBase[T]):
         return model
 
     def _iter_rows(self, query: Query, batch_size: int) -> Iterator[list[Row]]:
-        rows = self._sorted(self._read(lambda: self._rows(query.conditions)), query.orders)
+        with self._reading():
+            rows = self._rows(query.conditions)
+        rows = self._sorted(rows, query.orders)
         for start in range(0, len(rows), batch_size):
             yield [self._detach(row) for row in rows[start : start + batch_size]]
 

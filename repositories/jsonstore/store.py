@@ -58,19 +58,34 @@ class Store:
                 self.states[name] = state
             return state
 
+    def tables(self) -> list[TableState]:
+        """The tables opened so far."""
+        with self.mutex:
+            return list(self.states.values())
+
+    def close(self) -> None:
+        """Close every table (folding its journal into its snapshot) and the system lock.
+
+        Tables this thread holds (inside a transaction) stay open.
+        """
+        for state in self.tables():
+            state.close()
+        if not self.system_lock.held:
+            self.system_lock.close()
+
     def current(self) -> Transaction | None:
         tx: Transaction | None = getattr(self.local, "tx", None)
         return tx
 
     def enter(self, tx: Transaction, state: TableState) -> None:
-        """Lock `state` until the transaction ends (in name order, or without waiting)."""
+        """Lock `state` until the transaction ends (in name order, or without waiting),
+        its view current."""
         if state in tx.held:
+            state.sync()
             return
         in_order = all(held.table < state.table for held in tx.held)
-        dirty = state.lock.acquire(None if in_order else 0.0)
+        state.take(None if in_order else 0.0)
         tx.held.append(state)
-        if dirty:
-            state.load_locked(dirty=True)
 
     @contextlib.contextmanager
     def transaction(self, states: Sequence[TableState]) -> Iterator[None]:

@@ -1,18 +1,12 @@
-"""Fault tests of the JSON store with real processes: kill -9, contention, concurrency.
-
-Children come from a forkserver that has imported the code already, so each start costs
-a fork rather than an interpreter start; the whole module stays within a few seconds.
-"""
+"""Fault tests of the JSON store with real processes: kill -9, contention, concurrency."""
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import random
 import signal
 import time
-from collections.abc import Iterator
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
 from typing import Any
@@ -24,28 +18,9 @@ from repositories import LockTimeout
 from repositories.jsonfile import JsonDatabase, check
 from repositories.jsonstore.locks import read_holder
 from tests.integration.jsonfile import workers
+from tests.integration.jsonfile.children import reaped, run_workers
 
 KILLS = 50
-
-
-@pytest.fixture(scope="module")
-def ctx() -> ForkServerContext:
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["repositories.jsonfile", "tests.integration.jsonfile.workers"])
-    return context
-
-
-@contextlib.contextmanager
-def reaped(processes: list[Any]) -> Iterator[None]:
-    """Never leave a child behind, whatever the test does."""
-    try:
-        yield
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.kill()
-            process.join(10)
-            process.close()
 
 
 def open_users(path: Path) -> Any:
@@ -132,21 +107,8 @@ def test_four_processes_increment_one_counter_exactly(
     users = open_users(tmp_path)
     users.create(User(id="counter", username="c", mandate_id="m1", age=0))
     barrier = ctx.Barrier(4)
-    pipes = [ctx.Pipe(duplex=False) for _ in range(4)]
-    processes = [
-        ctx.Process(target=workers.increment, args=(str(tmp_path), 250, barrier, child))
-        for _, child in pipes
-    ]
-    with reaped(processes):
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.join(100)
-            assert process.exitcode == 0
-        assert [parent.recv() for parent, _ in pipes] == ["done"] * 4
-    for parent, child in pipes:
-        parent.close()
-        child.close()
+    done = run_workers(ctx, [(workers.increment, (str(tmp_path), 250, barrier))] * 4)
+    assert done == ["done"] * 4
     assert open_users(tmp_path).get("counter").age == 1000  # type: ignore[union-attr]
     assert users.get("counter").age == 1000  # type: ignore[union-attr]  (the old view follows)
     assert check(tmp_path).ok
@@ -159,23 +121,11 @@ def test_two_creators_never_lose_each_others_records(
     count = 300
     JsonDatabase(f"jsonfile://{tmp_path}").ensure_schema(User)
     barrier = ctx.Barrier(2)
-    pipes = [ctx.Pipe(duplex=False) for _ in range(2)]
-    processes = [
-        ctx.Process(
-            target=workers.create_many_records, args=(str(tmp_path), prefix, count, barrier, child)
-        )
-        for prefix, (_, child) in zip(("a", "b"), pipes, strict=True)
-    ]
-    with reaped(processes):
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.join(100)
-            assert process.exitcode == 0
-        assert [parent.recv() for parent, _ in pipes] == [2 * count, 2 * count]
-    for parent, child in pipes:
-        parent.close()
-        child.close()
+    seen = run_workers(
+        ctx,
+        [(workers.create_many_records, (str(tmp_path), p, count, barrier)) for p in ("a", "b")],
+    )
+    assert seen == [2 * count, 2 * count]
     ids = {u.id for u in open_users(tmp_path).find()}
     assert ids == {f"{p}{i}" for p in "ab" for i in range(count)}
     report = check(tmp_path)  # metadata lists every record of both writers

@@ -17,6 +17,7 @@ import pytest
 from models import User
 from repositories import Context, StoreCorrupted, connect
 from repositories.jsonfile import JsonDatabase, check
+from tests.unit.jsonfile.helpers import edit
 
 
 def open_users(store: Path, mandate: str | None = None) -> Any:
@@ -33,11 +34,6 @@ def make(store: Path) -> dict[str, Path]:
     users.create(User(id="r3", username="cy", mandate_id="m2"))
     users.database.close()
     return {rid: store / "User" / f"{rid}.json" for rid in ("r1", "r2", "r3")}
-
-
-def edit(path: Path, **changes: Any) -> None:
-    """Change a record file in place, as an editor or a script would."""
-    path.write_text(json.dumps({**json.loads(path.read_text("utf-8")), **changes}), "utf-8")
 
 
 def ids(found: list[User]) -> list[str]:

@@ -27,6 +27,7 @@ from repositories.jsonfile import JsonDatabase, check
 from repositories.jsonstore import writes as writes_module
 from repositories.jsonstore.journal import encode_line
 from repositories.jsonstore.locks import PID_FILE
+from tests.unit.jsonfile.helpers import edit
 
 
 class Escaping(Record):
@@ -160,10 +161,7 @@ def test_corrupted_metadata_raises_naming_the_file(store: Path) -> None:
 def test_record_with_a_foreign_id_is_corrupted(store: Path) -> None:
     db = open_db(store)
     user = db.repository(User).create(User(username="ada", mandate_id="m1"))
-    path = store / "User" / f"{user.id}.json"
-    data = json.loads(path.read_text("utf-8"))
-    data["id"] = "someone-else"
-    path.write_text(json.dumps(data), "utf-8")
+    edit(store / "User" / f"{user.id}.json", id="someone-else")
     with pytest.raises(StoreCorrupted, match="someone-else"):
         open_db(store).repository(User).get(user.id)
 
@@ -321,10 +319,7 @@ def test_returned_records_do_not_share_the_cache(store: Path) -> None:
 def test_clear_cache_and_with_context_refresh(store: Path) -> None:
     db = open_db(store)
     user = db.repository(User).create(User(username="a", mandate_id="m1"))
-    path = store / "User" / f"{user.id}.json"
-    data = json.loads(path.read_text("utf-8"))
-    data["fullName"] = "edited by hand"
-    path.write_text(json.dumps(data), "utf-8")  # no journal line: the cache cannot know
+    edit(store / "User" / f"{user.id}.json", fullName="edited by hand")  # the cache cannot know
     assert db.repository(User).get(user.id).full_name is None  # type: ignore[union-attr]
     admin = db.with_context(Context("u2", "m1", "admin"), refresh=True)
     assert admin.repository(User).get(user.id).full_name == "edited by hand"  # type: ignore[union-attr]
