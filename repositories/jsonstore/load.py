@@ -146,10 +146,7 @@ class TableLoad(TableWrites):
         self.generation = previous + 1
         self.loaded = True
         if self.directory.is_dir():
-            try:
-                self.write_snapshot()
-            except RepositoryError:  # disk full: the view is right, the next holder retries
-                self.lock.poison()
+            self.snapshot_or_stay()
 
     def _read_or_mark(self, record_id: str) -> tuple[Row, bytes | None, int] | None:
         """`read_row`, or None when the file is gone or cannot be read (then marked)."""

@@ -88,6 +88,9 @@ class TableWrites:
         self.journal_size = 0
         self.journal_header_size = 0
         self._reserved = 0  # the journal's blocks are reserved up to this offset
+        # the view is right but the metadata on disk is not (the disk refused a snapshot):
+        # the journal is followed as it is, and the next write writes a snapshot first
+        self.stale = False
 
     @property
     def ids(self) -> set[str]:
@@ -145,7 +148,7 @@ class TableWrites:
     # --- the journal file -------------------------------------------------------------
 
     def _journal_handle(self) -> int:
-        if self.journal_sig is None:
+        if self.journal_sig is None or self.stale:
             self.write_snapshot()
         if self._journal_fd is None or self._journal_fd_sig != self.journal_sig:
             self.close_journal()
@@ -197,6 +200,24 @@ class TableWrites:
         )
         self.journal_size = self.journal_header_size
         self._reserved = 0
+        self.stale = False
+
+    def snapshot_or_stay(self) -> None:
+        """Write the snapshot; if the disk refuses, keep the view (it is right) over the
+        journal as it is: the next lock holder derives the metadata again, this view's
+        reads keep following that journal, and its next write writes a snapshot first."""
+        try:
+            self.write_snapshot()
+        except RepositoryError as exc:
+            log.warning("%s: snapshot refused (%s): left for the next holder", self.table, exc)
+            self.lock.poison()
+            self.stale = True
+            try:
+                st = os.stat(self._journal)
+            except FileNotFoundError:
+                self.journal_sig = None
+            else:
+                self.journal_sig, self.journal_size = (st.st_dev, st.st_ino), st.st_size
 
     def close_journal(self) -> None:
         if self._journal_fd is not None:
@@ -284,7 +305,7 @@ class TableWrites:
 
     def _stage(self, items: list[tuple[str, bytes]]) -> list[Staged]:
         try:
-            if self.journal_sig is None:  # the table's first write creates its directory
+            if self.journal_sig is None or self.stale:  # a first write creates the directory
                 self.write_snapshot()
             return atomic.stage(items, self.durable, self.directory)
         except OSError as exc:
@@ -330,15 +351,9 @@ class TableWrites:
         afresh instead, or, failing that too, left for the next lock holder to derive."""
         try:
             self._write_line(line)
-        except OSError as exc:
+        except OSError:
             self._apply(entry)
-            try:
-                self.write_snapshot()
-            except RepositoryError:
-                log.warning(
-                    "%s: journal and snapshot refused (%s): left to rebuild", self.table, exc
-                )
-                self.lock.poison()
+            self.snapshot_or_stay()
             return
         self._apply(entry)
         self._compact_if_big()
