@@ -11,7 +11,12 @@ from typing import Any
 
 __all__ = [
     "ClickUpConnector",
+    "ClickUpFilter",
+    "Comment",
+    "Conflict",
+    "CreateResult",
     "JiraConnector",
+    "MappingError",
     "SyncReport",
     "TicketConnector",
     "TicketField",
@@ -23,8 +28,13 @@ __all__ = [
 
 _WHERE = {
     "ClickUpConnector": "integrations.tickets.clickup",
+    "ClickUpFilter": "integrations.tickets.clickup",
+    "Comment": "integrations.tickets.base",
+    "Conflict": "integrations.tickets.sync",
+    "CreateResult": "integrations.tickets.base",
     "JiraConnector": "integrations.tickets.jira",
-    "SyncReport": "integrations.tickets.interface",
+    "MappingError": "integrations.tickets.paths",
+    "SyncReport": "integrations.tickets.sync",
     "TicketMapping": "integrations.tickets.mapping",
     "TicketConnector": "integrations.tickets.base",
     "TicketField": "integrations.tickets.base",

@@ -136,6 +136,9 @@ class ClickUpConnector:
         self._custom: list[dict[str, Any]] | None = None
 
     updated_path = "date_updated"
+    #: ClickUp lists no ids alone: finding deletions reads every task anyway, so a sync
+    #: reads everything once instead of the changes and then everything
+    scan_reads_everything = True
 
     # ------------------------------------------------------------------ reading
 

@@ -146,7 +146,7 @@ def run_sync(
     unkeyed = [item for item in locals_ if item.row.get(key) in (None, "")]
 
     cursors = [s.cursor for s in states.values() if s.cursor]
-    full = not cursors
+    full = not cursors or getattr(connector, "scan_reads_everything", False)
     since = None if full else datetime.fromisoformat(max(cursors))
     tasks = interface.read(updated_since=since)
     unknown = [ext for ext in keyed if ext not in states]

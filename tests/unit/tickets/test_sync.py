@@ -244,3 +244,26 @@ def test_a_model_without_the_mapped_fields_is_refused(fake_jira, jira_client, re
     db.ensure_schema(Narrow)
     with pytest.raises(MappingError, match="Narrow has no field 'summary'"):
         interface(fake_jira, jira_client, retry, db).sync(db.repository(Narrow))
+
+
+def test_a_clickup_sync_reads_once_and_finds_deletions(
+    fake_clickup, clickup_client, retry, db
+) -> None:
+    a = fake_clickup.add_task("a")
+    b = fake_clickup.add_task("b")
+    mapping = {
+        "name": "cu",
+        "key_field": "ticket_id",
+        "fields": {"ticket_id": {"path": "id", "direction": "read"}, "title": {"path": "name"}},
+    }
+    params = {"api_token": "pk_test", "team_id": "900", "list_id": "901",
+              "client": clickup_client, "retry": retry}  # fmt: skip
+    tickets = create_ticket_interface("clickup", params, mapping, db=db, mandate_id="m1")
+    rows = tickets.sync([]).records
+    fake_clickup.delete(b)
+    fake_clickup.edit(a, name="a2")
+    fake_clickup.requests.clear()
+    report = tickets.sync(rows)
+    assert report.deleted == [b] and [c.fields for c in report.inbound] == [{"title": "a2"}]
+    reads = [r for r in fake_clickup.requests if r.url.path.endswith("/list/901/task")]
+    assert len(reads) == 1 and len(fake_clickup.requests) == 1
