@@ -2,6 +2,7 @@
 
 `connect(url, context=...)` opens a `Database` for ``postgresql://…``, ``sqlite://…``
 or ``jsonfile://<dir>``; ``db.repository(Model)`` gives a `Repository`.
+`connect_async` opens the same as an `AsyncDatabase` (asyncio).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from repositories.asyncdb import AsyncDatabase, AsyncRepository, open_async
 from repositories.context import Context
 from repositories.contract import Database, Repository
 from repositories.errors import (
@@ -33,6 +35,8 @@ from repositories.urls import redact_url
 
 __all__ = [
     "AccessDenied",
+    "AsyncDatabase",
+    "AsyncRepository",
     "BackendUnavailable",
     "ConcurrentModification",
     "Context",
@@ -52,6 +56,7 @@ __all__ = [
     "TransactionConflict",
     "TransactionLost",
     "connect",
+    "connect_async",
 ]
 
 
@@ -93,3 +98,13 @@ def connect(url: str, context: Context | None = None, **options: Any) -> Databas
 
         return JsonDatabase(url, context, **options)  # type: ignore[no-any-return,unused-ignore]
     raise InvalidQuery(f"unsupported database URL scheme {scheme!r} in {redact_url(url)!r}")
+
+
+def connect_async(url: str, context: Context | None = None, **options: Any) -> AsyncDatabase:
+    """`connect` for asyncio: the same URLs, options, errors and semantics, awaitable.
+
+    ``db.repository(Model)`` gives an `AsyncRepository` (``await repo.get(id)``,
+    ``async for obj in repo.iter()``); ``async with db.transaction():``; ``await
+    db.close()`` or ``async with connect_async(...) as db:``. See `repositories.asyncdb`.
+    """
+    return open_async(connect(url, context, **options))  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
@@ -430,10 +430,17 @@ class RepositoryBase(Generic[T], abc.ABC):
     def iter(
         self, where: Where = None, batch_size: int = 1000, order_by: OrderBy = None
     ) -> Iterator[T]:
+        for batch in self.batches(where, batch_size, order_by):
+            yield from batch
+
+    def batches(
+        self, where: Where = None, batch_size: int = 1000, order_by: OrderBy = None
+    ) -> Generator[list[T], None, None]:
+        """`iter` a batch at a time (the async API steps it once per batch)."""
         check_count("batch_size", batch_size, 1)
         query = Query(self._where(where), tuple(parse_order(self.info, order_by)))
         for batch in self._iter_rows(query, batch_size):
-            yield from (self._load(r) for r in batch)
+            yield [self._load(r) for r in batch]
 
     def page(
         self,

@@ -1,6 +1,8 @@
-"""One contract suite, every backend: the `db` fixture is parametrised over them.
+"""One contract suite, every backend and both APIs: the `db` fixture is parametrised.
 
-``jsonfile`` joins automatically once `repositories.jsonfile` exists.
+``jsonfile`` joins automatically once `repositories.jsonfile` exists. ``api`` is
+``sync`` (`repositories.connect`) or ``async`` (`repositories.connect_async`, driven
+through `tests.contract.asyncfacade`: every call goes through the async API).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from models import DATABASES, Record
-from repositories import Context, Database, connect
+from repositories import Context, Database, connect, connect_async
+from tests.contract.asyncfacade import Driver, SyncDatabase
 
 ALL_MODELS: tuple[type[Record], ...] = tuple(m for models in DATABASES.values() for m in models)
 BACKENDS = ["sqlite", "postgres", "pgbouncer"]
@@ -27,8 +30,15 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(params=["sync", "async"])
+def api(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def open_db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenDb]:
+def open_db(
+    backend: str, api: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[OpenDb]:
     """A factory opening the backend's database (same store on every call) as a context."""
     if backend == "postgres":
         url = request.getfixturevalue("pg_url")
@@ -39,10 +49,14 @@ def open_db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Ite
     else:
         url = f"jsonfile://{tmp_path / 'store'}"
     opened: list[Database] = []
+    driver = Driver() if api == "async" else None
 
     def factory(context: Context | None = None) -> Database:
         options = {"durability": "none"} if backend == "jsonfile" else {}
-        db = connect(url, context=context, **options)
+        if driver is None:
+            db = connect(url, context=context, **options)
+        else:
+            db = SyncDatabase(connect_async(url, context=context, **options), driver)  # type: ignore[assignment]
         if not opened:
             db.ensure_schema(*ALL_MODELS)
         opened.append(db)
@@ -51,6 +65,8 @@ def open_db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Ite
     yield factory
     for db in opened:
         db.close()
+    if driver is not None:
+        driver.close()
 
 
 @pytest.fixture
