@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from models import DATABASES
 from models.errors import ConnectorsError, ExitCode
 from repositories import connect
+from repositories.errors import InvalidQuery
+from repositories.urls import engine_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -94,6 +96,7 @@ def upgrade(name: str, url: str) -> str:
     every table (``ensure_schema``).
 
     Raises:
+        InvalidQuery: the URL cannot be used (names a driver this install lacks, say).
         MigrationError: Alembic failed (the message names the database).
     """
     if not _is_sql(url):
@@ -107,6 +110,10 @@ def upgrade(name: str, url: str) -> str:
     from alembic.util import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
+    try:
+        engine_url(url)  # a configuration problem is the user's to fix (exit 2), not drift
+    except InvalidQuery as exc:
+        raise InvalidQuery(f"{name}: {exc}") from None
     try:
         command.upgrade(_config(name, url), "head")
     except (CommandError, SQLAlchemyError) as exc:

@@ -75,3 +75,25 @@ def test_the_installed_wheel_migrates_checks_and_runs_the_demo(
     assert "demo finished" in demo
     assert (elsewhere / "data" / "demo" / "store").is_dir()
     assert not (elsewhere / "alembic.ini").exists()
+
+
+def test_a_driver_the_install_lacks_is_one_line_naming_the_extra(
+    installed: Path, pg_url: str, tmp_path: Path
+) -> None:
+    psycopg3 = make_url(pg_url).set(drivername="postgresql+psycopg")
+    url = psycopg3.set(password="s3cret-pw").render_as_string(hide_password=False)
+    env = clean_env(installed, DB_APP_URL=url)
+    done = subprocess.run(
+        [str(installed / "connectors"), "db", "upgrade"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = (done.stdout + done.stderr).strip()
+    assert done.returncode == 2, output
+    assert "pip install 'connectors-layer[psycopg]'" in output
+    assert "Traceback" not in output and "s3cret-pw" not in output
+    assert len([line for line in output.splitlines() if "psycopg" in line]) == 1, output
