@@ -15,6 +15,19 @@ baseline throughput):
 - ``get:`` by id (warm cache) vs a raw ``open`` + ``json.load`` of the record file;
 - ``cold_open:`` a fresh process view's first indexed query on the `--rows` table vs
   opening the same data with TinyDB (JSON file) and searching once; the times in ms.
+
+Access-scoped reads and growth, on one tenant-scoped table grown from 10,000 to 200,000
+records (`--growth-rows`; bulk-loaded with ``durability="none"``; the mandate read holds
+80% of the records, each owner ~200 of them, so a query's matches stay the same):
+
+- ``get_tenant:`` ``get`` as a user of the mandate (warm) at 50,000 records vs a raw
+  ``open`` + read of the record file validated into the model;
+- ``get_growth:`` that tenant ``get`` at 200k vs at 10k records (ratio: 200k / 10k);
+- ``find_limit_growth:`` ``find(owner_id=..., limit=50)`` as that user, likewise;
+- ``create_many_growth:`` ``create_many`` of 2,000 records at 200k vs at 10k records;
+  for context, the rate at which the raw file system creates files (temp file, rename)
+  in the same directory at the same two sizes: a file system whose file creation slows
+  in big directories (ext4 once a directory outgrows its inode group) slows both.
 """
 
 from __future__ import annotations
@@ -36,9 +49,14 @@ from tinydb import Query, TinyDB
 from tinydb.storages import JSONStorage, MemoryStorage
 
 from models.base import Record, indexed
+from repositories.context import Context
 from repositories.jsonfile import JsonDatabase
 
 OWNERS = 1000
+#: The growth table: records per owner (constant, so a query's matches do not grow),
+#: the mandate read and its share of the records.
+PER_OWNER = 200
+MANDATE = "m-1"
 
 
 class BenchItem(Record):
@@ -52,6 +70,35 @@ class BenchItem(Record):
     active: bool = True
     note: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class TenantItem(Record):
+    """A tenant-scoped record (``mandate_id``); ``owner_id`` is indexed."""
+
+    name: str
+    owner_id: str
+    mandate_id: str = ""
+    amount: float
+    quantity: int
+    note: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+def make_tenant_items(start: int, count: int) -> list[TenantItem]:
+    """Records `start`.. of the growth table: 80% in `MANDATE`, `PER_OWNER` per owner."""
+    rng = random.Random(start)
+    return [
+        TenantItem(
+            name=f"item {i}",
+            owner_id=f"owner-{i // PER_OWNER}",
+            mandate_id=MANDATE if rng.random() < 0.8 else f"m-{rng.randrange(2, 5)}",
+            amount=rng.random() * 1000,
+            quantity=rng.randint(0, 500),
+            note=None if i % 3 else f"note {i}",
+            payload={"sku": f"SKU-{i:08d}", "dims": {"w": rng.randint(1, 99)}},
+        )
+        for i in range(start, start + count)
+    ]
 
 
 def make_items(count: int, seed: int = 7) -> list[BenchItem]:
@@ -156,14 +203,154 @@ def bench_create_many(work: Path, count: int, rounds: int = 3) -> tuple[float, f
     return rounds * count / many_time, rounds * singles / single_time
 
 
+class Growth:
+    """The tenant-scoped table, grown in place, and what is measured at each size."""
+
+    def __init__(self, work: Path, small: int, big: int) -> None:
+        self.small, self.big = small, big
+        url = f"jsonfile://{work / 'growth'}"
+        self.loader = JsonDatabase(url, durability="none")
+        self.writer = self.loader.repository(TenantItem)
+        user = Context(user_id="bench-user", mandate_id=MANDATE, privilege="user")
+        self.user = JsonDatabase(url).with_context(user).repository(TenantItem)
+        self.table_dir = work / "growth" / "TenantItem"
+        self.size = 0
+        self.full_owners = 0  # owners 0.. hold PER_OWNER records (or more) each
+        self.mine: list[str] = []  # ids of MANDATE's records
+        self.rng = random.Random(17)
+
+    def grow_to(self, size: int, batch: int = 10_000) -> None:
+        while self.size < size:
+            step = min(batch, size - self.size)
+            items = self.writer.create_many(make_tenant_items(self.size, step), batch_size=step)
+            self.mine += [i.id for i in items if i.mandate_id == MANDATE]
+            self.size += step
+        self.full_owners = self.size // PER_OWNER
+
+    def create_many_rate(self, rounds: int = 3, count: int = 2000) -> float:
+        """`create_many` of `count` records, `rounds` times (the table grows by that)."""
+        elapsed = 0.0
+        for _ in range(rounds):
+            items = make_tenant_items(self.size, count)
+            gc.collect()
+            start = time.perf_counter()
+            created = self.writer.create_many(items, batch_size=count)
+            elapsed += time.perf_counter() - start
+            self.mine += [i.id for i in created if i.mandate_id == MANDATE]
+            self.size += count
+        return rounds * count / elapsed
+
+    def raw_create_rate(self, count: int = 2000) -> float:
+        """The file system's own: temp file + rename in the table directory (then removed)."""
+        data = b"x" * 400
+        names = [str(self.table_dir / f".raw-{k}") for k in range(count)]
+        gc.collect()
+        start = time.perf_counter()
+        for name in names:
+            fd = os.open(f"{name}.tmp", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.write(fd, data)
+            os.close(fd)
+            os.replace(f"{name}.tmp", f"{name}.done")
+        elapsed = time.perf_counter() - start
+        for name in names:
+            os.unlink(f"{name}.done")
+        return count / elapsed
+
+    def get_rate(self, count: int = 2000) -> tuple[float, list[str]]:
+        ids = self.rng.sample(self.mine, min(count, len(self.mine)))
+        get = self.user.get
+        for record_id in ids:  # warm
+            assert get(record_id) is not None
+        return rate(len(ids), lambda: [get(i) for i in ids]), ids
+
+    def find_limit_rate(self, count: int = 300) -> float:
+        owners = [f"owner-{self.rng.randrange(self.full_owners)}" for _ in range(count)]
+        find = self.user.find
+        for owner in owners:  # warm, as the gets are
+            assert len(find({"owner_id": owner}, limit=50)) == 50
+        return rate(count, lambda: [find({"owner_id": o}, limit=50) for o in owners])
+
+    def raw_get_rate(self, ids: list[str]) -> float:
+        validate = TenantItem.model_validate_json
+        table_dir = self.table_dir
+
+        def raw_get() -> None:
+            for record_id in ids:
+                with open(table_dir / f"{record_id}.json", "rb") as handle:
+                    validate(handle.read())
+
+        raw_get()  # warm the page cache as ours is
+        return rate(len(ids), raw_get)
+
+    def close(self) -> None:
+        self.loader.close()
+        self.user.database.close()
+
+
+def bench_growth(work: Path, small: int, big: int) -> None:
+    growth = Growth(work, small, big)
+    growth.grow_to(small)
+    many_small = growth.create_many_rate()
+    raw_small = growth.raw_create_rate()
+    get_small, _ = growth.get_rate()
+    find_small = growth.find_limit_rate()
+
+    middle = min(50_000, big)
+    growth.grow_to(middle)
+    ours_get, ids = growth.get_rate()
+    raw_get = growth.raw_get_rate(ids)
+    ours_get2, _ = growth.get_rate()  # ours on both sides of the baseline
+    print(
+        line(
+            "get_tenant",
+            (ours_get + ours_get2) / 2,
+            raw_get,
+            f"(a user of one mandate, {growth.size:,} records; baseline: open + read + "
+            "model_validate_json)",
+        ),
+        flush=True,
+    )
+
+    growth.grow_to(big)
+    many_big = growth.create_many_rate()
+    raw_big = growth.raw_create_rate()
+    get_big, _ = growth.get_rate()
+    find_big = growth.find_limit_rate()
+    sizes = f"{big // 1000}k vs {small // 1000}k records"
+    print(
+        f"get_growth: tenant get at {sizes}, ratio {get_big / get_small:.2f} "
+        f"({big // 1000}k: {get_big:,.1f}/s, {small // 1000}k: {get_small:,.1f}/s)",
+        flush=True,
+    )
+    print(
+        f"find_limit_growth: tenant find(owner_id=..., limit=50) at {sizes}, "
+        f"ratio {find_big / find_small:.2f} "
+        f"({big // 1000}k: {find_big:,.1f}/s, {small // 1000}k: {find_small:,.1f}/s)",
+        flush=True,
+    )
+    print(
+        f"create_many_growth: create_many of 2,000 at {sizes}, "
+        f"ratio {many_big / many_small:.2f} "
+        f"({big // 1000}k: {many_big:,.1f}/s, {small // 1000}k: {many_small:,.1f}/s; "
+        f"raw file creation in that directory: {raw_big:,.1f}/s vs {raw_small:,.1f}/s, "
+        f"ratio {raw_big / raw_small:.2f})",
+        flush=True,
+    )
+    growth.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--growth-rows", type=int, default=200_000)
+    parser.add_argument("--only-growth", action="store_true", help="skip the other figures")
     parser.add_argument("--dir", type=Path, default=None, help="scratch directory (default: tmp)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-jsonfile-", dir=args.dir))
     try:
-        run(work, args.rows)
+        if not args.only_growth:
+            run(work, args.rows)
+        bench_growth(work, 10_000, args.growth_rows)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

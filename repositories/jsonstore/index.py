@@ -66,21 +66,31 @@ class Plan:
     def ids(self, every: Collection[str]) -> Iterable[str]:
         """The candidate ids (each once), `every` being all ids when no index drives."""
         sources = [every] if self.driver is None else self.driver
-        if len(sources) == 1 and not self.probes:
-            return sources[0]  # the common case (an id, one value): nothing to walk
+        probes = self.probes
+        if len(sources) == 1:
+            source = sources[0]
+            if not probes:
+                return source  # the common case (an id, one value): nothing to walk
+            if len(probes) == 1 and len(probes[0]) == 1:
+                members = probes[0][0]  # one value of one other condition (a tenant scope)
+                return [rid for rid in source if rid in members]
         return self._walk(sources)
 
     def _walk(self, sources: list[Collection[str]]) -> Iterator[str]:
         seen: set[str] | None = set() if len(sources) > 1 else None
-        probes = self.probes
+        # a probe of one collection is one membership test; of several, any of them
+        single = [probe[0] for probe in self.probes if len(probe) == 1]
+        several = [probe for probe in self.probes if len(probe) != 1]
         for source in sources:
             for record_id in source:
                 if seen is not None:
                     if record_id in seen:
                         continue
                     seen.add(record_id)
-                if probes and not all(
-                    any(record_id in members for members in probe) for probe in probes
+                if single and not all(record_id in members for members in single):
+                    continue
+                if several and not all(
+                    any(record_id in members for members in probe) for probe in several
                 ):
                     continue
                 yield record_id

@@ -164,8 +164,12 @@ def write_snapshot(
     generation: int,
     snapshot: tuple[list[str], list[int], dict[str, Any]],
     durable: bool,
-) -> tuple[Signature, int]:
-    """Write the snapshot, then start a journal after it; returns its signature and size."""
+) -> tuple[Signature, int, int]:
+    """Write the snapshot, then start a journal after it.
+
+    Returns:
+        The journal's signature and size, and the snapshot's size.
+    """
     ids, fps, indexes = snapshot
     body = files.encode(
         {"table": table, "generation": generation, "ids": ids, "fps": fps, "indexes": indexes},
@@ -181,7 +185,7 @@ def write_snapshot(
     journal = directory / files.JOURNAL
     atomic.write_atomic(journal, header, durable)
     st = os.stat(journal)
-    return (st.st_dev, st.st_ino), len(header)
+    return (st.st_dev, st.st_ino), len(header), len(data)
 
 
 def journal_before_boot(path: Path) -> bool:

@@ -83,6 +83,8 @@ class TableLoad(TableWrites):
                 f"{self.metadata_path}: corrupted file (index data does not match ids: {exc!r})"
             ) from exc
         self.generation = meta["generation"]
+        with contextlib.suppress(OSError):
+            self.snapshot_bytes = os.stat(self.metadata_path).st_size
         return True
 
     def _reconcile(self) -> None:
