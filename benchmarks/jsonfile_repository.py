@@ -16,18 +16,19 @@ baseline throughput):
 - ``cold_open:`` a fresh process view's first indexed query on the `--rows` table vs
   opening the same data with TinyDB (JSON file) and searching once; the times in ms.
 
-Access-scoped reads and growth, on one tenant-scoped table grown from 10,000 to 200,000
-records (`--growth-rows`; bulk-loaded with ``durability="none"``; the mandate read holds
-80% of the records, each owner ~200 of them, so a query's matches stay the same):
+Access-scoped reads and growth, on two tenant-scoped tables of 10,000 and 200,000 records
+(`--growth-rows`; bulk-loaded with ``durability="none"``, then ``sync``; the mandate read
+holds 80% of the records, each owner 200 of them, so a query's matches are the same in
+both), warm, measured alternately in rounds:
 
-- ``get_tenant:`` ``get`` as a user of the mandate (warm) at 50,000 records vs a raw
+- ``get_tenant:`` ``get`` as a user of the mandate at 50,000 records vs a raw
   ``open`` + read of the record file validated into the model;
 - ``get_growth:`` that tenant ``get`` at 200k vs at 10k records (ratio: 200k / 10k);
 - ``find_limit_growth:`` ``find(owner_id=..., limit=50)`` as that user, likewise;
 - ``create_many_growth:`` ``create_many`` of 2,000 records at 200k vs at 10k records;
   for context, the rate at which the raw file system creates files (temp file, rename)
-  in the same directory at the same two sizes: a file system whose file creation slows
-  in big directories (ext4 once a directory outgrows its inode group) slows both.
+  in the same directories: where the file system's own file creation slows as a
+  directory fills (seen on ext4), both slow alike.
 """
 
 from __future__ import annotations
@@ -204,44 +205,41 @@ def bench_create_many(work: Path, count: int, rounds: int = 3) -> tuple[float, f
 
 
 class Growth:
-    """The tenant-scoped table, grown in place, and what is measured at each size."""
+    """A tenant-scoped table grown in place, and what is measured on it."""
 
-    def __init__(self, work: Path, small: int, big: int) -> None:
-        self.small, self.big = small, big
-        url = f"jsonfile://{work / 'growth'}"
+    def __init__(self, directory: Path) -> None:
+        url = f"jsonfile://{directory}"
         self.loader = JsonDatabase(url, durability="none")
         self.writer = self.loader.repository(TenantItem)
         user = Context(user_id="bench-user", mandate_id=MANDATE, privilege="user")
+        # another view of the store (as another process would have), a user of MANDATE
         self.user = JsonDatabase(url).with_context(user).repository(TenantItem)
-        self.table_dir = work / "growth" / "TenantItem"
+        self.table_dir = directory / "TenantItem"
         self.size = 0
-        self.full_owners = 0  # owners 0.. hold PER_OWNER records (or more) each
+        self.full_owners = 0  # owners 0.. hold PER_OWNER records each
         self.mine: list[str] = []  # ids of MANDATE's records
         self.rng = random.Random(17)
+        self.get_ids: list[str] = []
+        self.owners: list[str] = []
 
     def grow_to(self, size: int, batch: int = 10_000) -> None:
         while self.size < size:
-            step = min(batch, size - self.size)
-            items = self.writer.create_many(make_tenant_items(self.size, step), batch_size=step)
-            self.mine += [i.id for i in items if i.mandate_id == MANDATE]
-            self.size += step
+            self.create_many(min(batch, size - self.size))
         self.full_owners = self.size // PER_OWNER
 
-    def create_many_rate(self, rounds: int = 3, count: int = 2000) -> float:
-        """`create_many` of `count` records, `rounds` times (the table grows by that)."""
-        elapsed = 0.0
-        for _ in range(rounds):
-            items = make_tenant_items(self.size, count)
-            gc.collect()
-            start = time.perf_counter()
-            created = self.writer.create_many(items, batch_size=count)
-            elapsed += time.perf_counter() - start
-            self.mine += [i.id for i in created if i.mandate_id == MANDATE]
-            self.size += count
-        return rounds * count / elapsed
+    def create_many(self, count: int) -> float:
+        """Add `count` records in one `create_many`; the seconds it took."""
+        items = make_tenant_items(self.size, count)
+        gc.collect()
+        start = time.perf_counter()
+        created = self.writer.create_many(items, batch_size=count)
+        elapsed = time.perf_counter() - start
+        self.mine += [i.id for i in created if i.mandate_id == MANDATE]
+        self.size += count
+        return elapsed
 
-    def raw_create_rate(self, count: int = 2000) -> float:
-        """The file system's own: temp file + rename in the table directory (then removed)."""
+    def raw_create(self, count: int) -> float:
+        """The file system's own: temp file + rename in the table directory (removed after)."""
         data = b"x" * 400
         names = [str(self.table_dir / f".raw-{k}") for k in range(count)]
         gc.collect()
@@ -254,89 +252,108 @@ class Growth:
         elapsed = time.perf_counter() - start
         for name in names:
             os.unlink(f"{name}.done")
-        return count / elapsed
+        return elapsed
 
-    def get_rate(self, count: int = 2000) -> tuple[float, list[str]]:
-        ids = self.rng.sample(self.mine, min(count, len(self.mine)))
-        get = self.user.get
-        for record_id in ids:  # warm
-            assert get(record_id) is not None
-        return rate(len(ids), lambda: [get(i) for i in ids]), ids
+    def prepare_reads(self, gets: int = 2000, finds: int = 300) -> None:
+        """Pick the ids and owners to read, and read them once (every side warm)."""
+        self.get_ids = self.rng.sample(self.mine, min(gets, len(self.mine)))
+        self.owners = [f"owner-{self.rng.randrange(self.full_owners)}" for _ in range(finds)]
+        for record_id in self.get_ids:
+            assert self.user.get(record_id) is not None
+        for owner in self.owners:
+            assert len(self.user.find({"owner_id": owner}, limit=50)) == 50
 
-    def find_limit_rate(self, count: int = 300) -> float:
-        owners = [f"owner-{self.rng.randrange(self.full_owners)}" for _ in range(count)]
-        find = self.user.find
-        for owner in owners:  # warm, as the gets are
-            assert len(find({"owner_id": owner}, limit=50)) == 50
-        return rate(count, lambda: [find({"owner_id": o}, limit=50) for o in owners])
+    def gets(self) -> float:
+        get, ids = self.user.get, self.get_ids
+        gc.collect()
+        start = time.perf_counter()
+        for record_id in ids:
+            get(record_id)
+        return time.perf_counter() - start
 
-    def raw_get_rate(self, ids: list[str]) -> float:
-        validate = TenantItem.model_validate_json
-        table_dir = self.table_dir
+    def finds(self) -> float:
+        find, owners = self.user.find, self.owners
+        gc.collect()
+        start = time.perf_counter()
+        for owner in owners:
+            find({"owner_id": owner}, limit=50)
+        return time.perf_counter() - start
 
-        def raw_get() -> None:
-            for record_id in ids:
-                with open(table_dir / f"{record_id}.json", "rb") as handle:
-                    validate(handle.read())
-
-        raw_get()  # warm the page cache as ours is
-        return rate(len(ids), raw_get)
+    def raw_gets(self) -> float:
+        validate, table_dir = TenantItem.model_validate_json, self.table_dir
+        gc.collect()
+        start = time.perf_counter()
+        for record_id in self.get_ids:
+            with open(table_dir / f"{record_id}.json", "rb") as handle:
+                validate(handle.read())
+        return time.perf_counter() - start
 
     def close(self) -> None:
         self.loader.close()
         self.user.database.close()
 
 
-def bench_growth(work: Path, small: int, big: int) -> None:
-    growth = Growth(work, small, big)
-    growth.grow_to(small)
-    many_small = growth.create_many_rate()
-    raw_small = growth.raw_create_rate()
-    get_small, _ = growth.get_rate()
-    find_small = growth.find_limit_rate()
-
-    middle = min(50_000, big)
-    growth.grow_to(middle)
-    ours_get, ids = growth.get_rate()
-    raw_get = growth.raw_get_rate(ids)
-    ours_get2, _ = growth.get_rate()  # ours on both sides of the baseline
+def bench_growth(work: Path, small_rows: int, big_rows: int, rounds: int = 3) -> None:
+    """Two tables, `small_rows` and `big_rows` records, measured alternately in rounds
+    (both sides see the same machine); `get_tenant` on the big one as it passes 50,000."""
+    small, big = Growth(work / "small"), Growth(work / "big")
+    small.grow_to(small_rows)
+    big.grow_to(min(50_000, big_rows))
+    big.prepare_reads()
+    big.raw_gets()  # the page cache warm for the baseline too
+    ours = raw = 0.0
+    for _ in range(rounds):
+        ours += big.gets()
+        raw += big.raw_gets()
+    count = rounds * len(big.get_ids)
     print(
         line(
             "get_tenant",
-            (ours_get + ours_get2) / 2,
-            raw_get,
-            f"(a user of one mandate, {growth.size:,} records; baseline: open + read + "
+            count / ours,
+            count / raw,
+            f"(a user of one mandate, {big.size:,} records; baseline: open + read + "
             "model_validate_json)",
         ),
         flush=True,
     )
+    big.grow_to(big_rows)
+    os.sync()  # the bulk load's writeback would otherwise run during the measurements
+    small.prepare_reads()
+    big.prepare_reads()
+    times = {"get": [0.0, 0.0], "find": [0.0, 0.0], "many": [0.0, 0.0], "raw": [0.0, 0.0]}
+    batch = 2000
+    for _ in range(rounds):
+        for side, table in enumerate((small, big)):
+            times["get"][side] += table.gets()
+            times["find"][side] += table.finds()
+    for _ in range(rounds):
+        for side, table in enumerate((small, big)):
+            times["many"][side] += table.create_many(batch)
+            times["raw"][side] += table.raw_create(batch)
+    sizes = f"{big_rows // 1000}k vs {small_rows // 1000}k records"
 
-    growth.grow_to(big)
-    many_big = growth.create_many_rate()
-    raw_big = growth.raw_create_rate()
-    get_big, _ = growth.get_rate()
-    find_big = growth.find_limit_rate()
-    sizes = f"{big // 1000}k vs {small // 1000}k records"
-    print(
-        f"get_growth: tenant get at {sizes}, ratio {get_big / get_small:.2f} "
-        f"({big // 1000}k: {get_big:,.1f}/s, {small // 1000}k: {get_small:,.1f}/s)",
-        flush=True,
+    def growth(name: str, what: str, key: str, count: int, extra: str = "") -> None:
+        at_small, at_big = count / times[key][0], count / times[key][1]
+        print(
+            f"{name}: {what} at {sizes}, ratio {at_big / at_small:.2f} "
+            f"({big_rows // 1000}k: {at_big:,.1f}/s, {small_rows // 1000}k: {at_small:,.1f}/s"
+            f"{extra})",
+            flush=True,
+        )
+
+    growth("get_growth", "tenant get", "get", rounds * len(big.get_ids))
+    growth("find_limit_growth", "tenant find(owner_id=..., limit=50)", "find", rounds * 300)
+    raw_small, raw_big = rounds * batch / times["raw"][0], rounds * batch / times["raw"][1]
+    growth(
+        "create_many_growth",
+        f"create_many of {batch:,}",
+        "many",
+        rounds * batch,
+        f"; raw file creation in the same directories: {raw_big:,.1f}/s vs "
+        f"{raw_small:,.1f}/s, ratio {raw_big / raw_small:.2f}",
     )
-    print(
-        f"find_limit_growth: tenant find(owner_id=..., limit=50) at {sizes}, "
-        f"ratio {find_big / find_small:.2f} "
-        f"({big // 1000}k: {find_big:,.1f}/s, {small // 1000}k: {find_small:,.1f}/s)",
-        flush=True,
-    )
-    print(
-        f"create_many_growth: create_many of 2,000 at {sizes}, "
-        f"ratio {many_big / many_small:.2f} "
-        f"({big // 1000}k: {many_big:,.1f}/s, {small // 1000}k: {many_small:,.1f}/s; "
-        f"raw file creation in that directory: {raw_big:,.1f}/s vs {raw_small:,.1f}/s, "
-        f"ratio {raw_big / raw_small:.2f})",
-        flush=True,
-    )
-    growth.close()
+    small.close()
+    big.close()
 
 
 def main() -> None:

@@ -191,3 +191,51 @@ def die_mid_write(path: str, op: str, record_id: str) -> None:
         users.update(record_id, {"mandate_id": "B", "username": "bob"})
     sys.setprofile(None)
     raise AssertionError("the write finished: the kill did not land")
+
+
+#: The tenant-read tests' mandates and usernames, weighted so that a mandate's posting
+#: is sometimes the smallest of a query's and sometimes the largest.
+MANDATES = {"A": 70, "B": 5, "C": 25}
+NAMES = {"common": 60, "mid": 30, "rare": 10}
+
+
+def pick(rng: random.Random, weights: dict[str, int]) -> str:
+    return rng.choices(list(weights), list(weights.values()))[0]
+
+
+def reshuffle(path: str, seed: int, ids: list[str], seconds: float, conn: Connection) -> None:
+    """For `seconds`, move records between `MANDATES` and rename them among `NAMES`
+    (one field or both at once), delete some and create them again, in single writes and
+    batches. Sends the number of writes."""
+    db = JsonDatabase(f"jsonfile://{path}", durability="none", lock_timeout=30)
+    users = db.repository(User)
+    rng = random.Random(seed)
+    writes = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        roll = rng.random()
+        if roll < 0.05:  # a batch of records that are not there (deleted earlier)
+            gone = [rid for rid in rng.sample(ids, 8) if users.get(rid) is None]
+            users.create_many(
+                [
+                    User(id=r, username=pick(rng, NAMES), mandate_id=pick(rng, MANDATES))
+                    for r in gone
+                ]
+            )
+            writes += len(gone)
+            continue
+        rid = rng.choice(ids)
+        current = users.get(rid)
+        if current is None:
+            users.create(User(id=rid, username=pick(rng, NAMES), mandate_id=pick(rng, MANDATES)))
+        elif roll < 0.15:
+            users.delete(rid)
+        elif roll < 0.45:
+            users.update(rid, {"mandate_id": pick(rng, MANDATES)})
+        elif roll < 0.7:
+            users.update(rid, {"username": pick(rng, NAMES)})
+        else:
+            users.update(rid, {"mandate_id": pick(rng, MANDATES), "username": pick(rng, NAMES)})
+        writes += 1
+    db.close()
+    conn.send(writes)
