@@ -56,6 +56,7 @@ test: $(STAMP) browser pgbouncer lint typecheck docs
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[all,test,bench]'
 	$(BIN)/python -m benchmarks.sql_repository
+	$(BIN)/python -m benchmarks.async_repository
 	$(BIN)/python -m benchmarks.sqlite_repository
 	$(BIN)/python -m benchmarks.jsonfile_repository
 	$(BIN)/python -m benchmarks.copy

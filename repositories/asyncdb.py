@@ -254,8 +254,11 @@ def open_async(sync: DatabaseBase) -> AsyncDatabase:
 
     if isinstance(sync, SqlDatabase):
         options = sync._core.options
-        # a thread keeps a connection of its own: no more threads than the pool holds
-        workers = options.pool_size + options.overflow if sync.dialect == "postgresql" else 8
+        # a thread keeps a connection of its own, and a call that opens a transaction
+        # (create_many, upsert, ``async with db.transaction()``) takes another: threads
+        # for half the pool, the other half for transactions
+        capacity = options.pool_size + options.overflow
+        workers = max(1, capacity // 2) if sync.dialect == "postgresql" else 8
         return AsyncDatabase(sync, ThreadRunner(workers, "connectors-sql"))
     import anyio
 

@@ -1,8 +1,9 @@
 """The SQL backend's paths on the driver cursor, below SQLAlchemy's execute.
 
 Bulk insert into PostgreSQL with ``COPY … FROM STDIN`` (text format, built column by
-column): one COPY per batch is what makes `create_many` fast. Both psycopg2
-(``copy_expert``) and psycopg 3 (``cursor.copy``) are supported. Also plain inserts and
+column): one COPY per batch is what makes `create_many` fast. psycopg2
+(``copy_expert``) and psycopg 3 (``cursor.copy``, and its async driver, awaited from the
+greenlet `repositories.sqlasync` runs the core in) are supported. Also plain inserts and
 reads of compiled SQL text. Everything goes through the connection's current transaction;
 driver errors are wrapped as SQLAlchemy would, so `repositories.sqlcore` translates them.
 """
@@ -196,11 +197,20 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) ->
         with _wrapped_driver_errors(conn, sql, cursor):
             if hasattr(cursor, "copy_expert"):  # psycopg2
                 cursor.copy_expert(sql, io.BytesIO(data), size=1 << 20)
-            else:  # psycopg 3
+            elif hasattr(cursor, "copy"):  # psycopg 3
                 with cursor.copy(sql) as copy:
                     copy.write(data)
+            else:  # psycopg 3's async driver, under SQLAlchemy's asyncio adapter
+                from sqlalchemy.util.concurrency import await_only
+
+                await_only(_copy_async(cursor._cursor, sql, data))
     finally:
         cursor.close()
+
+
+async def _copy_async(cursor: Any, sql: str, data: bytes) -> None:
+    async with cursor.copy(sql) as copy:
+        await copy.write(data)
 
 
 def _python_encoding(conn: Connection) -> str:

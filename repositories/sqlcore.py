@@ -5,7 +5,7 @@ Outside a transaction each thread keeps one autocommit connection, so a point re
 single round trip; a connection idle for a while is re-checked out (the pool pre-pings
 it). A read whose connection dropped is retried once; a write is not (`OutcomeUnknown`,
 resolved by the shared core), and inside a transaction every statement runs under a
-savepoint. Driver errors become `repositories.errors` here.
+savepoint. Driver errors become `repositories.errors` (`repositories.sqlerrors`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Column, Connection, Engine, MetaData, Table, create_engine, event, inspect
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL
 from sqlalchemy.pool import StaticPool
 
 from models.base import Record
@@ -28,18 +29,19 @@ from repositories.base import ContextCache
 from repositories.context import Context
 from repositories.errors import (
     BackendUnavailable,
-    DuplicateRecord,
     InvalidQuery,
     OutcomeUnknown,
-    RepositoryError,
-    SchemaError,
-    StatementTimeout,
-    StoreCorrupted,
-    TransactionConflict,
     TransactionLost,
 )
 from repositories.lookups import jsonb_contains
 from repositories.replicas import ReplicaSet
+from repositories.sqlerrors import (
+    _connect_problem,
+    _first_line,
+    dropped,
+    translate,
+    translate_unicode,
+)
 from repositories.sqloptions import SqlOptions
 from repositories.urls import engine_url, redact_url
 
@@ -57,76 +59,6 @@ def _sqlite_contains(left: str | None, right: str | None) -> int | None:
     if left is None or right is None:
         return None
     return int(jsonb_contains(json.loads(left), json.loads(right)))
-
-
-#: SQLSTATEs (PostgreSQL) by what they mean to a caller.
-_CANCELLED = ("57014", "55P03")  # statement_timeout or a cancel request; lock_timeout
-_CONFLICTS = ("40P01", "40001")  # deadlock; serialization failure
-_MISSING = ("42P01", "42703")  # undefined table, undefined column
-
-
-def _first_line(exc: sa_exc.DBAPIError) -> str:
-    text = str(exc.orig) if exc.orig is not None else str(exc)
-    return text.splitlines()[0] if text else type(exc.orig).__name__
-
-
-def _connect_problem(exc: sa_exc.DBAPIError) -> str:
-    line = _first_line(exc)
-    if "unsupported startup parameter" in line:
-        # PgBouncer refuses libpq's `options`, which carries statement_timeout
-        line += (
-            " (a connection pooler such as PgBouncer in between? It passes no startup "
-            "options: leave statement_timeout unset here and set it on the role, "
-            "ALTER ROLE … SET statement_timeout)"
-        )
-    return line
-
-
-def dropped(exc: sa_exc.DBAPIError) -> bool:
-    """Whether the connection was lost (the statement's fate is unknown)."""
-    return bool(exc.connection_invalidated)
-
-
-def translate(exc: sa_exc.DBAPIError, table: str) -> RepositoryError:
-    """A driver error as a repository error (callers `raise … from exc`).
-
-    A lost connection is `BackendUnavailable` here; `SqlCore.run` decides what a drop
-    means for a write (`OutcomeUnknown`) or inside a transaction (`TransactionLost`).
-    """
-    line = _first_line(exc)
-    code = getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None)
-    lowered = line.lower()
-    if dropped(exc):
-        return BackendUnavailable(f"{table}: connection to the database lost: {line}")
-    if isinstance(exc, sa_exc.IntegrityError) and (
-        code == "23505" or "unique" in lowered or "primary key" in lowered
-    ):
-        return DuplicateRecord(table)
-    if code in _MISSING or "no such table" in lowered or "no such column" in lowered:
-        return SchemaError(
-            f"{table}: table or column missing ({line}); migrate it: connectors db upgrade "
-            "(or alembic upgrade head, or db.ensure_schema(...))"
-        )
-    if code in _CANCELLED or "database is locked" in lowered:
-        return StatementTimeout(f"{table}: statement cancelled by the database: {line}")
-    if code in _CONFLICTS:
-        return TransactionConflict(f"{table}: aborted by the database: {line}")
-    if isinstance(exc, sa_exc.DataError) or (code or "").startswith("22") or code == "54000":
-        # class 22 (data exceptions) covers encodings: 22021 bad byte sequence, 22P05
-        # untranslatable character; 54000 is a value over a size limit
-        return InvalidQuery(f"{table}: value rejected by the database: {line}")
-    if isinstance(exc, sa_exc.OperationalError):
-        return BackendUnavailable(f"{table}: database unavailable: {line}")
-    return RepositoryError(f"{table}: {type(exc.orig).__name__}: {line}")
-
-
-def translate_unicode(exc: UnicodeError, table: str) -> RepositoryError:
-    """Text the driver could not convert: ours to send (refused) or stored (damaged)."""
-    if isinstance(exc, UnicodeDecodeError):
-        return StoreCorrupted(
-            f"{table}: stored text is not valid in the connection's encoding: {exc}"
-        )
-    return InvalidQuery(f"{table}: text cannot be sent in the connection's encoding: {exc}")
 
 
 class SqlCore:
@@ -157,11 +89,11 @@ class SqlCore:
             given = parsed.query.get("options")
             if "options" in args and isinstance(given, str):  # the URL's own come first
                 args["options"] = f"{given} {args['options']}"
-        self.engine: Engine = create_engine(parsed, **kwargs)
+        self.engine: Engine = self._create_engine(parsed, kwargs)
         self.replicas = ReplicaSet(options, kwargs) if options.replicas else None
         if self.dialect == "sqlite":
             self._sqlite_events(self.engine, wal=not memory)
-        self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.autocommit: Engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.metadata: MetaData = new_metadata()
         self.system = system_table(self.metadata)
         self.create_tables = self.dialect == "sqlite" if create_tables is None else create_tables
@@ -171,6 +103,9 @@ class SqlCore:
         # every thread's pinned connection, so close() can return them all
         self.pinned: weakref.WeakSet[Connection] = weakref.WeakSet()
         self.contexts: ContextCache[SqlDatabase] = ContextCache()
+
+    def _create_engine(self, url: URL, kwargs: dict[str, Any]) -> Engine:
+        return create_engine(url, **kwargs)
 
     @staticmethod
     def _sqlite_events(engine: Engine, wal: bool) -> None:
@@ -193,7 +128,7 @@ class SqlCore:
         PostgreSQL needs a transaction for a server-side cursor (it takes no locks);
         SQLite must not start one (ours is BEGIN IMMEDIATE, a write lock).
         """
-        return (self.autocommit if self.dialect == "sqlite" else self.engine).connect()
+        return self.checkout(self.autocommit if self.dialect == "sqlite" else self.engine)
 
     def quote(self, name: str) -> str:
         return str(self.engine.dialect.identifier_preparer.quote(name))
@@ -224,8 +159,16 @@ class SqlCore:
         self.local.used = now
         return conn
 
-    def drop_idle(self) -> None:
-        conn: Connection | None = getattr(self.local, "idle", None)
+    def checkout(self, engine: Engine) -> Connection:
+        """A connection of the pool for a transaction, a stream or DDL."""
+        return engine.connect()
+
+    def release(self, conn: Connection) -> None:
+        """A call outside a transaction is done with `conn` (a thread keeps its own)."""
+
+    def drop_idle(self, conn: Connection | None = None) -> None:
+        """Close this thread's idle connection (`conn`: the one a call just used)."""
+        conn = getattr(self.local, "idle", None)
         self.local.idle = None
         if conn is not None:
             with self.lock:
@@ -285,13 +228,15 @@ class SqlCore:
             except sa_exc.DBAPIError as exc:
                 problem = _connect_problem(exc)
                 raise BackendUnavailable(f"{table}: cannot connect: {problem}") from exc
+            keep = True
             try:
                 result = work(conn)
                 conn.commit()
                 return result
             except sa_exc.DBAPIError as exc:
                 if dropped(exc):
-                    self.drop_idle()
+                    keep = False
+                    self.drop_idle(conn)
                     if write is not None:
                         raise OutcomeUnknown(table, write) from exc
                     if attempt == 1:
@@ -304,6 +249,15 @@ class SqlCore:
                 with contextlib.suppress(sa_exc.SQLAlchemyError):
                     conn.rollback()
                 raise translate_unicode(exc, table) from exc
+            except Exception:
+                raise
+            except BaseException:  # interrupted mid-statement: the connection's state is unknown
+                keep = False
+                self.drop_idle(conn)
+                raise
+            finally:
+                if keep:
+                    self.release(conn)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _on_replica(
@@ -357,7 +311,7 @@ class SqlCore:
             nested.commit()
             return
         try:
-            conn = self.engine.connect()
+            conn = self.checkout(self.engine)
             trans = conn.begin()
         except sa_exc.DBAPIError as exc:
             problem = _connect_problem(exc)
@@ -388,7 +342,7 @@ class SqlCore:
         from alembic.operations import Operations
 
         tables = [self.system, *(self.table(m) for m in models)]
-        with self.engine.begin() as conn:
+        with self.checkout(self.engine) as conn, conn.begin():
             inspector = inspect(conn)
             existing = set(inspector.get_table_names())
             for table in tables:

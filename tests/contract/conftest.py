@@ -1,8 +1,9 @@
 """One contract suite, every backend and both APIs: the `db` fixture is parametrised.
 
 ``jsonfile`` joins automatically once `repositories.jsonfile` exists. ``api`` is
-``sync`` (`repositories.connect`) or ``async`` (`repositories.connect_async`, driven
-through `tests.contract.asyncfacade`: every call goes through the async API).
+``sync`` (`repositories.connect`), ``async`` (`repositories.connect_async`, driven
+through `tests.contract.asyncfacade`: every call goes through the async API) or, on
+PostgreSQL, ``native`` (``connect_async(url, native=True)``: the asyncio engine).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=["sync", "async", "native"])
 def api(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -48,15 +49,19 @@ def open_db(
         url = f"sqlite:///{tmp_path / 'contract.db'}"
     else:
         url = f"jsonfile://{tmp_path / 'store'}"
+    if api == "native" and backend not in ("postgres", "pgbouncer"):
+        pytest.skip("native=True is PostgreSQL's")
     opened: list[Database] = []
-    driver = Driver() if api == "async" else None
+    driver = None if api == "sync" else Driver()
 
     def factory(context: Context | None = None) -> Database:
         options = {"durability": "none"} if backend == "jsonfile" else {}
         if driver is None:
             db = connect(url, context=context, **options)
         else:
-            db = SyncDatabase(connect_async(url, context=context, **options), driver)  # type: ignore[assignment]
+            native = {"native": True} if api == "native" else {}
+            opened_async = connect_async(url, context=context, **native, **options)
+            db = SyncDatabase(opened_async, driver)  # type: ignore[assignment]
         if not opened:
             db.ensure_schema(*ALL_MODELS)
         opened.append(db)
