@@ -367,7 +367,8 @@ def main() -> None:
     try:
         if not args.only_growth:
             run(work, args.rows)
-        bench_growth(work, 10_000, args.growth_rows)
+        if args.growth_rows:  # 0: skip the growth figures
+            bench_growth(work, 10_000, args.growth_rows)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -10,11 +10,12 @@ transaction, record the files' previous bytes for a rollback).
 from __future__ import annotations
 
 import contextlib
+import heapq
 import json
 import operator
 import types
 import typing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -23,9 +24,11 @@ from models.base import Record
 from repositories.base import MODIFIED_AT_STEP, DatabaseBase, RepositoryBase
 from repositories.errors import DuplicateRecord, StoreCorrupted
 from repositories.jsonstore import files
+from repositories.jsonstore.index import Plan
 from repositories.jsonstore.store import Store
 from repositories.jsonstore.table import TableState
 from repositories.jsonstore.writes import Undo
+from repositories.keyset import Keyset
 from repositories.lookups import Condition, Order, Query, matches, sort_rows
 
 __all__ = ["JsonRepository"]
@@ -53,6 +56,30 @@ def _unshare(value: dict[str, Any] | list[Any]) -> None:
         for index, item in enumerate(value):
             if isinstance(item, dict | list):
                 value[index] = _clone(item)
+
+
+def _split_id_position(
+    conditions: Sequence[Condition], orders: Sequence[Order]
+) -> tuple[Sequence[Condition], str | None]:
+    """A keyset page in id order: its conditions without the position, and the id the
+    page starts after (None: the first page, or not such a page)."""
+    if not conditions or conditions[-1].op != "after" or len(orders) != 1:
+        return conditions, None
+    keyset = conditions[-1].value
+    if not (
+        isinstance(keyset, Keyset)
+        and len(keyset.orders) == 1
+        and keyset.orders[0].field.name == "id"
+        and not keyset.orders[0].descending
+        and orders[0] == keyset.orders[0]
+    ):
+        return conditions, None
+    if not keyset.values:
+        return conditions[:-1], None
+    bound = keyset.values[0]
+    if not isinstance(bound, str):
+        return conditions, None
+    return conditions[:-1], bound
 
 
 def _is_container(annotation: Any) -> bool:
@@ -271,33 +298,55 @@ class JsonRepository(RepositoryBase[T]):
         limit, offset = query.limit, query.offset
         if state.corrupted:
             state.refuse_corrupted(conditions)
-        plan = state.index.plan(conditions)
-        found: list[bytes | Row] = []
+        # a keyset page in id order: its position is a bound on the ids alone
+        indexed, after = _split_id_position(conditions, orders)
+        plan = state.index.plan(indexed)
         if (
-            len(plan.answered) == len(conditions)
+            len(plan.answered) == len(indexed)
             and (not orders or self._by_id_only(orders))
             and not state.pending
         ):
-            # the index answered the filter and the order is by id: page over sorted ids;
-            # no cached dict is touched unless its bytes are not cached
-            ids = sorted(plan.ids(state.ids))
-            check: _Check | None = None
-            for record_id in ids[offset:]:  # under one lock: bytes and rows of one version
-                if limit is not None and len(found) >= limit:
-                    break
-                data = state.raw.get(record_id)
-                if data is None:
-                    check = check or _Check(conditions, plan.answered)
-                    row = check.fetch(state, record_id)
-                    if row is not None:
-                        found.append(row)
-                else:
-                    found.append(data)
-            return found
+            # the index answered the filter and the order is by id: page over sorted ids
+            # (only as many as the page needs); no cached dict is touched unless its
+            # bytes are not cached
+            candidates = plan.ids(state.ids)
+            if after is not None:
+                candidates = [rid for rid in candidates if rid > after]
+            elif not isinstance(candidates, Collection):
+                candidates = list(candidates)
+            want = None if limit is None else offset + limit
+            if want is not None and want * 4 < len(candidates):
+                found = self._by_ids(heapq.nsmallest(want, candidates), plan, indexed, query)
+                if len(found) == limit:
+                    return found
+                # a candidate no longer matched (its file changed): take the next ones
+            return self._by_ids(sorted(candidates), plan, indexed, query)
+        out: list[bytes | Row] = []
         for row in self._page(conditions, orders, limit, offset):
             record_id = row["id"]
             data = state.raw.get(record_id) if state.rows.get(record_id) is row else None
-            found.append(row if data is None else data)
+            out.append(row if data is None else data)
+        return out
+
+    def _by_ids(
+        self, ids: list[str], plan: Plan, conditions: Sequence[Condition], query: Query
+    ) -> list[bytes | Row]:
+        """The cached bytes (else rows) of sorted candidate `ids`, from the query's offset
+        to its limit, skipping a candidate whose file no longer matches."""
+        state, limit = self.state, query.limit
+        found: list[bytes | Row] = []
+        check: _Check | None = None
+        for record_id in ids[query.offset :]:  # under one lock: bytes and rows of one version
+            if limit is not None and len(found) >= limit:
+                break
+            data = state.raw.get(record_id)
+            if data is None:
+                check = check or _Check(conditions, plan.answered)
+                row = check.fetch(state, record_id)
+                if row is not None:
+                    found.append(row)
+            else:
+                found.append(data)
         return found
 
     def _model_of(self, row: Row) -> T:
@@ -327,7 +376,28 @@ class JsonRepository(RepositoryBase[T]):
             if not conditions:
                 state.plan(conditions)  # an unreadable record file is never counted
                 return len(state.ids)
-            return len(self._rows(conditions))
+            plan = state.plan(conditions)
+            if len(plan.answered) < len(conditions):
+                return len(self._rows(conditions))
+            # the index answers every condition: a candidate whose row or bytes are cached
+            # is consistent with it (an announcement evicts) and counts without a parse;
+            # the others are read and checked as `_rows` would
+            rows, raw = state.rows, state.raw
+            candidates = plan.ids(state.ids)
+            count = 0
+            unsure: list[str] = []
+            for record_id in candidates:
+                if record_id in rows or record_id in raw:
+                    count += 1
+                else:
+                    unsure.append(record_id)
+            if state.pending:
+                known = set(candidates)
+                unsure += [rid for rid in state.pending if rid not in known]
+            if unsure:
+                check = _Check(conditions, plan.answered)
+                count += sum(check.fetch(state, rid) is not None for rid in unsure)
+            return count
 
     def _update_row(
         self,
