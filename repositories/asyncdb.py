@@ -56,14 +56,15 @@ class AsyncRepository(Generic[T]):
 
     async def create(self, obj: T) -> T:
         """Store a new record; `obj` itself comes back, stamped (audit fields, mandate)."""
-        return await self._runner.call((await self._repo()).create, obj)
+        return await self._runner.call((self._sync or await self._repo()).create, obj)
 
     async def create_many(self, objs: Iterable[T], batch_size: int = 1000) -> list[T]:
         """Store new records atomically (``COPY`` on PostgreSQL), stamped as by `create`."""
-        return await self._runner.call((await self._repo()).create_many, objs, batch_size)
+        repo = self._sync or await self._repo()
+        return await self._runner.call(repo.create_many, objs, batch_size)
 
     async def get(self, record_id: str) -> T | None:
-        return await self._runner.call((await self._repo()).get, record_id)
+        return await self._runner.call((self._sync or await self._repo()).get, record_id)
 
     async def find(
         self,
@@ -72,14 +73,14 @@ class AsyncRepository(Generic[T]):
         limit: int | None = None,
         offset: int = 0,
     ) -> list[T]:
-        repo = await self._repo()
+        repo = self._sync or await self._repo()
         return await self._runner.call(repo.find, where, order_by, limit, offset)
 
     async def iter(
         self, where: Where = None, batch_size: int = 1000, order_by: OrderBy = None
     ) -> AsyncIterator[T]:
         """The matching records, streamed: the backend is read a batch at a time."""
-        batches = (await self._repo()).batches(where, batch_size, order_by)
+        batches = (self._sync or await self._repo()).batches(where, batch_size, order_by)
         done = False
         try:
             while True:
@@ -100,11 +101,11 @@ class AsyncRepository(Generic[T]):
         limit: int = 50,
         after: str | None = None,
     ) -> Page[T]:
-        repo = await self._repo()
+        repo = self._sync or await self._repo()
         return await self._runner.call(repo.page, where, order_by, limit, after)
 
     async def count(self, where: Where = None) -> int:
-        return await self._runner.call((await self._repo()).count, where)
+        return await self._runner.call((self._sync or await self._repo()).count, where)
 
     async def update(
         self,
@@ -114,18 +115,18 @@ class AsyncRepository(Generic[T]):
     ) -> T:
         """Change fields; with `expected_modified_at` a compare-and-set
         (`ConcurrentModification` when the record changed meanwhile)."""
-        repo = await self._repo()
+        repo = self._sync or await self._repo()
         return await self._runner.call(repo.update, record_id, changes, expected_modified_at)
 
     async def upsert(self, obj: T) -> T:
-        return await self._runner.call((await self._repo()).upsert, obj)
+        return await self._runner.call((self._sync or await self._repo()).upsert, obj)
 
     async def delete(self, record_id: str, expected_modified_at: float | None = None) -> bool:
-        repo = await self._repo()
+        repo = self._sync or await self._repo()
         return await self._runner.call(repo.delete, record_id, expected_modified_at)
 
     async def delete_many(self, where: Where) -> int:
-        return await self._runner.call((await self._repo()).delete_many, where)
+        return await self._runner.call((self._sync or await self._repo()).delete_many, where)
 
     async def import_rows(
         self,
@@ -134,7 +135,7 @@ class AsyncRepository(Generic[T]):
         skip_existing: bool = True,
     ) -> int:
         """`Repository.import_rows` (system context only)."""
-        repo = await self._repo()
+        repo = self._sync or await self._repo()
         return await self._runner.call(repo.import_rows, rows, batch_size, skip_existing)
 
     def __repr__(self) -> str:

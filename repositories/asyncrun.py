@@ -17,11 +17,13 @@ it starts meanwhile run outside it, as other threads do in the synchronous API).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import functools
+import queue
+import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
@@ -46,13 +48,78 @@ class Runner(Protocol):
         ...
 
 
+class _Threads:
+    """Worker threads taking jobs from one queue; each result goes back through its loop.
+
+    Lighter than `concurrent.futures` (one C queue, no future of its own per job, one
+    wake-up of the loop per result): the loop's share of a call is what bounds the
+    throughput of many tasks on few cores. Daemon threads, stopped and joined by
+    `stop` or at exit (a job in progress then finishes first).
+    """
+
+    def __init__(self, count: int, name: str) -> None:
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+            for i in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+        _LIVE.add(self)
+
+    def submit(self, fn: Callable[..., R], args: tuple[Any, ...]) -> asyncio.Future[R]:
+        done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._jobs.put((done, fn, args))
+        return done
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            done, fn, args = job
+            job = None
+            try:
+                outcome: tuple[bool, Any] = (True, fn(*args))
+            except BaseException as exc:  # handed to the awaiting task, as a call raises it
+                outcome = (False, exc)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                done.get_loop().call_soon_threadsafe(_settle, done, outcome)
+            done = outcome = None  # type: ignore[assignment]
+
+    def stop(self, wait: bool = True) -> None:
+        _LIVE.discard(self)
+        for _ in self._threads:
+            self._jobs.put(None)
+        if wait:
+            for thread in self._threads:
+                if thread is not threading.current_thread():
+                    thread.join()
+
+
+_Job = tuple["asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
+_LIVE: weakref.WeakSet[_Threads] = weakref.WeakSet()
+
+
+def _settle(done: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
+    if done.cancelled():
+        return
+    ok, value = outcome
+    if ok:
+        done.set_result(value)
+    else:
+        done.set_exception(value)
+
+
+@atexit.register
+def _stop_all() -> None:
+    for threads in list(_LIVE):
+        threads.stop()
+
+
 class ThreadRunner:
     """Blocking calls in a bounded pool of threads; a transaction's in a thread of its own.
 
     Args:
-        workers: threads at most (SQL: the connection pool's size, since each thread
-            keeps a connection of its own; JSON store: how many file operations may wait
-            on the disk at once).
+        workers: threads at most (SQL: half the connection pool, since each thread keeps
+            a connection of its own; JSON store: unused, see `limiter`).
         name: thread name prefix (seen in debuggers and ``py-spy``).
         limiter: for the JSON store, an anyio ``CapacityLimiter``: calls then run in
             anyio's worker threads, at most its number at once (its threads come and go;
@@ -63,16 +130,17 @@ class ThreadRunner:
         self._name = name
         self._workers = workers
         self._limiter = limiter
-        self._pool: ThreadPoolExecutor | None = None  # made on first use, again after close
-        self._pins: weakref.WeakKeyDictionary[asyncio.Task[Any], Executor] = (
+        self._pool: _Threads | None = None  # started on first use, again after close
+        self._pins: weakref.WeakKeyDictionary[asyncio.Task[Any], _Threads] = (
             weakref.WeakKeyDictionary()
         )
 
     async def call(self, fn: Callable[..., R], *args: Any) -> R:
-        task = asyncio.current_task()
-        pinned = self._pins.get(task) if task is not None else None
-        if pinned is not None:
-            return await asyncio.wrap_future(pinned.submit(fn, *args))
+        if self._pins:  # some task is in a transaction: this one, perhaps
+            task = asyncio.current_task()
+            pinned = self._pins.get(task) if task is not None else None
+            if pinned is not None:
+                return await pinned.submit(fn, args)
         if self._limiter is not None:
             import anyio.to_thread
 
@@ -80,8 +148,8 @@ class ThreadRunner:
             return await anyio.to_thread.run_sync(work, limiter=self._limiter)
         pool = self._pool
         if pool is None:
-            pool = self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix=self._name)
-        return await asyncio.wrap_future(pool.submit(fn, *args))
+            pool = self._pool = _Threads(self._workers, self._name)
+        return await pool.submit(fn, args)
 
     @contextlib.asynccontextmanager
     async def _pinned(self) -> AsyncIterator[None]:
@@ -89,13 +157,12 @@ class ThreadRunner:
         if task is None or task in self._pins:  # nested: the thread is already there
             yield
             return
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self._name}-tx")
-        self._pins[task] = thread
+        thread = self._pins[task] = _Threads(1, f"{self._name}-tx")
         try:
             yield
         finally:
             del self._pins[task]
-            thread.shutdown(wait=False)
+            thread.stop(wait=False)  # its last job is done: the block awaited it
 
     def pinned(self) -> AbstractAsyncContextManager[None]:
         return self._pinned()
@@ -103,4 +170,4 @@ class ThreadRunner:
     async def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
-            await asyncio.get_running_loop().run_in_executor(None, pool.shutdown)
+            await asyncio.get_running_loop().run_in_executor(None, pool.stop)

@@ -11,9 +11,9 @@ the task's (`TaskLocal`), and outside one, calls share a stack of idle connectio
 (`AsyncSqlCore`).
 
 Used with ``connect_async(url, native=True)``. It is not the default: on 64 concurrent
-point reads (``python -m benchmarks.async_repository``, 2 cores) it reached about 0.45 of
-the raw async driver's throughput, where the default, the synchronous core on psycopg2
-in a bounded pool of threads (`repositories.asyncrun.ThreadRunner`), reached about 1.1:
+point reads (``python -m benchmarks.async_repository``, 2 busy cores) it reached 0.4-0.55
+of the raw async driver's throughput, where the default, the synchronous core on psycopg2
+in a bounded pool of threads (`repositories.asyncrun.ThreadRunner`), reached 0.8-1.6:
 each call here pays for a greenlet, SQLAlchemy's async adaptation of the driver and
 asyncio's own per-await work on top of psycopg 3's async I/O, while psycopg2 waits on the
 network in C with the GIL released. Native is for services that want no threads at all,
