@@ -1,7 +1,8 @@
 """Writes whose reply never arrives: a real PostgreSQL behind a proxy that cuts the
 connection right after the server's CommandComplete (the statement ran, and in
 autocommit committed; the client never hears of it). No false DuplicateRecord,
-ConcurrentModification or ``False``: the outcome is resolved, or `OutcomeUnknown`."""
+ConcurrentModification or ``False``: the outcome is resolved, or `OutcomeUnknown`. The
+same through the async API, on both of its PostgreSQL runners."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from repositories import (
     OutcomeUnknown,
     TransactionLost,
     connect,
+    connect_async,
 )
 from repositories.sql import SqlDatabase
+from tests.contract.asyncfacade import Driver, SyncDatabase
 
 from .pgproxy import CuttingProxy, cutting_proxy
 
@@ -38,13 +41,24 @@ def direct(pg_url: str) -> Iterator[SqlDatabase]:
     db.close()
 
 
-@pytest.fixture
-def via(proxy: CuttingProxy, pg_url: str, direct: SqlDatabase) -> Iterator[SqlDatabase]:
-    """The database through the proxy."""
-    db = connect(proxy.url(pg_url))
-    assert isinstance(db, SqlDatabase)
-    yield db
-    db.close()
+@pytest.fixture(params=["sync", "async", "native"])
+def via(
+    proxy: CuttingProxy, pg_url: str, direct: SqlDatabase, request: pytest.FixtureRequest
+) -> Iterator[SqlDatabase]:
+    """The database through the proxy: `connect`, or `connect_async` (its thread runner,
+    or ``native=True``) driven through the contract suite's synchronous facade."""
+    if request.param == "sync":
+        db = connect(proxy.url(pg_url))
+        assert isinstance(db, SqlDatabase)
+        yield db
+        db.close()
+        return
+    driver = Driver()
+    opened = connect_async(proxy.url(pg_url), native=request.param == "native")
+    facade = SyncDatabase(opened, driver)
+    yield facade  # type: ignore[misc]
+    facade.close()
+    driver.close()
 
 
 def test_a_create_whose_reply_is_lost_is_its_own_success(
