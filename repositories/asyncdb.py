@@ -251,6 +251,8 @@ class AsyncDatabase:
 
 def open_async(sync: DatabaseBase) -> AsyncDatabase:
     """`sync` (a database `repositories.connect` opened) for asyncio, with its runner."""
+    from sqlalchemy.pool import StaticPool
+
     from repositories.sql import SqlDatabase
 
     if isinstance(sync, SqlDatabase):
@@ -260,6 +262,8 @@ def open_async(sync: DatabaseBase) -> AsyncDatabase:
         # for half the pool, the other half for transactions
         capacity = options.pool_size + options.overflow
         workers = max(1, capacity // 2) if sync.dialect == "postgresql" else 8
+        if isinstance(sync.engine.pool, StaticPool):  # SQLite in memory: one connection
+            workers = 1
         return AsyncDatabase(sync, ThreadRunner(workers, "connectors-sql"))
     import anyio
 

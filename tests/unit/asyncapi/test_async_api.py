@@ -121,3 +121,17 @@ def test_options_are_checked_as_by_connect(tmp_path: Path) -> None:
         connect_async(f"sqlite:///{tmp_path / 'x.db'}", pool_sise=3)
     with pytest.raises(InvalidQuery, match="durable"):
         connect_async(f"jsonfile://{tmp_path}", durable=True)
+
+
+def test_sqlite_in_memory_is_one_connection_used_by_one_thread() -> None:
+    async def main() -> None:
+        async with connect_async("sqlite://") as db:
+            await db.ensure_schema(User)
+            users = db.repository(User)
+            await asyncio.gather(
+                *(users.create(User(username=f"u{i}", mandate_id="m")) for i in range(30))
+            )
+            counts = await asyncio.gather(*(users.count() for _ in range(10)))
+            assert counts == [30] * 10
+
+    asyncio.run(main())
