@@ -7,6 +7,7 @@ tests/contract (the ``async`` parametrisation).
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from repositories import (
     AsyncDatabase,
     Context,
     InvalidQuery,
+    connect,
     connect_async,
 )
 
@@ -135,3 +137,40 @@ def test_sqlite_in_memory_is_one_connection_used_by_one_thread() -> None:
             assert counts == [30] * 10
 
     asyncio.run(main())
+
+
+def test_a_call_waiting_on_a_lock_leaves_the_loop_running(url: str) -> None:
+    """Another thread holds the table (a JSON store lock; SQLite's write lock): the async
+    write waits in its thread while the loop goes on, and completes once it is released."""
+    options = {"durability": "none", "lock_timeout": 30} if url.startswith("jsonfile") else {}
+    holder = connect(url, **options)
+    holder.ensure_schema(User)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with holder.transaction():
+            holder.repository(User).create(User(id="held", username="h", mandate_id="m"))
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    holding.wait(30)
+
+    async def main() -> None:
+        async with opened(url) as db:
+            users = db.repository(User)
+            write = asyncio.create_task(users.create(User(username="w", mandate_id="m")))
+            for _ in range(5):
+                await asyncio.sleep(0.02)  # the loop runs: the write is still waiting
+                assert not write.done()
+            release.set()
+            await write
+            assert await users.count() == 2
+
+    try:
+        asyncio.run(main())
+    finally:
+        release.set()
+        thread.join(30)
+        holder.close()

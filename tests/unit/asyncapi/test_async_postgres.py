@@ -5,12 +5,13 @@ stack that shares the pool's capacity with transactions and streams)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
 
 from models import Property, User
-from repositories import Context, InvalidQuery, connect_async
+from repositories import Context, InvalidQuery, connect, connect_async
 from repositories.asyncrun import ThreadRunner
 from repositories.sql import SqlDatabase
 from repositories.sqlasync import AsyncSqlCore, GreenletRunner
@@ -111,3 +112,38 @@ def test_a_cancelled_call_leaves_the_pool_whole(pg_url: str) -> None:
             assert [await users.count() for _ in range(3)] == [1, 1, 1]  # still a connection
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "threads"])
+def test_a_call_waiting_on_a_row_lock_leaves_the_loop_running(pg_url: str, native: bool) -> None:
+    holder = connect(pg_url)
+    holder.ensure_schema(User)
+    users = holder.repository(User)
+    users.create(User(id="row", username="r", mandate_id="m"))
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with holder.transaction():
+            users.update("row", {"age": 1})  # the row stays locked until the commit
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    holding.wait(30)
+
+    async def main() -> None:
+        async with connect_async(pg_url, native=native) as db:
+            write = asyncio.create_task(db.repository(User).update("row", {"age": 2}))
+            for _ in range(5):
+                await asyncio.sleep(0.02)  # the loop runs: the update is still waiting
+                assert not write.done()
+            release.set()
+            assert (await write).age == 2
+
+    try:
+        asyncio.run(main())
+    finally:
+        release.set()
+        thread.join(30)
+        holder.close()
