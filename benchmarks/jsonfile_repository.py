@@ -19,7 +19,8 @@ baseline throughput):
 Access-scoped reads and growth, on two tenant-scoped tables of 10,000 and 200,000 records
 (`--growth-rows`; bulk-loaded with ``durability="none"``, then ``sync``; the mandate read
 holds 80% of the records, each owner 200 of them, so a query's matches are the same in
-both), warm, measured alternately in rounds:
+both), warm, measured in alternating rounds (medians of the rounds; growth ratios are
+the median of the per-round ratios):
 
 - ``get_tenant:`` ``get`` as a user of the mandate at 50,000 records vs a raw
   ``open`` + read of the record file validated into the model;
@@ -39,6 +40,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -293,19 +295,37 @@ class Growth:
         self.user.database.close()
 
 
-def bench_growth(work: Path, small_rows: int, big_rows: int, rounds: int = 3) -> None:
-    """Two tables, `small_rows` and `big_rows` records, measured alternately in rounds
+def paired(
+    rounds: int, first: Callable[[], float], second: Callable[[], float]
+) -> tuple[float, float, float]:
+    """Time `first` and `second` back to back, `rounds` times (which goes first
+    alternates): the median seconds of each, and the median of the per-round ratios
+    (seconds of `first` / seconds of `second`: how much faster `second` ran).
+
+    A burst of load on a shared machine hits one round, not the answer."""
+    firsts: list[float] = []
+    seconds: list[float] = []
+    for round_no in range(rounds):
+        if round_no % 2:
+            seconds.append(second())
+            firsts.append(first())
+        else:
+            firsts.append(first())
+            seconds.append(second())
+    ratios = [a / b for a, b in zip(firsts, seconds, strict=True)]
+    return statistics.median(firsts), statistics.median(seconds), statistics.median(ratios)
+
+
+def bench_growth(work: Path, small_rows: int, big_rows: int, rounds: int = 7) -> None:
+    """Two tables, `small_rows` and `big_rows` records, measured in alternating rounds
     (both sides see the same machine); `get_tenant` on the big one as it passes 50,000."""
     small, big = Growth(work / "small"), Growth(work / "big")
     small.grow_to(small_rows)
     big.grow_to(min(50_000, big_rows))
     big.prepare_reads()
     big.raw_gets()  # the page cache warm for the baseline too
-    ours = raw = 0.0
-    for _ in range(rounds):
-        ours += big.gets()
-        raw += big.raw_gets()
-    count = rounds * len(big.get_ids)
+    ours, raw, _ = paired(rounds, big.gets, big.raw_gets)
+    count = len(big.get_ids)
     print(
         line(
             "get_tenant",
@@ -320,37 +340,30 @@ def bench_growth(work: Path, small_rows: int, big_rows: int, rounds: int = 3) ->
     os.sync()  # the bulk load's writeback would otherwise run during the measurements
     small.prepare_reads()
     big.prepare_reads()
-    times = {"get": [0.0, 0.0], "find": [0.0, 0.0], "many": [0.0, 0.0], "raw": [0.0, 0.0]}
-    batch = 2000
-    for _ in range(rounds):
-        for side, table in enumerate((small, big)):
-            times["get"][side] += table.gets()
-            times["find"][side] += table.finds()
-    for _ in range(rounds):
-        for side, table in enumerate((small, big)):
-            times["many"][side] += table.create_many(batch)
-            times["raw"][side] += table.raw_create(batch)
     sizes = f"{big_rows // 1000}k vs {small_rows // 1000}k records"
 
-    def growth(name: str, what: str, key: str, count: int, extra: str = "") -> None:
-        at_small, at_big = count / times[key][0], count / times[key][1]
-        print(
-            f"{name}: {what} at {sizes}, ratio {at_big / at_small:.2f} "
+    def growth(name: str, what: str, count: int, measured: tuple[float, float, float]) -> str:
+        at_small, at_big, ratio = count / measured[0], count / measured[1], measured[2]
+        return (
+            f"{name}: {what} at {sizes}, ratio {ratio:.2f} "
             f"({big_rows // 1000}k: {at_big:,.1f}/s, {small_rows // 1000}k: {at_small:,.1f}/s"
-            f"{extra})",
-            flush=True,
         )
 
-    growth("get_growth", "tenant get", "get", rounds * len(big.get_ids))
-    growth("find_limit_growth", "tenant find(owner_id=..., limit=50)", "find", rounds * 300)
-    raw_small, raw_big = rounds * batch / times["raw"][0], rounds * batch / times["raw"][1]
-    growth(
-        "create_many_growth",
-        f"create_many of {batch:,}",
-        "many",
-        rounds * batch,
-        f"; raw file creation in the same directories: {raw_big:,.1f}/s vs "
-        f"{raw_small:,.1f}/s, ratio {raw_big / raw_small:.2f}",
+    gets = paired(rounds, small.gets, big.gets)
+    print(growth("get_growth", "tenant get", len(big.get_ids), gets) + ")", flush=True)
+    finds = paired(rounds, small.finds, big.finds)
+    what = "tenant find(owner_id=..., limit=50)"
+    print(growth("find_limit_growth", what, len(big.owners), finds) + ")", flush=True)
+    batch = 2000
+    many = paired(5, lambda: small.create_many(batch), lambda: big.create_many(batch))
+    raw_small, raw_big, raw_ratio = paired(
+        5, lambda: small.raw_create(batch), lambda: big.raw_create(batch)
+    )
+    print(
+        growth("create_many_growth", f"create_many of {batch:,}", batch, many)
+        + f"; raw file creation in the same directories: {batch / raw_big:,.1f}/s vs "
+        f"{batch / raw_small:,.1f}/s, ratio {raw_ratio:.2f})",
+        flush=True,
     )
     small.close()
     big.close()
