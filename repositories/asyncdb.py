@@ -12,13 +12,12 @@ that never blocks the event loop: natively on asyncio for PostgreSQL
 from __future__ import annotations
 
 import contextlib
-import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, Generic, TypeVar, cast
 
 from models.base import Record
 from repositories.asyncrun import Runner, ThreadRunner
-from repositories.base import DatabaseBase, RepositoryBase
+from repositories.base import ContextCache, DatabaseBase, RepositoryBase
 from repositories.context import Context
 from repositories.contract import Database, OrderBy, Where
 from repositories.errors import InvalidQuery
@@ -142,26 +141,6 @@ class AsyncRepository(Generic[T]):
         return f"<AsyncRepository {self.model.__name__} of {self._database!r}>"
 
 
-class _Views:
-    """What every context of one async database shares: the runner and the views."""
-
-    _LIMIT = 4096
-
-    def __init__(self, runner: Runner) -> None:
-        self.runner = runner
-        self.lock = threading.Lock()
-        self.views: dict[Context, AsyncDatabase] = {}
-
-    def get(self, context: Context, make: Callable[[Context], AsyncDatabase]) -> AsyncDatabase:
-        with self.lock:
-            view = self.views.get(context)
-            if view is None:
-                if len(self.views) >= self._LIMIT:
-                    self.views.clear()
-                view = self.views[context] = make(context)
-            return view
-
-
 class AsyncDatabase:
     """`Database` for asyncio, from `repositories.connect_async`.
 
@@ -171,11 +150,13 @@ class AsyncDatabase:
     url: str
     context: Context
 
-    def __init__(self, sync: DatabaseBase, runner: Runner, _views: _Views | None = None) -> None:
+    def __init__(
+        self, sync: DatabaseBase, runner: Runner, _views: ContextCache[AsyncDatabase] | None = None
+    ) -> None:
         self._sync = sync
         self._api = cast(Database, sync)  # every backend's database is one
         self._runner = runner
-        self._views = _views or _Views(runner)
+        self._views = _views or ContextCache()
         self.url = sync.url
         self.context = sync.context
         self._repositories: dict[type[Record], AsyncRepository[Any]] = {}

@@ -3,12 +3,14 @@
 Every call of `repositories.asyncdb` is one call of the synchronous core (validation,
 stamping, scoping, lookups, outcome resolution: one implementation), run by a `Runner`:
 
-- `ThreadRunner` (SQLite, JSON store): the blocking call runs in a bounded pool of worker
-  threads. A transaction belongs to a thread in the core (SQL connection, JSON locks and
-  undo log), so an ``async with db.transaction()`` pins a thread of its own to the task
-  that opened it: every call of that task inside the block runs there, in order.
-- `repositories.sqlasync.GreenletRunner` (PostgreSQL): the core runs on SQLAlchemy's
-  asyncio engine, its driver awaited through greenlets on the event loop's thread.
+- `ThreadRunner` (every backend, PostgreSQL included by default): the blocking call runs
+  in a bounded pool of worker threads. A transaction belongs to a thread in the core (SQL
+  connection, JSON locks and undo log), so an ``async with db.transaction()`` pins a
+  thread of its own to the task that opened it: every call of that task inside the block
+  runs there, in order.
+- `repositories.sqlasync.GreenletRunner` (PostgreSQL with ``native=True``): the core runs
+  on SQLAlchemy's asyncio engine, its driver awaited through greenlets on the event loop's
+  thread (slower: see `repositories.sqlasync` for the measurements).
 
 A task is the async counterpart of a thread: a transaction is the opening task's (tasks
 it starts meanwhile run outside it, as other threads do in the synchronous API).

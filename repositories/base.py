@@ -49,7 +49,7 @@ _AUDIT_STORAGE = ("_createdAt", "_createdBy", "_modifiedAt", "_modifiedBy")
 MODIFIED_AT_STEP = 1e-6
 
 
-D = TypeVar("D", bound="DatabaseBase")
+D = TypeVar("D")  # a database view: sync (DatabaseBase) or async
 
 
 class ContextCache(Generic[D]):
