@@ -349,19 +349,20 @@ class RepositoryBase(Generic[T], abc.ABC):
             )
         check_count("batch_size", batch_size, 1)
         written = 0
-        batch: list[dict[str, Any]] = []
+        batch: list[T] = []
         for row in rows:
-            batch.append(self._import_row(row))
+            batch.append(self._import_model(row))
             if len(batch) >= batch_size:
-                written += self._import_batch(batch, skip_existing)
+                written += self._import_batch(self.rows.dump_many(batch), skip_existing)
                 batch = []
-        if batch:
-            written += self._import_batch(batch, skip_existing)
+        if batch:  # dumped and checked a batch at a time: the checks run column-wise
+            written += self._import_batch(self.rows.dump_many(batch), skip_existing)
         return written
 
-    def _import_row(self, row: Mapping[str, Any] | T) -> dict[str, Any]:
+    def _import_model(self, row: Mapping[str, Any] | T) -> T:
+        """`row` as a validated model (an instance of it is taken as it is)."""
         if isinstance(row, self.model):
-            return self._dump(row)
+            return row
         if not isinstance(row, Mapping):
             raise InvalidQuery(f"{self.info.table}: cannot import a {type(row).__name__}")
         try:
@@ -376,7 +377,7 @@ class RepositoryBase(Generic[T], abc.ABC):
             raise InvalidQuery(
                 f"{self.info.table}: imported record {short(row.get('id'))} cannot be read: {exc}"
             ) from exc
-        return self._dump(obj)
+        return obj
 
     def _import_batch(self, rows: list[dict[str, Any]], skip_existing: bool) -> int:
         ids = [r["id"] for r in rows]
