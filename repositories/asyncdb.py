@@ -5,8 +5,9 @@ The same contract as `repositories.contract`, awaitable: ``await repo.get(id)``,
 one call of the backend's synchronous repository (`repositories.base.RepositoryBase`:
 the one implementation of validation, stamping, access scoping, lookups, errors and the
 settling of writes whose connection dropped), run by a `repositories.asyncrun.Runner`
-that never blocks the event loop: natively on asyncio for PostgreSQL
-(`repositories.sqlasync`), in a bounded pool of threads for SQLite and the JSON store.
+that never blocks the event loop: in a bounded pool of threads by default (every
+backend), or natively on asyncio for PostgreSQL with ``native=True``
+(`repositories.sqlasync`).
 """
 
 from __future__ import annotations
