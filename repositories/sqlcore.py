@@ -36,9 +36,9 @@ from repositories.errors import (
 from repositories.lookups import jsonb_contains
 from repositories.replicas import ReplicaSet
 from repositories.sqlerrors import (
-    _connect_problem,
-    _first_line,
+    connect_problem,
     dropped,
+    first_line,
     translate,
     translate_unicode,
 )
@@ -226,7 +226,7 @@ class SqlCore:
             try:
                 conn = self.idle_connection()
             except sa_exc.DBAPIError as exc:
-                problem = _connect_problem(exc)
+                problem = connect_problem(exc)
                 raise BackendUnavailable(f"{table}: cannot connect: {problem}") from exc
             keep = True
             try:
@@ -282,7 +282,7 @@ class SqlCore:
             if dropped(exc) or conn.invalidated:
                 raise TransactionLost(
                     f"{table}: the connection dropped inside a transaction; none of it was "
-                    f"applied ({_first_line(exc)})"
+                    f"applied ({first_line(exc)})"
                 ) from exc
             self._undo(savepoint)
             raise translate(exc, table) from exc
@@ -314,7 +314,7 @@ class SqlCore:
             conn = self.checkout(self.engine)
             trans = conn.begin()
         except sa_exc.DBAPIError as exc:
-            problem = _connect_problem(exc)
+            problem = connect_problem(exc)
             raise BackendUnavailable(f"cannot begin a transaction: {problem}") from exc
         stack.append(conn)
         try:

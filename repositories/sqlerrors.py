@@ -20,7 +20,7 @@ from repositories.errors import (
     TransactionConflict,
 )
 
-__all__ = ["dropped", "translate", "translate_unicode"]
+__all__ = ["connect_problem", "dropped", "first_line", "translate", "translate_unicode"]
 
 #: SQLSTATEs (PostgreSQL) by what they mean to a caller.
 _CANCELLED = ("57014", "55P03")  # statement_timeout or a cancel request; lock_timeout
@@ -28,13 +28,13 @@ _CONFLICTS = ("40P01", "40001")  # deadlock; serialization failure
 _MISSING = ("42P01", "42703")  # undefined table, undefined column
 
 
-def _first_line(exc: sa_exc.DBAPIError) -> str:
+def first_line(exc: sa_exc.DBAPIError) -> str:
     text = str(exc.orig) if exc.orig is not None else str(exc)
     return text.splitlines()[0] if text else type(exc.orig).__name__
 
 
-def _connect_problem(exc: sa_exc.DBAPIError) -> str:
-    line = _first_line(exc)
+def connect_problem(exc: sa_exc.DBAPIError) -> str:
+    line = first_line(exc)
     if "unsupported startup parameter" in line:
         # PgBouncer refuses libpq's `options`, which carries statement_timeout
         line += (
@@ -56,7 +56,7 @@ def translate(exc: sa_exc.DBAPIError, table: str) -> RepositoryError:
     A lost connection is `BackendUnavailable` here; `SqlCore.run` decides what a drop
     means for a write (`OutcomeUnknown`) or inside a transaction (`TransactionLost`).
     """
-    line = _first_line(exc)
+    line = first_line(exc)
     code = getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None)
     lowered = line.lower()
     if dropped(exc):

@@ -76,6 +76,11 @@ class Plan:
                 return [rid for rid in source if rid in members]
         return self._walk(sources)
 
+    def id_collection(self, every: Collection[str]) -> Collection[str]:
+        """`ids` as a collection: sized, and safe to go through more than once."""
+        ids = self.ids(every)
+        return ids if isinstance(ids, Collection) else list(ids)
+
     def _walk(self, sources: list[Collection[str]]) -> Iterator[str]:
         seen: set[str] | None = set() if len(sources) > 1 else None
         # a probe of one collection is one membership test; of several, any of them

@@ -15,7 +15,7 @@ import json
 import operator
 import types
 import typing
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -309,11 +309,9 @@ class JsonRepository(RepositoryBase[T]):
             # the index answered the filter and the order is by id: page over sorted ids
             # (only as many as the page needs); no cached dict is touched unless its
             # bytes are not cached
-            candidates = plan.ids(state.ids)
+            candidates = plan.id_collection(state.ids)
             if after is not None:
                 candidates = [rid for rid in candidates if rid > after]
-            elif not isinstance(candidates, Collection):
-                candidates = list(candidates)
             want = None if limit is None else offset + limit
             if want is not None and want * 4 < len(candidates):
                 found = self._by_ids(heapq.nsmallest(want, candidates), plan, indexed, query)
@@ -383,7 +381,7 @@ class JsonRepository(RepositoryBase[T]):
             # is consistent with it (an announcement evicts) and counts without a parse;
             # the others are read and checked as `_rows` would
             rows, raw = state.rows, state.raw
-            candidates = plan.ids(state.ids)
+            candidates = plan.id_collection(state.ids)  # walked twice with pending ids
             count = 0
             unsure: list[str] = []
             for record_id in candidates:
