@@ -21,6 +21,7 @@ from repositories import (
     connect,
     connect_async,
 )
+from tests.unit.asyncapi.locks import held, still_waiting
 
 ANN = Context("ann", "acme", "user")
 
@@ -145,32 +146,19 @@ def test_a_call_waiting_on_a_lock_leaves_the_loop_running(url: str) -> None:
     options = {"durability": "none", "lock_timeout": 30} if url.startswith("jsonfile") else {}
     holder = connect(url, **options)
     holder.ensure_schema(User)
-    holding, release = threading.Event(), threading.Event()
+    held_user = User(id="held", username="h", mandate_id="m")
 
-    def hold() -> None:
-        with holder.transaction():
-            holder.repository(User).create(User(id="held", username="h", mandate_id="m"))
-            holding.set()
-            release.wait(30)
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    holding.wait(30)
-
-    async def main() -> None:
+    async def main(release: threading.Event) -> None:
         async with opened(url) as db:
             users = db.repository(User)
             write = asyncio.create_task(users.create(User(username="w", mandate_id="m")))
-            for _ in range(5):
-                await asyncio.sleep(0.02)  # the loop runs: the write is still waiting
-                assert not write.done()
+            await still_waiting(write)
             release.set()
             await write
             assert await users.count() == 2
 
     try:
-        asyncio.run(main())
+        with held(holder, lambda: holder.repository(User).create(held_user)) as release:
+            asyncio.run(main(release))
     finally:
-        release.set()
-        thread.join(30)
         holder.close()

@@ -15,6 +15,7 @@ from repositories import Context, InvalidQuery, connect, connect_async
 from repositories.asyncrun import ThreadRunner
 from repositories.sql import SqlDatabase
 from repositories.sqlasync import AsyncSqlCore, GreenletRunner
+from tests.unit.asyncapi.locks import held, still_waiting
 
 pytestmark = pytest.mark.postgres
 ANN = Context("ann", "acme", "user")
@@ -120,30 +121,17 @@ def test_a_call_waiting_on_a_row_lock_leaves_the_loop_running(pg_url: str, nativ
     holder.ensure_schema(User)
     users = holder.repository(User)
     users.create(User(id="row", username="r", mandate_id="m"))
-    holding, release = threading.Event(), threading.Event()
 
-    def hold() -> None:
-        with holder.transaction():
-            users.update("row", {"age": 1})  # the row stays locked until the commit
-            holding.set()
-            release.wait(30)
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    holding.wait(30)
-
-    async def main() -> None:
+    async def main(release: threading.Event) -> None:
         async with connect_async(pg_url, native=native) as db:
             write = asyncio.create_task(db.repository(User).update("row", {"age": 2}))
-            for _ in range(5):
-                await asyncio.sleep(0.02)  # the loop runs: the update is still waiting
-                assert not write.done()
+            await still_waiting(write)
             release.set()
             assert (await write).age == 2
 
     try:
-        asyncio.run(main())
+        # the row stays locked until the holder's transaction commits
+        with held(holder, lambda: users.update("row", {"age": 1})) as release:
+            asyncio.run(main(release))
     finally:
-        release.set()
-        thread.join(30)
         holder.close()
