@@ -440,6 +440,10 @@ class RepositoryBase(Generic[T], abc.ABC):
         """`iter` a batch at a time (the async API steps it once per batch)."""
         check_count("batch_size", batch_size, 1)
         query = Query(self._where(where), tuple(parse_order(self.info, order_by)))
+        yield from self._iter_models(query, batch_size)
+
+    def _iter_models(self, query: Query, batch_size: int) -> Iterator[list[T]]:
+        """`_iter_rows` as validated models; a backend may override it with a faster path."""
         for batch in self._iter_rows(query, batch_size):
             yield [self._load(r) for r in batch]
 

@@ -81,6 +81,13 @@ class Plan:
         ids = self.ids(every)
         return ids if isinstance(ids, Collection) else list(ids)
 
+    def holds(self, record_id: str, every: Collection[str]) -> bool:
+        """Whether `record_id` is one of the candidates (one membership test per condition)."""
+        sources = [every] if self.driver is None else self.driver
+        return any(record_id in source for source in sources) and all(
+            any(record_id in members for members in probe) for probe in self.probes
+        )
+
     def _walk(self, sources: list[Collection[str]]) -> Iterator[str]:
         seen: set[str] | None = set() if len(sources) > 1 else None
         # a probe of one collection is one membership test; of several, any of them

@@ -270,14 +270,18 @@ class JsonRepository(RepositoryBase[T]):
         return sort_rows(rows, orders) if orders else rows
 
     def _select_models(self, query: Query) -> list[T]:
-        """`find`'s fast path: the cached bytes of each row validated into a model.
+        """`find`'s fast path: the cached bytes of each row validated into a model."""
+        with self._reading():
+            found = self._collect(query)
+        return self._models(found)
+
+    def _models(self, found: list[bytes | Row]) -> list[T]:
+        """Cached bytes (or rows) as models sharing nothing with the cache.
 
         Validating JSON builds fresh objects (nothing shared with the cache) and, with the
         bytes compact in memory, beats walking the cached dicts; a row without cached bytes
-        is validated from a detached copy of its dict.
+        is validated, then its containers are unshared (`_model_of`).
         """
-        with self._reading():
-            found = self._collect(query)
         validate_json = self.model.model_validate_json
         try:
             return [
@@ -314,11 +318,12 @@ class JsonRepository(RepositoryBase[T]):
                 candidates = [rid for rid in candidates if rid > after]
             want = None if limit is None else offset + limit
             if want is not None and want * 4 < len(candidates):
-                found = self._by_ids(heapq.nsmallest(want, candidates), plan, indexed, query)
+                nearest = heapq.nsmallest(want, candidates)
+                found = self._by_ids(nearest[offset:], plan, indexed, limit)
                 if len(found) == limit:
                     return found
                 # a candidate no longer matched (its file changed): take the next ones
-            return self._by_ids(sorted(candidates), plan, indexed, query)
+            return self._by_ids(sorted(candidates)[offset:], plan, indexed, limit)
         out: list[bytes | Row] = []
         for row in self._page(conditions, orders, limit, offset):
             record_id = row["id"]
@@ -327,14 +332,14 @@ class JsonRepository(RepositoryBase[T]):
         return out
 
     def _by_ids(
-        self, ids: list[str], plan: Plan, conditions: Sequence[Condition], query: Query
+        self, ids: list[str], plan: Plan, conditions: Sequence[Condition], limit: int | None
     ) -> list[bytes | Row]:
-        """The cached bytes (else rows) of sorted candidate `ids`, from the query's offset
-        to its limit, skipping a candidate whose file no longer matches."""
-        state, limit = self.state, query.limit
+        """The cached bytes (else rows) of the first `limit` candidate `ids` (the plan's,
+        under the same lock), skipping a candidate whose file no longer matches."""
+        state = self.state
         found: list[bytes | Row] = []
         check: _Check | None = None
-        for record_id in ids[query.offset :]:  # under one lock: bytes and rows of one version
+        for record_id in ids:  # under one lock: bytes and rows of one version
             if limit is not None and len(found) >= limit:
                 break
             data = state.raw.get(record_id)
@@ -361,6 +366,43 @@ class JsonRepository(RepositoryBase[T]):
                 else:
                     _unshare(container)
         return model
+
+    def _iter_models(self, query: Query, batch_size: int) -> Iterator[list[T]]:
+        """Streams a big table: in id order (or none) under a filter the index answers,
+        the candidates' ids are taken when iteration starts and each batch's records are
+        read when that batch is reached, so the first batch comes after `batch_size`
+        reads, not after all of them, and a reader of a cold table overlaps the caller's
+        work. A record deleted meanwhile is skipped, one changed meanwhile comes as it is
+        then if it still matches, one created meanwhile is not included. Other orders
+        read every match first (they must be sorted).
+        """
+        state = self.state
+        with self._reading():
+            if state.corrupted:
+                state.refuse_corrupted(query.conditions)
+            plan = state.index.plan(query.conditions)
+            streams = (
+                len(plan.answered) == len(query.conditions)
+                and (not query.orders or self._by_id_only(query.orders))
+                and not state.pending
+            )
+            ids = sorted(plan.id_collection(state.ids)) if streams else []
+        if not streams:
+            yield from super()._iter_models(query, batch_size)
+            return
+        for start in range(0, len(ids), batch_size):
+            with self._reading():
+                plan = state.plan(query.conditions)  # as the index is now
+                pending = state.pending
+                every = state.ids
+                batch = [
+                    rid
+                    for rid in ids[start : start + batch_size]
+                    if rid in pending or plan.holds(rid, every)
+                ]
+                found = self._by_ids(batch, plan, query.conditions, None)
+            if found:
+                yield self._models(found)
 
     def _iter_rows(self, query: Query, batch_size: int) -> Iterator[list[Row]]:
         with self._reading():

@@ -93,12 +93,14 @@ def answers_as_files_say(repo: Any, mandate: str | None, truth: Truth, ids: list
     everyone = sorted(visible)
     assert [u.id for u in repo.find(limit=5, offset=2)] == everyone[2:7]
     assert pages(repo, None, 40) == everyone
+    assert [u.id for u in repo.iter(batch_size=9)] == everyone
     for name in NAMES:
         expected = where({name})
         assert [u.id for u in repo.find({"username": name})] == expected, (mandate, name)
         assert repo.count({"username": name}) == len(expected)
         assert [u.id for u in repo.find({"username": name}, limit=3, offset=1)] == expected[1:4]
         assert pages(repo, {"username": name}, 7) == expected
+        assert [u.id for u in repo.iter({"username": name}, batch_size=4)] == expected
     both = where({"rare", "mid"})
     assert [u.id for u in repo.find({"username__in": ["rare", "mid"]})] == both
     some = ids[::7]
@@ -127,6 +129,7 @@ def no_foreign_rows(repo: Any, mandate: str | None, ids: list[str], rng: random.
     ok([] if got is None else [got], None)
     ok(repo.find({"id__in": rng.sample(ids, 10)}), None)
     ok(repo.page({"username": name}, limit=5).items, name)
+    ok(list(repo.iter({"username": name}, batch_size=3)), name)
     return checked
 
 
