@@ -1,6 +1,7 @@
 """SQL repository vs raw psycopg2 on the same PostgreSQL, in one run.
 
     python -m benchmarks.sql_repository --rows 20000
+    python -m benchmarks.sql_repository --only create_many_copy3   # one section
 
 Prints ``name: ours X/s, baseline Y/s, ratio R`` lines (R = ours / baseline throughput),
 rounds alternating ours and the baseline: ``create_many`` (vs psycopg2
@@ -109,13 +110,33 @@ def raw_dsn(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+SECTIONS = (
+    "create_many",
+    "find_all",
+    "get",
+    "update",
+    "create_many_copy3",
+    "find_ordered",
+    "find_offset",
+    "find_memory",
+    "contains",
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--gets", type=int, default=5_000)
     parser.add_argument("--page-rows", type=int, default=100_000)
     parser.add_argument("--contains-rows", type=int, default=200_000)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run only this section (repeatable; default: every section)",
+    )
     args = parser.parse_args()
+    wanted = set(args.only or SECTIONS)
 
     with scratch_database("bench_sql") as url:
         db = connect(url)
@@ -163,19 +184,23 @@ def main() -> None:
 
         ours_times: list[float] = []
         raw_times: list[float] = []
-        for _ in range(3):
+        for _ in range(3 if "create_many" in wanted else 1):
             timings = ours_times
-            ours_create()
+            ours_create()  # also fills both tables for the sections after it
             timings = raw_times
             raw_create()
         ours_t, raw_t = min(ours_times), min(raw_times)
-        print(line("create_many", args.rows / ours_t, args.rows / raw_t), flush=True)
+        if "create_many" in wanted:
+            print(line("create_many", args.rows / ours_t, args.rows / raw_t), flush=True)
 
         # --- find_all ------------------------------------------------------------------
-        ours_t, raw_t = compare(
-            5, lambda: repo.find(), lambda: (cur.execute("SELECT * FROM raw_items"), cur.fetchall())
-        )
-        print(line("find_all", args.rows / ours_t, args.rows / raw_t), flush=True)
+        if "find_all" in wanted:
+            ours_t, raw_t = compare(
+                5,
+                lambda: repo.find(),
+                lambda: (cur.execute("SELECT * FROM raw_items"), cur.fetchall()),
+            )
+            print(line("find_all", args.rows / ours_t, args.rows / raw_t), flush=True)
 
         # --- get -----------------------------------------------------------------------
         ids = [i.id for i in random.Random(1).sample(items, min(args.gets, len(items)))]
@@ -189,24 +214,35 @@ def main() -> None:
                 cur.execute("SELECT * FROM raw_items WHERE id = %s", (rid,))
                 cur.fetchone()
 
-        ours_t, raw_t = compare(5, ours_get, raw_get)
-        print(line("get", len(ids) / ours_t, len(ids) / raw_t), flush=True)
+        if "get" in wanted:
+            ours_t, raw_t = compare(5, ours_get, raw_get)
+            print(line("get", len(ids) / ours_t, len(ids) / raw_t), flush=True)
 
         # --- update, create_many on psycopg 3 -----------------------------------------
-        _sqlbench.update(repo, cur, _sqlbench.shuffled(ids, 2000), compare)
-        db3 = connect(url.replace("+psycopg2", "+psycopg"))
-        assert isinstance(db3, SqlDatabase)
+        if "update" in wanted:
+            _sqlbench.update(repo, cur, _sqlbench.shuffled(ids, 2000), compare)
         dsn = raw_dsn(url)
-        _sqlbench.create_many_copy3(db3.repository(BenchItem), dsn, items, columns)
-        db3.close()
+        if "create_many_copy3" in wanted:
+            db3 = connect(url.replace("+psycopg2", "+psycopg"))
+            assert isinstance(db3, SqlDatabase)
+            _sqlbench.create_many_copy3(db3.repository(BenchItem), dsn, items, columns)
+            db3.close()
 
         # --- pages and memory at --page-rows -----------------------------------------
-        grow(repo, args.page_rows, cur)
-        _sqlbench.find_ordered(repo, cur, url, compare)
-        _sqlbench.find_offset(repo, cur, repo.count(), compare)
-        _sqlbench.find_memory(url, dsn, BenchItem, repo.count())
+        if wanted & {"find_ordered", "find_offset", "find_memory", "contains"}:
+            grow(repo, args.page_rows, cur)
+        if "find_ordered" in wanted:
+            _sqlbench.find_ordered(repo, cur, url, compare)
+        if "find_offset" in wanted:
+            _sqlbench.find_offset(repo, cur, repo.count(), compare)
+        if "find_memory" in wanted:
+            _sqlbench.find_memory(url, dsn, BenchItem, repo.count())
 
         # --- contains on a GIN index --------------------------------------------------
+        if "contains" not in wanted:
+            raw.close()
+            db.close()
+            return
         grow(repo, args.contains_rows, cur)
         probe = {"vendor": {"id": 4242}, "color": "red"}
         query = 'SELECT * FROM "BenchItem" WHERE payload @> %s::jsonb'

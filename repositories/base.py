@@ -9,6 +9,7 @@ rules. A backend supplies a handful of storage primitives (`_insert_rows`, `_sel
 from __future__ import annotations
 
 import abc
+import collections
 import datetime as dt
 import functools
 import threading
@@ -299,20 +300,30 @@ class RepositoryBase(Generic[T], abc.ABC):
 
     def create_many(self, objs: Iterable[T], batch_size: int = 1000) -> list[T]:
         check_count("batch_size", batch_size, 1)
-        now = time.time()
         objs = list(objs)
+        rows = self._create_rows(objs, time.time(), batch_size)
+        return [self._stored(obj, row) for obj, row in zip(objs, rows, strict=True)]
+
+    def _create_rows(self, objs: list[T], now: float, batch_size: int) -> list[dict[str, Any]]:
+        """The work of `create_many`: every row dumped and checked, then inserted
+        (`_insert_many`), a dropped connection settled; the rows as stored."""
         rows = self._new_rows(objs, now)
-        ids = [r["id"] for r in rows]
-        if len(set(ids)) != len(ids):
-            dup = next(i for i in ids if ids.count(i) > 1)
-            raise DuplicateRecord(self.info.table, dup)
+        self._check_unique(rows)
         if rows:
             insert = functools.partial(self._insert_many, rows, batch_size)
             try:
                 again_if_lost(self, insert)
             except OutcomeUnknown:
                 settle_insert(self, rows, "create_many", insert)
-        return [self._stored(obj, row) for obj, row in zip(objs, rows, strict=True)]
+        return rows
+
+    def _check_unique(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """`DuplicateRecord` for an id that repeats within `rows`."""
+        ids = [r["id"] for r in rows]
+        if len(set(ids)) != len(ids):
+            counts = collections.Counter(ids)
+            dup = next(i for i in ids if counts[i] > 1)
+            raise DuplicateRecord(self.info.table, dup)
 
     def _insert_many(self, rows: list[dict[str, Any]], batch_size: int) -> None:
         with self.database.transaction():

@@ -27,9 +27,16 @@ from models.tables import metadata_for
 from repositories import sqlcopy
 from repositories.base import DatabaseBase, RepositoryBase
 from repositories.context import Context
-from repositories.errors import AccessDenied, DuplicateRecord, InvalidQuery, StoreCorrupted
+from repositories.errors import (
+    AccessDenied,
+    DuplicateRecord,
+    InvalidQuery,
+    OutcomeUnknown,
+    StoreCorrupted,
+)
 from repositories.keyset import Keyset
 from repositories.lookups import Condition, Query
+from repositories.outcomes import again_if_lost, settle_insert
 from repositories.sqlcore import CONTAINS_FN, SqlCore, translate, translate_unicode
 from repositories.sqloptions import SqlOptions
 from repositories.sqlstatements import Statements
@@ -37,6 +44,9 @@ from repositories.sqlstatements import Statements
 __all__ = ["SqlDatabase", "SqlRepository"]
 
 T = TypeVar("T", bound=Record)
+
+#: Rows `create_many` sends to PostgreSQL's ``COPY`` at a time (see `_create_rows`).
+STREAM_ROWS = 1000
 
 
 class SqlRepository(RepositoryBase[T]):
@@ -86,6 +96,41 @@ class SqlRepository(RepositoryBase[T]):
         return out
 
     # --- primitives -------------------------------------------------------------------
+
+    def _create_rows(self, objs: list[T], now: float, batch_size: int) -> list[dict[str, Any]]:
+        """On PostgreSQL one ``COPY`` streams every row: a chunk (`batch_size` rows, at most
+        `STREAM_ROWS`) is dumped, checked and sent while the server parses the one before.
+
+        The server reports a failing row only when the COPY ends, after the last chunk is
+        checked, so a refused value is `InvalidQuery` whatever else the batch holds, as on
+        every backend; an exception aborts the COPY and the transaction undoes it whole.
+        """
+        if not self._postgres or len(objs) < 2:
+            return super()._create_rows(objs, now, batch_size)
+        rows: list[dict[str, Any]] = []  # kept across a retry, so dumped once
+        step = min(batch_size, STREAM_ROWS)
+
+        def chunks() -> Iterator[list[dict[str, Any]]]:
+            for start in range(0, len(objs), step):
+                if start >= len(rows):
+                    rows.extend(self._new_rows(objs[start : start + step], now))
+                yield rows[start : start + step]
+            self._check_unique(rows)  # every row checked: now a repeated id
+
+        def insert() -> None:
+            with self.database.transaction():
+                self._core.run(
+                    self.info.table,
+                    lambda conn: sqlcopy.copy_stream(conn, self.table, chunks()),
+                    write="create",
+                    context=self._who,
+                )
+
+        try:
+            again_if_lost(self, insert)
+        except OutcomeUnknown:  # the commit's reply was lost: every row was dumped
+            settle_insert(self, rows, "create_many", insert)
+        return rows
 
     def _insert_rows(self, rows: list[dict[str, Any]]) -> None:
         def work(conn: Connection) -> None:

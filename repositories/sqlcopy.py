@@ -13,15 +13,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import io
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from pydantic_core import to_json
 from sqlalchemy import JSON, Boolean, Connection, Dialect, Float, Integer, Table
 from sqlalchemy import exc as sa_exc
 
-__all__ = ["copy_rows", "fetch", "fetch_each", "insert_rows"]
+__all__ = ["copy_rows", "copy_stream", "fetch", "fetch_each", "insert_rows"]
 
 _NULL = "\\N"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -183,34 +182,90 @@ def insert_rows(
 
 def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """COPY `rows` (the core's storage rows, keyed by column name) into `table`."""
+    copy_stream(conn, table, [rows])
+
+
+def copy_stream(
+    conn: Connection, table: Table, chunks: Iterable[Sequence[dict[str, Any]]]
+) -> None:
+    """One COPY of every row of `chunks` into `table`, each chunk sent as it comes.
+
+    `chunks` may be a generator that builds (dumps, checks) each chunk only when asked:
+    the server then parses one chunk while the next is built. An exception it raises
+    aborts the COPY (the server discards what it had) and reaches the caller as it is.
+    The server reports a failing row (a duplicate) only when the COPY ends, so after
+    `chunks` is exhausted.
+    """
     names = [c.name for c in table.columns]
-    columns = [_column(_kind(table, n), [row.get(n) for row in rows]) for n in names]
-    payload = "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
+    kinds = [_kind(table, n) for n in names]
     preparer = conn.dialect.identifier_preparer
     quoted = ", ".join(preparer.quote(n) for n in names)
     sql = f"COPY {preparer.format_table(table)} ({quoted}) FROM STDIN"
-    # encoded here, not by the driver: text the connection's encoding cannot hold is then
-    # a UnicodeEncodeError (refused input), not a COPY the server reports as cancelled
-    data = payload.encode(_python_encoding(conn))
+    encoding = _python_encoding(conn)
+
+    def payloads() -> Iterator[bytes]:
+        for rows in chunks:
+            if not rows:
+                continue
+            columns = [
+                _column(kind, [row.get(n) for row in rows])
+                for n, kind in zip(names, kinds, strict=True)
+            ]
+            payload = "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
+            # encoded here, not by the driver: text the connection's encoding cannot hold
+            # is then a UnicodeEncodeError (refused input), not a cancelled COPY
+            yield payload.encode(encoding)
+
     cursor = _cursor(conn)
     try:
         with _wrapped_driver_errors(conn, sql, cursor):
             if hasattr(cursor, "copy_expert"):  # psycopg2
-                cursor.copy_expert(sql, io.BytesIO(data), size=1 << 20)
+                _copy_psycopg2(cursor, sql, payloads())
             elif hasattr(cursor, "copy"):  # psycopg 3
                 with cursor.copy(sql) as copy:
-                    copy.write(data)
+                    for data in payloads():
+                        copy.write(data)
             else:  # psycopg 3's async driver, under SQLAlchemy's asyncio adapter
                 from sqlalchemy.util.concurrency import await_only
 
-                await_only(_copy_async(cursor._cursor, sql, data))
+                await_only(_copy_async(cursor._cursor, sql, payloads()))
     finally:
         cursor.close()
 
 
-async def _copy_async(cursor: Any, sql: str, data: bytes) -> None:
+class _Reader:
+    """The file psycopg2's ``copy_expert`` reads: the payloads, one per ``read``.
+
+    psycopg2 turns an exception raised in ``read`` into the server's "COPY cancelled";
+    the exception is kept here so the caller gets it, not that.
+    """
+
+    def __init__(self, payloads: Iterator[bytes]) -> None:
+        self._payloads = payloads
+        self.error: BaseException | None = None
+
+    def read(self, _size: int = -1) -> bytes:
+        try:
+            return next(self._payloads, b"")
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+
+def _copy_psycopg2(cursor: Any, sql: str, payloads: Iterator[bytes]) -> None:
+    reader = _Reader(payloads)
+    try:
+        cursor.copy_expert(sql, reader, size=1 << 20)
+    except BaseException:
+        if reader.error is not None:
+            raise reader.error from None
+        raise
+
+
+async def _copy_async(cursor: Any, sql: str, payloads: Iterator[bytes]) -> None:
     async with cursor.copy(sql) as copy:
-        await copy.write(data)
+        for data in payloads:
+            await copy.write(data)
 
 
 def _python_encoding(conn: Connection) -> str:
