@@ -221,9 +221,12 @@ class RepositoryBase(Generic[T], abc.ABC):
                 f"{self.info.table}: stored record {row.get('id')!r} does not validate: {exc}"
             ) from exc
 
-    def _new_rows(self, objs: Sequence[T], now: float) -> list[dict[str, Any]]:
-        """New records as checked rows, mandate and audit fields stamped."""
-        rows = self.rows.dump_many(objs)
+    def _new_rows(
+        self, objs: Sequence[T], now: float, json_text: bool = False
+    ) -> list[dict[str, Any]]:
+        """New records as checked rows, mandate and audit fields stamped (with
+        `json_text`, JSON fields maybe as their text: `RowRules.dump_many_json_text`)."""
+        rows = self.rows.dump_many_json_text(objs) if json_text else self.rows.dump_many(objs)
         stamp_mandate = self.scope.stamp_mandate
         user = self.database.context.user_id
         for row in rows:

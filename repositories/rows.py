@@ -9,12 +9,15 @@ same, already checked, values and refuses the same input with the same `InvalidQ
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+import operator
 import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PydanticUserError, TypeAdapter, ValidationError
+from pydantic_core import to_json
 
 from models.base import AUDIT_FIELDS
 from models.schema import FieldSpec, ModelInfo
@@ -25,6 +28,7 @@ from repositories.values import (
     INT64_MAX,
     INT64_MIN,
     MAX_INDEXED_TEXT_BYTES,
+    MAX_JSON_DEPTH,
     check_storable,
     short,
 )
@@ -51,6 +55,7 @@ class RowRules:
             (f, f.storage, f.kind, f"{info.table}.{f.name}") for f in info.fields if f.name != "id"
         ]
         self._adapters: dict[str, TypeAdapter[Any]] = {}
+        self._json_text = _json_text_plan(info)
 
     def _adapter(self, spec: FieldSpec) -> TypeAdapter[Any]:
         adapter = self._adapters.get(spec.name)
@@ -68,6 +73,50 @@ class RowRules:
     def dump(self, obj: BaseModel) -> dict[str, Any]:
         """A model instance as a checked storage row (no audit stamping)."""
         return self.dump_many([obj])[0]
+
+    def dump_many_json_text(self, objs: Sequence[BaseModel]) -> list[dict[str, Any]]:
+        """As `dump_many`, but JSON fields may come as their JSON text (``bytes``, UTF-8):
+        for a writer that sends the text (COPY), which then never builds the documents as
+        Python objects (most of a bulk dump's cost) only to encode them again.
+
+        The model's serializer writes the text directly. The rules are checked on it where
+        it shows a document plainly clean: no ``\\u0000``, ``NaN``, ``Infinity`` or U+FFFD,
+        few enough brackets, no null in a field that may not be None; anything else (and
+        any serializer error) is left to `dump_many`, whose exact checks refuse or accept
+        it and name the problem.
+        """
+        plan = self._json_text
+        model = self.info.model
+        if plan is None or not objs or not all(isinstance(o, model) for o in objs):
+            return self.dump_many(objs)
+        serializer = model.__pydantic_serializer__
+        to_python, to_text = serializer.to_python, serializer.to_json
+        exclude = {spec.name for spec, _, _ in plan}
+        rows: list[dict[str, Any]] = []
+        texts: list[list[bytes]] = [[] for _ in plan]
+        try:
+            for obj in objs:
+                rows.append(
+                    to_python(obj, mode="json", by_alias=True, warnings=False, exclude=exclude)
+                )
+                for column, (_, include, _) in zip(texts, plan, strict=True):
+                    column.append(to_text(obj, by_alias=True, warnings=False, include=include))
+        except _DUMP_ERRORS:
+            return self.dump_many(objs)
+        documents = []
+        for (spec, _, prefix), column in zip(plan, texts, strict=True):
+            values = _plain_documents(spec, prefix, column)
+            if values is None:
+                return self.dump_many(objs)
+            documents.append((spec.storage, values))
+        for row in rows:
+            for spec in self._datetimes:
+                row[spec.storage] = self._utc(spec, row[spec.storage])
+        self.check_many(rows, objs, json=False)
+        for storage, values in documents:
+            for row, value in zip(rows, values, strict=True):
+                row[storage] = value
+        return rows
 
     def dump_many(self, objs: Sequence[BaseModel]) -> list[dict[str, Any]]:
         """Model instances as checked storage rows, all checked before any is returned."""
@@ -101,19 +150,28 @@ class RowRules:
         return InvalidQuery(f"{self.info.table}: record cannot be stored: {_reason(exc)}")
 
     def check_many(
-        self, rows: Sequence[Mapping[str, Any]], objs: Sequence[BaseModel] | None = None
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        objs: Sequence[BaseModel] | None = None,
+        json: bool = True,
     ) -> None:
-        """Apply the storage rules to every field of full rows (dumped from `objs`).
+        """Apply the storage rules to every field of full rows (dumped from `objs`); not
+        to JSON fields unless `json` (`dump_many_json_text` checks their text).
 
         The hot path of every bulk write, hence by column: one C-level pass decides a
         whole column in the common case (`_column_clean`); a column that is not plainly
         clean is checked value by value, which names the field and the problem.
         """
         table = self.info.table
-        for row in rows:
-            validate_record_id(table, row.get("id"))  # type: ignore[arg-type]
-        for spec, storage, kind, where in self._plan:
-            values = [row.get(storage) for row in rows]
+        plan = self._plan if json else [p for p in self._plan if p[2] != "json"]
+        if not rows or not plan:
+            for row in rows:
+                validate_record_id(table, row.get("id"))  # type: ignore[arg-type]
+            return
+        columns = _columns(rows, ["id", *(storage for _, storage, _, _ in plan)])
+        for record_id in columns[0]:
+            validate_record_id(table, record_id)
+        for (spec, _, kind, where), values in zip(plan, columns[1:], strict=True):
             if kind != "json" and _column_clean(spec, values):
                 continue
             for index, value in enumerate(values):
@@ -171,7 +229,77 @@ class RowRules:
             raise InvalidQuery(f"{self._where(spec)}: not a storable datetime: {exc}") from exc
 
 
-def _column_clean(spec: FieldSpec, values: list[Any]) -> bool:
+def _columns(rows: Sequence[Mapping[str, Any]], keys: list[str]) -> list[Sequence[Any]]:
+    """The values of `keys` in `rows`, column by column (a missing key is None)."""
+    if len(keys) > 1:
+        try:  # one C-level transposition when every row has every key
+            return list(zip(*map(operator.itemgetter(*keys), rows), strict=True))
+        except (KeyError, TypeError):
+            pass
+    return [[row.get(key) for row in rows] for key in keys]
+
+
+def _json_text_plan(info: ModelInfo) -> list[tuple[FieldSpec, set[str], bytes]] | None:
+    """Per JSON field: its spec, the serializer's include for it alone and the text that
+    then comes before its value. None where the text could differ from the JSON-mode
+    dump: a custom model serializer, a field left out of dumps, or a config anywhere in
+    the schema that writes NaN as null (the dump keeps the float, which is refused)."""
+    specs = [f for f in info.fields if f.kind == "json"]
+    model = info.model
+    if not specs or not _constants_everywhere(model.__pydantic_core_schema__):
+        return None
+    if model.__pydantic_decorators__.model_serializers:
+        return None
+    if any(model.model_fields[f.name].exclude for f in specs):
+        return None
+    return [(f, {f.name}, b"{" + to_json(f.storage) + b":") for f in specs]
+
+
+def _constants_everywhere(schema: Any) -> bool:
+    """Every config in a core schema keeps NaN and infinity as such in JSON."""
+    if isinstance(schema, dict):
+        config = schema.get("config")
+        if isinstance(config, dict) and config.get("ser_json_inf_nan") != "constants":
+            return False
+        return all(_constants_everywhere(v) for v in schema.values())
+    if isinstance(schema, list | tuple):
+        return all(_constants_everywhere(v) for v in schema)
+    return True
+
+
+def _plain_documents(spec: FieldSpec, prefix: bytes, texts: list[bytes]) -> list[Any] | None:
+    """The JSON texts of one field (each ``prefix + document + b"}"``) as documents, None
+    for null; None in place of the list where any is not plainly clean."""
+    if not all(map(bytes.startswith, texts, itertools.repeat(prefix))) or not all(
+        map(bytes.endswith, texts, itertools.repeat(b"}"))
+    ):
+        return None
+    joined = b"\n".join(texts)
+    if (
+        b"\\u0000" in joined
+        or b"NaN" in joined
+        or b"Infinity" in joined
+        or b"\xef\xbf\xbd" in joined  # U+FFFD: maybe a replaced lone surrogate in a key
+    ):
+        return None
+    if joined.count(b"[") + joined.count(b"{") > MAX_JSON_DEPTH:
+        opened = map(
+            operator.add,
+            map(bytes.count, texts, itertools.repeat(b"[")),
+            map(bytes.count, texts, itertools.repeat(b"{")),
+        )
+        if max(opened) - 1 > MAX_JSON_DEPTH:  # the text's own brace counted once
+            return None
+    cut = len(prefix)
+    documents: list[Any] = [t[cut:-1] for t in texts]
+    if b"null" in documents:
+        if not spec.nullable:
+            return None
+        documents = [None if d == b"null" else d for d in documents]
+    return documents
+
+
+def _column_clean(spec: FieldSpec, values: Sequence[Any]) -> bool:
     """Whether a whole column (non-JSON) plainly keeps every rule, in a few C-level passes.
 
     False means "look closer", not "bad": the caller then checks each value.

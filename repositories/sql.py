@@ -113,7 +113,7 @@ class SqlRepository(RepositoryBase[T]):
         def chunks() -> Iterator[list[dict[str, Any]]]:
             for start in range(0, len(objs), step):
                 if start >= len(rows):
-                    rows.extend(self._new_rows(objs[start : start + step], now))
+                    rows.extend(self._new_rows(objs[start : start + step], now, json_text=True))
                 yield rows[start : start + step]
             self._check_unique(rows)  # every row checked: now a repeated id
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import operator
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -37,7 +38,7 @@ def _kind(table: Table, name: str) -> str:
     return "text"  # text, and datetimes as the core's ISO text
 
 
-def _column(kind: str, values: list[Any]) -> list[str]:
+def _column(kind: str, values: Sequence[Any]) -> Sequence[str]:
     """COPY text of one column's values, column-wise: the common case costs a few C-level
     passes (joins, substring tests) instead of a Python call per value."""
     has_null = None in values
@@ -49,9 +50,12 @@ def _column(kind: str, values: list[Any]) -> list[str]:
         return [_NULL if v is None else ("t" if v else "f") for v in values]
     if kind == "json":  # pydantic-core's encoder; JSON text holds no raw tab or newline
         present = [v for v in values if v is not None] if has_null else values
-        texts = [to_json(v).decode() for v in present]
-        if "\\" in "".join(texts):
-            texts = [t.replace("\\", "\\\\") for t in texts]
+        # a value may be its JSON text already (bytes: `RowRules.dump_many_json_text`)
+        joined = b"\n".join([v if v.__class__ is bytes else to_json(v) for v in present])
+        text = joined.decode()
+        if "\\" in text:
+            text = text.replace("\\", "\\\\")
+        texts = text.split("\n") if present else []
         if not has_null:
             return texts
         encoded = iter(texts)
@@ -208,8 +212,8 @@ def copy_stream(
             if not rows:
                 continue
             columns = [
-                _column(kind, [row.get(n) for row in rows])
-                for n, kind in zip(names, kinds, strict=True)
+                _column(kind, values)
+                for kind, values in zip(kinds, _transposed(rows, names), strict=True)
             ]
             payload = "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
             # encoded here, not by the driver: text the connection's encoding cannot hold
@@ -231,6 +235,16 @@ def copy_stream(
                 await_only(_copy_async(cursor._cursor, sql, payloads()))
     finally:
         cursor.close()
+
+
+def _transposed(rows: Sequence[dict[str, Any]], names: list[str]) -> list[Sequence[Any]]:
+    """The rows' values column by column (a missing key is None)."""
+    if len(names) > 1:
+        try:  # one C-level pass when every row has every column
+            return list(zip(*map(operator.itemgetter(*names), rows), strict=True))
+        except KeyError:
+            pass
+    return [[row.get(n) for row in rows] for n in names]
 
 
 class _Reader:
