@@ -61,8 +61,8 @@ def _column(kind: str, values: Sequence[Any]) -> Sequence[str]:
         encoded = iter(texts)
         return [_NULL if v is None else next(encoded) for v in values]
     present = [v for v in values if v is not None] if has_null else values
-    joined = "".join(present)
-    if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
+    chars = "".join(present)
+    if "\\" in chars or "\t" in chars or "\n" in chars or "\r" in chars:
         values = [None if v is None else v.translate(_ESCAPES) for v in values]
     return [_NULL if v is None else v for v in values] if has_null else values
 
@@ -189,9 +189,7 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) ->
     copy_stream(conn, table, [rows])
 
 
-def copy_stream(
-    conn: Connection, table: Table, chunks: Iterable[Sequence[dict[str, Any]]]
-) -> None:
+def copy_stream(conn: Connection, table: Table, chunks: Iterable[Sequence[dict[str, Any]]]) -> None:
     """One COPY of every row of `chunks` into `table`, each chunk sent as it comes.
 
     `chunks` may be a generator that builds (dumps, checks) each chunk only when asked:

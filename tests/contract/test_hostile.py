@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from models import Property, User
-from repositories import Database, InvalidQuery
+from repositories import Database, DuplicateRecord, InvalidQuery
 
 HOSTILE = [
     "O'Reilly",
@@ -279,3 +279,56 @@ def test_bad_input_gets_a_typed_error_naming_the_field(
     with pytest.raises(InvalidQuery, match=field):
         call(db, *seeded)
     assert _stored(db) == before
+
+
+BULK_REFUSED = [
+    {"k": "a\x00"},
+    {"k\x00": 1},
+    {"k": float("nan")},
+    {"k": [1, {"x": float("-inf")}]},
+    {"k": "\ud800"},
+    {"\udc00": 1},
+    {"k": b"\xff\xfe"},
+    {"k": _nested(150)},
+]
+
+
+@pytest.mark.parametrize("features", BULK_REFUSED, ids=range(len(BULK_REFUSED)))
+def test_bulk_create_refuses_a_late_value_whatever_came_before(
+    db: Database, seeded: tuple[User, Property], features: dict[str, Any]
+) -> None:
+    """PostgreSQL streams `create_many` in chunks (`batch_size` rows): a value refused in
+    the last chunk is InvalidQuery even after an earlier chunk sent a duplicate id."""
+    user, prop = seeded
+    props = db.repository(Property)
+    before = _stored(db)
+    batch = [
+        Property(id=prop.id, title="duplicate", mandate_id="m1"),
+        *[Property(title=f"ok{i}", mandate_id="m1", features={"i": i}) for i in range(3)],
+        Property(title="bad", mandate_id="m1", features=features),
+    ]
+    with pytest.raises(InvalidQuery, match="features"):
+        props.create_many(batch, batch_size=2)
+    late = [User(id=user.id, username="duplicate", mandate_id="m1")]
+    late += [User(username=f"u{i}", mandate_id="m1") for i in range(3)]
+    late += [User(username="a\x00", mandate_id="m1")]
+    with pytest.raises(InvalidQuery, match="NUL"):
+        db.repository(User).create_many(late, batch_size=2)
+    assert _stored(db) == before
+
+
+def test_bulk_create_stores_text_that_only_looks_suspicious(db: Database) -> None:
+    props = db.repository(Property)
+    odd = {"s": "BaNaNa NaN Infinity \ufffd \\u0000 [{", "NaN": None, "deep": _nested(60)}
+    made = props.create_many(
+        [Property(title=f"t{i}", mandate_id="m1", features=odd) for i in range(5)], batch_size=2
+    )
+    assert [props.get(p.id) for p in made] == made and made[0].features == odd
+    with pytest.raises(DuplicateRecord):  # a repeat across chunks, found after the checks
+        props.create_many(
+            [Property(id="same", title="a", mandate_id="m1")]
+            + [Property(title=f"x{i}", mandate_id="m1") for i in range(3)]
+            + [Property(id="same", title="b", mandate_id="m1")],
+            batch_size=2,
+        )
+    assert props.count() == 5

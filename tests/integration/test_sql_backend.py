@@ -10,7 +10,13 @@ import sqlalchemy as sa
 
 from models import User
 from models.base import Record
-from repositories import BackendUnavailable, ConcurrentModification, connect
+from repositories import (
+    BackendUnavailable,
+    ConcurrentModification,
+    DuplicateRecord,
+    InvalidQuery,
+    connect,
+)
 from repositories.sql import SqlDatabase
 
 
@@ -190,4 +196,12 @@ def test_psycopg3_driver_works_too(pg_url: str) -> None:
     with db.transaction():
         props.update(made[0].id, {"price": 2.5}, expected_modified_at=made[0].modified_at)
     assert props.get(made[0].id).price == 2.5  # type: ignore[union-attr]
+    late = [Property(id=made[0].id, title="duplicate", mandate_id="m1")]  # sent first
+    late += [Property(title=f"n{i}", mandate_id="m1") for i in range(4)]
+    late.append(Property(title="bad", mandate_id="m1", features={"k": float("nan")}))
+    with pytest.raises(InvalidQuery, match="features"):  # refused after chunks were sent
+        props.create_many(late, batch_size=2)
+    with pytest.raises(DuplicateRecord):
+        props.create_many(late[:-1], batch_size=2)
+    assert props.count() == 30
     db.close()
