@@ -3,7 +3,8 @@
 Lookups compile to SQL in `repositories.sqlstatements` (``contains`` to ``@>`` on
 PostgreSQL; on SQLite to a deterministic function registered on every connection that
 runs the same Python `jsonb_contains` the JSON store uses). ``create_many`` writes one
-statement per batch (``COPY`` on PostgreSQL, `repositories.sqlcopy`). Connections,
+statement per batch; on PostgreSQL one ``COPY`` streams every row, chunk by chunk
+(`repositories.sqlcopy`). Connections,
 transactions and the translation of driver errors live in `repositories.sqlcore`.
 """
 

@@ -1,7 +1,8 @@
 """The SQL backend's paths on the driver cursor, below SQLAlchemy's execute.
 
 Bulk insert into PostgreSQL with ``COPY … FROM STDIN`` (text format, built column by
-column): one COPY per batch is what makes `create_many` fast. psycopg2
+column, sent a chunk at a time so the server parses while the next chunk is built): what
+makes `create_many` and `import_rows` fast. psycopg2
 (``copy_expert``) and psycopg 3 (``cursor.copy``, and its async driver, awaited from the
 greenlet `repositories.sqlasync` runs the core in) are supported. Also plain inserts and
 reads of compiled SQL text. Everything goes through the connection's current transaction;
