@@ -177,6 +177,18 @@ class RepositoryBase(Generic[T], abc.ABC):
         returns the new row, or None when no row matched.
         """
 
+    def _update_record(
+        self,
+        record_id: str,
+        conditions: Sequence[Condition],
+        values: dict[str, Any],
+        now: float,
+    ) -> T | None:
+        """`_update_row` as a validated model; a backend may override it with a faster
+        path (the same statement, its row validated straight from what the driver read)."""
+        row = self._update_row(record_id, conditions, values, now)
+        return None if row is None else self._load(row)
+
     @abc.abstractmethod
     def _delete_rows(self, conditions: Sequence[Condition]) -> int: ...
 
@@ -503,13 +515,14 @@ class RepositoryBase(Generic[T], abc.ABC):
         values = self._changes(record_id, changes)
         now = time.time()
         try:
-            row = self._update_row(record_id, conditions, values, now)
+            record = self._update_record(record_id, conditions, values, now)
         except OutcomeUnknown:
             expected = cas[0].value if cas else None
             row = settle_update(self, record_id, conditions, values, now, expected)
-        if row is None:
+            record = None if row is None else self._load(row)
+        if record is None:
             raise self._explain_miss(record_id, expected_modified_at)
-        return self._load(row)
+        return record
 
     def upsert(self, obj: T) -> T:
         return again_if_lost(self, lambda: self._upsert(obj))

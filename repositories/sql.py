@@ -254,9 +254,9 @@ class SqlRepository(RepositoryBase[T]):
         values: dict[str, Any],
         now: float,
     ) -> dict[str, Any] | None:
-        stmt, params = self._sql.update(conditions, list(values))
-        params["now"] = now
         if not self._postgres:
+            stmt, params = self._sql.update(conditions, list(values))
+            params["now"] = now
             params.update({f"v_{n}": v for n, v in self._params(values).items()})
 
             def work(conn: Connection) -> dict[str, Any] | None:
@@ -264,20 +264,49 @@ class SqlRepository(RepositoryBase[T]):
                 return rows[0] if rows else None
 
             return self._core.run(self.info.table, work, write="update", context=self._who)
-        # PostgreSQL: the compiled text on the driver cursor; JSON values as JSON text
+        rows = self._pg_update(conditions, values, now, as_json=False)
+        return dict(zip(self._keys, rows[0], strict=True)) if rows else None
+
+    def _update_record(
+        self,
+        record_id: str,
+        conditions: Sequence[Condition],
+        values: dict[str, Any],
+        now: float,
+    ) -> T | None:
+        """On PostgreSQL the new row comes back as one JSON text (``row_to_json``) that
+        pydantic-core validates in one pass: no driver-side decoding of each column."""
+        if not self._postgres:
+            return super()._update_record(record_id, conditions, values, now)
+        rows = self._pg_update(conditions, values, now, as_json=True)
+        if not rows:
+            return None
+        try:
+            return self.model.model_validate_json(rows[0][0])
+        except ValidationError as exc:
+            raise StoreCorrupted(
+                f"{self.info.table}: stored record {record_id!r} does not validate: {exc}"
+            ) from exc
+
+    def _pg_update(
+        self, conditions: Sequence[Condition], values: dict[str, Any], now: float, as_json: bool
+    ) -> list[tuple[Any, ...]]:
+        """The UPDATE's compiled text on the driver cursor; JSON values as JSON text."""
+        stmt, params = self._sql.update(conditions, list(values), as_json)
+        sql, constants = self._sql.text(stmt)
+        params.update(constants)
+        params["now"] = now
         json_columns = self._json_columns
         for name, value in values.items():
             encoded = value is not None and name in json_columns
             params[f"v_{name}"] = to_json(value).decode() if encoded else value
-        sql, constants = self._sql.text(stmt)
-        params.update(constants)
         _, rows = self._core.run(
             self.info.table,
             lambda conn: sqlcopy.fetch(conn, sql, params, False),
             write="update",
             context=self._who,
         )
-        return dict(zip(self._keys, rows[0], strict=True)) if rows else None
+        return rows
 
     def _delete_rows(self, conditions: Sequence[Condition]) -> int:
         stmt, params = self._sql.delete(conditions)

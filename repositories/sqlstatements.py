@@ -226,14 +226,17 @@ class Statements:
         return self.cached(("count", shape), build), params
 
     def update(
-        self, conditions: Sequence[Condition], names: Sequence[str]
+        self, conditions: Sequence[Condition], names: Sequence[str], as_json: bool = False
     ) -> tuple[Any, dict[str, Any]]:
-        """UPDATE … RETURNING every column; values bind as ``v_<name>``, the time as ``now``.
+        """UPDATE … RETURNING every column (with `as_json`, on PostgreSQL: the new row as
+        one JSON text, keyed by column name); values bind as ``v_<name>``, the time as
+        ``now``.
 
         ``_modifiedAt`` becomes ``max(now, old + MODIFIED_AT_STEP)`` in the same step.
         """
         clauses, params, shape = self.where(conditions)
         names = tuple(sorted(names))
+        as_json = as_json and self.postgres
 
         def build() -> Any:
             modified = self.columns["_modifiedAt"]
@@ -241,14 +244,13 @@ class Statements:
             now: Any = bindparam("now", type_=Double())
             newest = func.greatest(now, bump) if self.postgres else func.max(now, bump)
             assignments = {n: bindparam(f"v_{n}", type_=self.columns[n].type) for n in names}
-            return (
-                update(self.table)
-                .where(*clauses())
-                .values(**assignments, _modifiedAt=newest)
-                .returning(*self.table.columns)
-            )
+            stmt = update(self.table).where(*clauses()).values(**assignments, _modifiedAt=newest)
+            if as_json:
+                name = str(self.engine.dialect.identifier_preparer.quote(self.table.name))
+                return stmt.returning(self._row_json(self.table, name))
+            return stmt.returning(*self.table.columns)
 
-        return self.cached(("update", shape, names), build), params
+        return self.cached(("update", shape, names, as_json), build), params
 
     def delete(self, conditions: Sequence[Condition]) -> tuple[Any, dict[str, Any]]:
         clauses, params, shape = self.where(conditions)
