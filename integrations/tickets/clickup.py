@@ -23,7 +23,7 @@ import httpx
 from pydantic import BaseModel, Field, SecretStr
 
 from integrations.tickets.base import Comment, CreateResult, Progress, TicketField, WriteResult
-from integrations.tickets.clickup_fields import to_ms
+from integrations.tickets.clickup_fields import field_options, to_ms
 from integrations.tickets.clickup_write import CORE_FIELDS, create_tasks, write_tasks
 from integrations.tickets.errors import (
     InvalidRequest,
@@ -149,14 +149,13 @@ class ClickUpConnector:
             for k, t in CORE_FIELDS.items()
         ]
         for field in self.custom_fields(refresh=True):
-            config = field.get("type_config") or {}
             out.append(
                 TicketField(
                     id=field["id"],
                     name=field["name"],
                     custom=True,
                     type=field["type"],
-                    options=[o for o in config.get("options") or [] if isinstance(o, dict)],
+                    options=field_options(field),
                 )
             )
         return out

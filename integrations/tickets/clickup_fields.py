@@ -58,14 +58,16 @@ def match_field(ref: str, defs: dict[str, dict[str, Any]]) -> dict[str, Any] | N
     return next((f for f in defs.values() if str(f.get("name", "")).casefold() == folded), None)
 
 
-def _options(field: dict[str, Any]) -> list[dict[str, Any]]:
+def field_options(field: dict[str, Any]) -> list[dict[str, Any]]:
+    """The options of a custom field's ``type_config`` (whatever else a reply sends there
+    reads as none)."""
     config = field.get("type_config")
     options = config.get("options") if isinstance(config, dict) else None
-    return [o for o in options or [] if isinstance(o, dict)]
+    return [o for o in options if isinstance(o, dict)] if isinstance(options, list) else []
 
 
 def _option_id(field: dict[str, Any], ref: Any) -> str:
-    options = _options(field)
+    options = field_options(field)
     for option in options:
         if ref == option.get("id") or (
             isinstance(ref, int) and not isinstance(ref, bool) and ref == option.get("orderindex")
