@@ -237,11 +237,17 @@ def test_ctrl_c_says_how_far_it_got_and_a_rerun_resumes(tmp_path: Path) -> None:
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     copied = 0
     deadline = time.monotonic() + 60
+    # the copy is frozen (SIGSTOP) while its files are counted, so a loaded machine that
+    # stalls this process cannot let it finish between the count and the Ctrl-C
     while copied == 0 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.005)
+        proc.send_signal(signal.SIGSTOP)
         copied = _count(tmp_path / "dst")
+        if copied == 0:
+            proc.send_signal(signal.SIGCONT)
     assert 0 < copied < COPY_ROWS, copied
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)  # delivered as it continues
+    proc.send_signal(signal.SIGCONT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, (out, err)
     line = [entry for entry in err.splitlines() if entry.startswith("interrupted:")]
