@@ -15,6 +15,7 @@ record (an ``admin`` may change it), and only a sysadmin creates or deletes mand
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,10 +45,18 @@ class Scope:
 
     def stamp_mandate(self, row: dict[str, Any]) -> None:
         """Fill or check the mandate of a record about to be created."""
+        self.stamp_mandates((row,))
+
+    def stamp_mandates(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Fill or check the mandate of each record about to be created."""
         self._check_mandates("creates")
         tenant = self.info.tenant
         if tenant is None:
             return
+        for row in rows:
+            self._stamp(tenant, row)
+
+    def _stamp(self, tenant: FieldSpec, row: dict[str, Any]) -> None:
         mandate = row.get(tenant.storage) or ""
         if not mandate:
             if not self.context.mandate_id:

@@ -124,6 +124,10 @@ class DatabaseBase(abc.ABC):
 class RepositoryBase(Generic[T], abc.ABC):
     """The contract's semantics on top of a backend's storage primitives."""
 
+    #: Whether `_insert_rows` takes a JSON field as its text (``bytes``, as
+    #: `RowRules.dump_many_json_text` may give it) as well as the document itself.
+    _json_text = False
+
     def __init__(self, model: type[T], database: DatabaseBase) -> None:
         self.model = model
         self.info: ModelInfo = model_info(model)
@@ -239,12 +243,11 @@ class RepositoryBase(Generic[T], abc.ABC):
         """New records as checked rows, mandate and audit fields stamped (with
         `json_text`, JSON fields maybe as their text: `RowRules.dump_many_json_text`)."""
         rows = self.rows.dump_many_json_text(objs) if json_text else self.rows.dump_many(objs)
-        stamp_mandate = self.scope.stamp_mandate
+        self.scope.stamp_mandates(rows)
         user = self.database.context.user_id
+        stamps = {"_createdAt": now, "_modifiedAt": now, "_createdBy": user, "_modifiedBy": user}
         for row in rows:
-            stamp_mandate(row)
-            row["_createdAt"] = row["_modifiedAt"] = now
-            row["_createdBy"] = row["_modifiedBy"] = user
+            row.update(stamps)
         return rows
 
     def _dump(self, obj: T) -> dict[str, Any]:
@@ -306,7 +309,7 @@ class RepositoryBase(Generic[T], abc.ABC):
         return obj
 
     def create(self, obj: T) -> T:
-        rows = self._new_rows([obj], time.time())
+        rows = self._new_rows([obj], time.time(), self._json_text)
         try:
             self._insert_rows(rows)
         except OutcomeUnknown:
@@ -317,12 +320,34 @@ class RepositoryBase(Generic[T], abc.ABC):
         check_count("batch_size", batch_size, 1)
         objs = list(objs)
         rows = self._create_rows(objs, time.time(), batch_size)
-        return [self._stored(obj, row) for obj, row in zip(objs, rows, strict=True)]
+        return self._stored_many(objs, rows)
+
+    def _stored_many(self, objs: list[T], rows: list[dict[str, Any]]) -> list[T]:
+        """`_stored` of each; the audit stamps (one time, one user: `_new_rows`) set alike
+        on every object when nothing else differs from row to row."""
+        if (
+            self.info.tenant is not None
+            or self._datetime_fields
+            or self.model.model_config.get("frozen")
+            or not rows
+        ):
+            return [self._stored(obj, row) for obj, row in zip(objs, rows, strict=True)]
+        first = rows[0]
+        update = {
+            "created_at": first["_createdAt"],
+            "created_by": first["_createdBy"],
+            "modified_at": first["_modifiedAt"],
+            "modified_by": first["_modifiedBy"],
+        }
+        for obj in objs:
+            obj.__dict__.update(update)
+            obj.__pydantic_fields_set__.update(update)
+        return objs
 
     def _create_rows(self, objs: list[T], now: float, batch_size: int) -> list[dict[str, Any]]:
         """The work of `create_many`: every row dumped and checked, then inserted
         (`_insert_many`), a dropped connection settled; the rows as stored."""
-        rows = self._new_rows(objs, now)
+        rows = self._new_rows(objs, now, self._json_text)
         self._check_unique(rows)
         if rows:
             insert = functools.partial(self._insert_many, rows, batch_size)

@@ -22,7 +22,7 @@ from pydantic_core import to_json
 from models.base import AUDIT_FIELDS
 from models.schema import FieldSpec, ModelInfo
 from repositories.errors import InvalidQuery
-from repositories.ids import validate_record_id
+from repositories.ids import MAX_ID_BYTES, validate_record_id
 from repositories.lookups import utc_iso
 from repositories.values import (
     INT64_MAX,
@@ -169,8 +169,9 @@ class RowRules:
                 validate_record_id(table, row.get("id"))  # type: ignore[arg-type]
             return
         columns = _columns(rows, ["id", *(storage for _, storage, _, _ in plan)])
-        for record_id in columns[0]:
-            validate_record_id(table, record_id)
+        if not _ids_plain(columns[0]):
+            for record_id in columns[0]:
+                validate_record_id(table, record_id)
         for (spec, _, kind, where), values in zip(plan, columns[1:], strict=True):
             if kind != "json" and _column_clean(spec, values):
                 continue
@@ -237,6 +238,15 @@ def _columns(rows: Sequence[Mapping[str, Any]], keys: list[str]) -> list[Sequenc
         except (KeyError, TypeError):
             pass
     return [[row.get(key) for row in rows] for key in keys]
+
+
+def _ids_plain(ids: Sequence[Any]) -> bool:
+    """Whether every id takes `validate_record_id`'s common case (short, alphanumeric),
+    decided for all of them in a few C-level passes."""
+    if not ids or set(map(type, ids)) != {str}:
+        return False
+    lengths = list(map(len, ids))
+    return min(lengths) > 0 and max(lengths) <= MAX_ID_BYTES // 4 and "".join(ids).isalnum()
 
 
 def _json_text_plan(info: ModelInfo) -> list[tuple[FieldSpec, set[str], bytes]] | None:

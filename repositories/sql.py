@@ -60,6 +60,8 @@ class SqlRepository(RepositoryBase[T]):
     bulk inserts on PostgreSQL use ``COPY``.
     """
 
+    _json_text = True  # both inserts send JSON as text: the dump's, where it made it
+
     def __init__(self, model: type[T], database: SqlDatabase) -> None:
         super().__init__(model, database)
         self._core = database._core

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import itertools
 import operator
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
@@ -161,19 +162,22 @@ def insert_rows(
 ) -> None:
     """Plain ``INSERT`` of the core's rows on the driver cursor (``executemany``).
 
-    JSON goes as JSON text; datetimes (the core's UTC ISO text) as PostgreSQL reads them,
-    or in the form SQLAlchemy keeps them in on SQLite, so both paths read back alike.
+    JSON goes as JSON text (a value may be its text already: bytes, as
+    `RowRules.dump_many_json_text` gives it); datetimes (the core's UTC ISO text) as
+    PostgreSQL reads them, or in the form SQLAlchemy keeps them in on SQLite, so both
+    paths read back alike.
     """
     sql, names, positional = _insert_text(table, conn.dialect)
     sqlite = conn.dialect.name == "sqlite"
-    columns = []  # column-wise, as for COPY: one pass per column, not per value
+    columns: list[Sequence[Any]] = []  # column-wise, as for COPY: C-level passes
     for name in names:
-        values = [row.get(name) for row in rows]
+        values = list(map(dict.get, rows, itertools.repeat(name)))
         if name in json_columns:
-            values = [None if v is None else to_json(v).decode() for v in values]
+            columns.append(_json_texts(values))
         elif sqlite and name in datetimes:
-            values = [None if v is None else _sqlite_datetime(v) for v in values]
-        columns.append(values)
+            columns.append([None if v is None else _sqlite_datetime(v) for v in values])
+        else:
+            columns.append(values)
     encoded: list[Any] = list(zip(*columns, strict=True))
     if not positional:
         encoded = [dict(zip(names, values, strict=True)) for values in encoded]
@@ -183,6 +187,18 @@ def insert_rows(
             cursor.executemany(sql, encoded)
     finally:
         cursor.close()
+
+
+def _json_texts(values: Sequence[Any]) -> Sequence[str | None]:
+    """Each JSON value (bytes: its text already) as JSON text; None stays None."""
+    present = [v for v in values if v is not None] if None in values else values
+    # JSON text holds no raw newline: one decode, one split for the whole column
+    joined = b"\n".join([v if v.__class__ is bytes else to_json(v) for v in present])
+    texts = joined.decode().split("\n") if present else []
+    if len(present) == len(values):
+        return texts
+    encoded = iter(texts)
+    return [None if v is None else next(encoded) for v in values]
 
 
 def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
