@@ -17,6 +17,7 @@ of ``find()`` of every row vs a raw ``fetchall``); last, at ``--contains-rows``,
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import time
@@ -79,8 +80,12 @@ def make_items(count: int, seed: int = 7) -> list[BenchItem]:
 
 
 def best_of(runs: int, fn: Callable[[], Any]) -> float:
+    """The best of `runs` timings of `fn`, each from a collected heap: where the garbage
+    collector's full collections fall is set by the process's allocation count, so
+    without it one side can take every one of them in every round."""
     best = float("inf")
     for _ in range(runs):
+        gc.collect()
         start = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - start)
