@@ -233,16 +233,19 @@ class RepositoryBase(Generic[T], abc.ABC):
         try:
             return self.model.model_validate(row)
         except ValidationError as exc:
-            raise StoreCorrupted(
-                f"{self.info.table}: stored record {row.get('id')!r} does not validate: {exc}"
-            ) from exc
+            raise self._unreadable(row.get("id"), exc) from exc
 
-    def _new_rows(
-        self, objs: Sequence[T], now: float, json_text: bool = False
-    ) -> list[dict[str, Any]]:
-        """New records as checked rows, mandate and audit fields stamped (with
-        `json_text`, JSON fields maybe as their text: `RowRules.dump_many_json_text`)."""
-        rows = self.rows.dump_many_json_text(objs) if json_text else self.rows.dump_many(objs)
+    def _unreadable(self, record_id: Any, exc: ValidationError) -> StoreCorrupted:
+        """The error for a stored record that does not validate."""
+        return StoreCorrupted(
+            f"{self.info.table}: stored record {record_id!r} does not validate: {exc}"
+        )
+
+    def _new_rows(self, objs: Sequence[T], now: float) -> list[dict[str, Any]]:
+        """New records as checked rows, mandate and audit fields stamped (JSON fields
+        maybe as their text where the backend takes it: `_json_text`)."""
+        rules = self.rows
+        rows = rules.dump_many_json_text(objs) if self._json_text else rules.dump_many(objs)
         self.scope.stamp_mandates(rows)
         user = self.database.context.user_id
         stamps = {"_createdAt": now, "_modifiedAt": now, "_createdBy": user, "_modifiedBy": user}
@@ -290,6 +293,10 @@ class RepositoryBase(Generic[T], abc.ABC):
         Only the stamped fields change (datetimes to their UTC form); a frozen model is
         copied instead.
         """
+        return self._stamped(obj, self._stamps(row))
+
+    def _stamps(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields `_stored` sets from a stored row, by field name."""
         update: dict[str, Any] = {
             "created_at": row["_createdAt"],
             "created_by": row["_createdBy"],
@@ -302,6 +309,9 @@ class RepositoryBase(Generic[T], abc.ABC):
         for spec in self._datetime_fields:
             stored = row[spec.storage]
             update[spec.name] = None if stored is None else dt.datetime.fromisoformat(stored)
+        return update
+
+    def _stamped(self, obj: T, update: dict[str, Any]) -> T:
         if self.model.model_config.get("frozen"):
             return obj.model_copy(update=update)
         obj.__dict__.update(update)
@@ -309,7 +319,7 @@ class RepositoryBase(Generic[T], abc.ABC):
         return obj
 
     def create(self, obj: T) -> T:
-        rows = self._new_rows([obj], time.time(), self._json_text)
+        rows = self._new_rows([obj], time.time())
         try:
             self._insert_rows(rows)
         except OutcomeUnknown:
@@ -323,31 +333,17 @@ class RepositoryBase(Generic[T], abc.ABC):
         return self._stored_many(objs, rows)
 
     def _stored_many(self, objs: list[T], rows: list[dict[str, Any]]) -> list[T]:
-        """`_stored` of each; the audit stamps (one time, one user: `_new_rows`) set alike
-        on every object when nothing else differs from row to row."""
-        if (
-            self.info.tenant is not None
-            or self._datetime_fields
-            or self.model.model_config.get("frozen")
-            or not rows
-        ):
+        """`_stored` of each; one set of stamps for all (one time, one user: `_new_rows`)
+        when no stamped field differs from row to row."""
+        if not rows or self.info.tenant is not None or self._datetime_fields:
             return [self._stored(obj, row) for obj, row in zip(objs, rows, strict=True)]
-        first = rows[0]
-        update = {
-            "created_at": first["_createdAt"],
-            "created_by": first["_createdBy"],
-            "modified_at": first["_modifiedAt"],
-            "modified_by": first["_modifiedBy"],
-        }
-        for obj in objs:
-            obj.__dict__.update(update)
-            obj.__pydantic_fields_set__.update(update)
-        return objs
+        update = self._stamps(rows[0])
+        return [self._stamped(obj, update) for obj in objs]
 
     def _create_rows(self, objs: list[T], now: float, batch_size: int) -> list[dict[str, Any]]:
         """The work of `create_many`: every row dumped and checked, then inserted
         (`_insert_many`), a dropped connection settled; the rows as stored."""
-        rows = self._new_rows(objs, now, self._json_text)
+        rows = self._new_rows(objs, now)
         self._check_unique(rows)
         if rows:
             insert = functools.partial(self._insert_many, rows, batch_size)

@@ -163,12 +163,10 @@ class RowRules:
         clean is checked value by value, which names the field and the problem.
         """
         table = self.info.table
-        plan = self._plan if json else [p for p in self._plan if p[2] != "json"]
-        if not rows or not plan:
-            for row in rows:
-                validate_record_id(table, row.get("id"))  # type: ignore[arg-type]
+        if not rows:
             return
-        columns = _columns(rows, ["id", *(storage for _, storage, _, _ in plan)])
+        plan = self._plan if json else [p for p in self._plan if p[2] != "json"]
+        columns = transposed(rows, ["id", *(storage for _, storage, _, _ in plan)])
         if not _ids_plain(columns[0]):
             for record_id in columns[0]:
                 validate_record_id(table, record_id)
@@ -230,8 +228,9 @@ class RowRules:
             raise InvalidQuery(f"{self._where(spec)}: not a storable datetime: {exc}") from exc
 
 
-def _columns(rows: Sequence[Mapping[str, Any]], keys: list[str]) -> list[Sequence[Any]]:
-    """The values of `keys` in `rows`, column by column (a missing key is None)."""
+def transposed(rows: Sequence[Mapping[str, Any]], keys: list[str]) -> list[Sequence[Any]]:
+    """The values of `keys` in `rows`, column by column (a missing key is None); `rows`
+    is not empty."""
     if len(keys) > 1:
         try:  # one C-level transposition when every row has every key
             return list(zip(*map(operator.itemgetter(*keys), rows), strict=True))

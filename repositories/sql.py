@@ -116,7 +116,7 @@ class SqlRepository(RepositoryBase[T]):
         def chunks() -> Iterator[list[dict[str, Any]]]:
             for start in range(0, len(objs), step):
                 if start >= len(rows):
-                    rows.extend(self._new_rows(objs[start : start + step], now, json_text=True))
+                    rows.extend(self._new_rows(objs[start : start + step], now))
                 yield rows[start : start + step]
             self._check_unique(rows)  # every row checked: now a repeated id
 
@@ -286,9 +286,7 @@ class SqlRepository(RepositoryBase[T]):
         try:
             return self.model.model_validate_json(rows[0][0])
         except ValidationError as exc:
-            raise StoreCorrupted(
-                f"{self.info.table}: stored record {record_id!r} does not validate: {exc}"
-            ) from exc
+            raise self._unreadable(record_id, exc) from exc
 
     def _pg_update(
         self, conditions: Sequence[Condition], values: dict[str, Any], now: float, as_json: bool

@@ -15,17 +15,19 @@ import contextlib
 import datetime as dt
 import functools
 import itertools
-import operator
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic_core import to_json
 from sqlalchemy import JSON, Boolean, Connection, Dialect, Float, Integer, Table
 from sqlalchemy import exc as sa_exc
 
+from repositories.rows import transposed
+
 __all__ = ["copy_rows", "copy_stream", "fetch", "fetch_each", "insert_rows"]
 
 _NULL = "\\N"
+_N = TypeVar("_N", str, None)  # what stands for SQL NULL: COPY's text, or None
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -50,18 +52,8 @@ def _column(kind: str, values: Sequence[Any]) -> Sequence[str]:
         )
     if kind == "bool":
         return [_NULL if v is None else ("t" if v else "f") for v in values]
-    if kind == "json":  # pydantic-core's encoder; JSON text holds no raw tab or newline
-        present = [v for v in values if v is not None] if has_null else values
-        # a value may be its JSON text already (bytes: `RowRules.dump_many_json_text`)
-        joined = b"\n".join([v if v.__class__ is bytes else to_json(v) for v in present])
-        text = joined.decode()
-        if "\\" in text:
-            text = text.replace("\\", "\\\\")
-        texts = text.split("\n") if present else []
-        if not has_null:
-            return texts
-        encoded = iter(texts)
-        return [_NULL if v is None else next(encoded) for v in values]
+    if kind == "json":  # JSON text holds no raw tab or newline: only backslashes escaped
+        return _json_texts(values, _NULL, escape=True)
     present = [v for v in values if v is not None] if has_null else values
     chars = "".join(present)
     if "\\" in chars or "\t" in chars or "\n" in chars or "\r" in chars:
@@ -173,7 +165,7 @@ def insert_rows(
     for name in names:
         values = list(map(dict.get, rows, itertools.repeat(name)))
         if name in json_columns:
-            columns.append(_json_texts(values))
+            columns.append(_json_texts(values, None))
         elif sqlite and name in datetimes:
             columns.append([None if v is None else _sqlite_datetime(v) for v in values])
         else:
@@ -189,16 +181,20 @@ def insert_rows(
         cursor.close()
 
 
-def _json_texts(values: Sequence[Any]) -> Sequence[str | None]:
-    """Each JSON value (bytes: its text already) as JSON text; None stays None."""
+def _json_texts(values: Sequence[Any], null: _N, escape: bool = False) -> Sequence[str | _N]:
+    """Each JSON value as JSON text by pydantic-core's encoder (bytes: its text already,
+    as `RowRules.dump_many_json_text` gives it), backslashes doubled if `escape` (COPY's
+    text format); None becomes `null`."""
     present = [v for v in values if v is not None] if None in values else values
     # JSON text holds no raw newline: one decode, one split for the whole column
-    joined = b"\n".join([v if v.__class__ is bytes else to_json(v) for v in present])
-    texts = joined.decode().split("\n") if present else []
+    text = b"\n".join([v if v.__class__ is bytes else to_json(v) for v in present]).decode()
+    if escape and "\\" in text:
+        text = text.replace("\\", "\\\\")
+    texts = text.split("\n") if present else []
     if len(present) == len(values):
         return texts
     encoded = iter(texts)
-    return [None if v is None else next(encoded) for v in values]
+    return [null if v is None else next(encoded) for v in values]
 
 
 def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -228,7 +224,7 @@ def copy_stream(conn: Connection, table: Table, chunks: Iterable[Sequence[dict[s
                 continue
             columns = [
                 _column(kind, values)
-                for kind, values in zip(kinds, _transposed(rows, names), strict=True)
+                for kind, values in zip(kinds, transposed(rows, names), strict=True)
             ]
             payload = "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
             # encoded here, not by the driver: text the connection's encoding cannot hold
@@ -250,16 +246,6 @@ def copy_stream(conn: Connection, table: Table, chunks: Iterable[Sequence[dict[s
                 await_only(_copy_async(cursor._cursor, sql, payloads()))
     finally:
         cursor.close()
-
-
-def _transposed(rows: Sequence[dict[str, Any]], names: list[str]) -> list[Sequence[Any]]:
-    """The rows' values column by column (a missing key is None)."""
-    if len(names) > 1:
-        try:  # one C-level pass when every row has every column
-            return list(zip(*map(operator.itemgetter(*names), rows), strict=True))
-        except KeyError:
-            pass
-    return [[row.get(n) for row in rows] for n in names]
 
 
 class _Reader:

@@ -262,6 +262,17 @@ class JsonRepository(RepositoryBase[T]):
     def _by_id_only(orders: Sequence[Order]) -> bool:
         return len(orders) == 1 and orders[0].field.name == "id" and not orders[0].descending
 
+    def _over_sorted_ids(
+        self, plan: Plan, conditions: Sequence[Condition], orders: Sequence[Order]
+    ) -> bool:
+        """Whether the index answers every condition and the order is by id (or none), so
+        the candidates' sorted ids are the answer's order; nothing announced is pending."""
+        return (
+            len(plan.answered) == len(conditions)
+            and (not orders or self._by_id_only(orders))
+            and not self.state.pending
+        )
+
     @classmethod
     def _sorted(cls, rows: list[Row], orders: Sequence[Order]) -> list[Row]:
         if cls._by_id_only(orders):
@@ -305,11 +316,7 @@ class JsonRepository(RepositoryBase[T]):
         # a keyset page in id order: its position is a bound on the ids alone
         indexed, after = _split_id_position(conditions, orders)
         plan = state.index.plan(indexed)
-        if (
-            len(plan.answered) == len(indexed)
-            and (not orders or self._by_id_only(orders))
-            and not state.pending
-        ):
+        if self._over_sorted_ids(plan, indexed, orders):
             # the index answered the filter and the order is by id: page over sorted ids
             # (only as many as the page needs); no cached dict is touched unless its
             # bytes are not cached
@@ -378,14 +385,8 @@ class JsonRepository(RepositoryBase[T]):
         """
         state = self.state
         with self._reading():
-            if state.corrupted:
-                state.refuse_corrupted(query.conditions)
-            plan = state.index.plan(query.conditions)
-            streams = (
-                len(plan.answered) == len(query.conditions)
-                and (not query.orders or self._by_id_only(query.orders))
-                and not state.pending
-            )
+            plan = state.plan(query.conditions)
+            streams = self._over_sorted_ids(plan, query.conditions, query.orders)
             ids = sorted(plan.id_collection(state.ids)) if streams else []
         if not streams:
             yield from super()._iter_models(query, batch_size)
