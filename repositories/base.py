@@ -531,7 +531,7 @@ class RepositoryBase(Generic[T], abc.ABC):
         changes: Mapping[str, Any],
         expected_modified_at: float | None = None,
     ) -> T:
-        cas = self._expected(expected_modified_at)
+        cas = () if expected_modified_at is None else self._expected(expected_modified_at)
         conditions = [self._by_id(record_id), *self.scope.write, *cas]
         values = self._changes(record_id, changes)
         now = time.time()

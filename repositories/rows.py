@@ -39,6 +39,10 @@ __all__ = ["RowRules"]
 #: NaN inside a JSON field kept as NaN when dumped (so refused), not turned into null.
 _CONFIG = ConfigDict(allow_inf_nan=False, ser_json_inf_nan="constants")
 
+#: The field kinds whose bare type validates and dumps a value of exactly that type as
+#: itself (`RowRules._plain_type`).
+_PLAIN_KINDS: dict[str, type] = {"int": int, "text": str, "float": float, "bool": bool}
+
 #: What pydantic raises when a value cannot be dumped as JSON (bytes that are not UTF-8,
 #: nesting past its serialisation limit); PydanticSerializationError is a ValueError.
 _DUMP_ERRORS = (ValueError, RecursionError, OverflowError)
@@ -56,6 +60,9 @@ class RowRules:
         ]
         self._adapters: dict[str, TypeAdapter[Any]] = {}
         self._json_text = _json_text_plan(info)
+        # an update's hot path: the fields whose values of one exact type pass unchanged
+        self._plain_types = {f.name: self._plain_type(f) for f in info.fields}
+        self._wheres = {f.name: self._where(f) for f in info.fields}
 
     def _adapter(self, spec: FieldSpec) -> TypeAdapter[Any]:
         adapter = self._adapters.get(spec.name)
@@ -185,7 +192,7 @@ class RowRules:
 
     def changes(self, record_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         """Validate a partial update into storage values (audit fields dropped)."""
-        if not isinstance(changes, Mapping):
+        if type(changes) is not dict and not isinstance(changes, Mapping):
             raise InvalidQuery(f"{self.info.table}: changes must be a mapping")
         values: dict[str, Any] = {}
         for key, value in changes.items():
@@ -198,8 +205,24 @@ class RowRules:
                 if value != record_id:
                     raise InvalidQuery(f"{self.info.table}: the id of a record cannot change")
                 continue
+            if type(value) is self._plain_types.get(spec.name) and (
+                type(value) is not float or math.isfinite(value)
+            ):
+                check_storable(spec, value, self._wheres[spec.name])
+                values[spec.storage] = value
+                continue
             values[spec.storage] = self._value(spec, value)
         return values
+
+    def _plain_type(self, spec: FieldSpec) -> type | None:
+        """The exact type whose values the field's validation and JSON dump return
+        unchanged (a bare ``int``, ``str``, ``float`` or ``bool``: no constraint), so a
+        change of that type skips both; None for any other field."""
+        if spec.kind not in _PLAIN_KINDS:
+            return None
+        schema = self._adapter(spec).core_schema
+        plain = _PLAIN_KINDS[spec.kind]
+        return plain if schema == {"type": plain.__name__} else None
 
     def _value(self, spec: FieldSpec, value: Any) -> Any:
         where = self._where(spec)

@@ -72,6 +72,7 @@ class SqlRepository(RepositoryBase[T]):
         self._datetimes = [f.storage for f in self.info.fields if f.kind == "datetime"]
         self._json_columns = {f.storage for f in self.info.fields if f.kind == "json"}
         self._postgres = self._core.dialect == "postgresql"
+        self._value_params = {name: f"v_{name}" for name in self._keys}  # an update's binds
         self._get_sql: tuple[str, dict[str, Any]] | None = None
         self._get_names: list[str] = []  # SELECT * column order, learnt on first use
         self._list_adapter: TypeAdapter[list[T]] = TypeAdapter(list[model])  # type: ignore[valid-type]
@@ -292,14 +293,13 @@ class SqlRepository(RepositoryBase[T]):
         self, conditions: Sequence[Condition], values: dict[str, Any], now: float, as_json: bool
     ) -> list[tuple[Any, ...]]:
         """The UPDATE's compiled text on the driver cursor; JSON values as JSON text."""
-        stmt, params = self._sql.update(conditions, list(values), as_json)
-        sql, constants = self._sql.text(stmt)
-        params.update(constants)
+        sql, params = self._sql.update_text(conditions, tuple(values), as_json)
         params["now"] = now
-        json_columns = self._json_columns
+        json_columns, names = self._json_columns, self._value_params
         for name, value in values.items():
-            encoded = value is not None and name in json_columns
-            params[f"v_{name}"] = to_json(value).decode() if encoded else value
+            if value is not None and name in json_columns:
+                value = to_json(value).decode()
+            params[names[name]] = value
         _, rows = self._core.run(
             self.info.table,
             lambda conn: sqlcopy.fetch(conn, sql, params, False),

@@ -65,17 +65,27 @@ def _column(kind: str, values: Sequence[Any]) -> Sequence[str]:
 def _wrapped_driver_errors(conn: Connection, sql: str, cursor: Any) -> Iterator[None]:
     """The raw cursor bypasses SQLAlchemy: wrap its errors as SQLAlchemy would (a
     disconnect invalidates the connection), so the backend translates them in one place."""
-    driver_error = conn.dialect.loaded_dbapi.Error
     try:
         yield
-    except driver_error as exc:
-        dbapi = conn.connection.dbapi_connection
-        disconnect = conn.dialect.is_disconnect(exc, dbapi, cursor)
-        if disconnect:
-            conn.invalidate(exc)
-        raise sa_exc.DBAPIError.instance(
-            sql, None, exc, driver_error, connection_invalidated=disconnect, dialect=conn.dialect
-        ) from exc
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(conn, sql, cursor, exc) from exc
+
+
+def _wrapped(conn: Connection, sql: str, cursor: Any, exc: Any) -> sa_exc.StatementError:
+    """A driver error as SQLAlchemy's `DBAPIError` (`_wrapped_driver_errors`)."""
+    dbapi = conn.connection.dbapi_connection
+    disconnect = conn.dialect.is_disconnect(exc, dbapi, cursor)
+    if disconnect:
+        conn.invalidate(exc)
+    error: sa_exc.StatementError = sa_exc.DBAPIError.instance(
+        sql,
+        None,
+        exc,
+        conn.dialect.loaded_dbapi.Error,
+        connection_invalidated=disconnect,
+        dialect=conn.dialect,
+    )
+    return error
 
 
 def _cursor(conn: Connection) -> Any:
@@ -98,11 +108,12 @@ def fetch(
     connection), so the backend translates them at its one boundary.
     """
     cursor = _cursor(conn)
-    try:
-        with _wrapped_driver_errors(conn, sql, cursor):
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
+    try:  # the errors wrapped inline: this is every point read's and update's path
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
         return ([column[0] for column in cursor.description] if describe else []), rows
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(conn, sql, cursor, exc) from exc
     finally:
         if not getattr(cursor, "closed", False):
             cursor.close()

@@ -212,7 +212,7 @@ class SqlCore:
         (`write` names it) is not: its outcome is unknown, so `OutcomeUnknown`, which
         the shared core resolves with its own audit stamps where it can.
         """
-        stack = self.tx_stack()
+        stack = getattr(self.local, "tx", None)  # `tx_stack` without making one
         if self.replicas is not None and context is not None:
             if write is not None:
                 self.replicas.note_write(context)

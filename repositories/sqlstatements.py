@@ -131,17 +131,22 @@ class Statements:
 
     def where(self, conditions: Sequence[Condition]) -> Where:
         """Parameters and cache key now; the clauses only when a statement is built."""
+        params, shape = self.bound(conditions)
+
+        def clauses() -> list[ColumnElement[bool]]:
+            return [self._clause(c, f"p{i}") for i, c in enumerate(conditions)]
+
+        return clauses, params, tuple(shape)
+
+    def bound(self, conditions: Sequence[Condition]) -> tuple[dict[str, Any], tuple[Any, ...]]:
+        """The parameters of these conditions and their part of a statement's cache key."""
         params, shape = {}, []
         for index, cond in enumerate(conditions):
             value, key = self._bind(cond)
             shape.append((cond.field.storage, key))
             if value is not _NO_PARAM:
                 params[f"p{index}"] = value
-
-        def clauses() -> list[ColumnElement[bool]]:
-            return [self._clause(c, f"p{i}") for i, c in enumerate(conditions)]
-
-        return clauses, params, tuple(shape)
+        return params, tuple(shape)
 
     # --- statements -------------------------------------------------------------------
 
@@ -251,6 +256,20 @@ class Statements:
             return stmt.returning(*self.table.columns)
 
         return self.cached(("update", shape, names, as_json), build), params
+
+    def update_text(
+        self, conditions: Sequence[Condition], names: tuple[str, ...], as_json: bool
+    ) -> tuple[str, dict[str, Any]]:
+        """`update` as SQL text for the driver cursor, its parameters (constants included)
+        ready: one cache lookup on the hot path of every update."""
+        params, shape = self.bound(conditions)
+        key = ("update_text", shape, names, as_json)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self.cached(key, lambda: self.text(self.update(conditions, names, as_json)[0]))
+        sql, constants = entry
+        params.update(constants)
+        return sql, params
 
     def delete(self, conditions: Sequence[Condition]) -> tuple[Any, dict[str, Any]]:
         clauses, params, shape = self.where(conditions)
