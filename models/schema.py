@@ -34,6 +34,9 @@ class FieldSpec:
     nullable: bool
     indexed: bool
     annotation: Any = field(compare=False, repr=False)
+    #: The field's own constraints and validators (``Field(ge=0)``, ``Annotated[...,
+    #: AfterValidator(f)]``): pydantic keeps them beside the annotation, not in it.
+    metadata: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
     @functools.cached_property
     def adapter(self) -> TypeAdapter[Any]:
@@ -108,6 +111,7 @@ def model_info(model: type[Record]) -> ModelInfo:
             nullable=nullable,
             indexed=bool(extra.get("index")) or (name.endswith("_id") and name != "id"),
             annotation=info.annotation,
+            metadata=tuple(info.metadata),
         )
         specs.append(spec)
         by_name[name] = spec

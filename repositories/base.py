@@ -121,6 +121,14 @@ class DatabaseBase(abc.ABC):
         return f"<{type(self).__name__} {redact_url(self.url)} as {self.context.user_id}>"
 
 
+def _problems(exc: ValidationError) -> str:
+    """A validation error's problems on one line: ``field: message; …``."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"] else e["msg"]
+        for e in exc.errors()
+    )
+
+
 class RepositoryBase(Generic[T], abc.ABC):
     """The contract's semantics on top of a backend's storage primitives."""
 
@@ -534,6 +542,19 @@ class RepositoryBase(Generic[T], abc.ABC):
         cas = () if expected_modified_at is None else self._expected(expected_modified_at)
         conditions = [self._by_id(record_id), *self.scope.write, *cas]
         values = self._changes(record_id, changes)
+        if self.rows.whole_record_rules:
+            return again_if_lost(
+                self, lambda: self._checked_update(record_id, conditions, values, cas)
+            )
+        return self._apply_update(record_id, conditions, values, cas)
+
+    def _apply_update(
+        self,
+        record_id: str,
+        conditions: list[Condition],
+        values: dict[str, Any],
+        cas: tuple[Condition, ...],
+    ) -> T:
         now = time.time()
         try:
             record = self._update_record(record_id, conditions, values, now)
@@ -542,8 +563,29 @@ class RepositoryBase(Generic[T], abc.ABC):
             row = settle_update(self, record_id, conditions, values, now, expected)
             record = None if row is None else self._load(row)
         if record is None:
-            raise self._explain_miss(record_id, expected_modified_at)
+            raise self._explain_miss(record_id, cas[0].value if cas else None)
         return record
+
+    def _checked_update(
+        self,
+        record_id: str,
+        conditions: list[Condition],
+        values: dict[str, Any],
+        cas: tuple[Condition, ...],
+    ) -> T:
+        """`_apply_update` for a model with validators of its own: each field's change was
+        checked alone, these see the whole record, so the changed record is validated
+        before it is kept, and one they refuse is not."""
+        with self.database.transaction():
+            try:
+                return self._apply_update(record_id, conditions, values, cas)
+            except StoreCorrupted as exc:
+                cause = exc.__cause__
+                reason = _problems(cause) if isinstance(cause, ValidationError) else str(exc)
+                raise InvalidQuery(
+                    f"{self.info.table}: record {record_id!r} with these changes does not "
+                    f"validate: {reason}"
+                ) from exc
 
     def upsert(self, obj: T) -> T:
         return again_if_lost(self, lambda: self._upsert(obj))

@@ -14,7 +14,7 @@ import math
 import operator
 import typing
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PydanticUserError, TypeAdapter, ValidationError
 from pydantic_core import to_json
@@ -43,6 +43,39 @@ _CONFIG = ConfigDict(allow_inf_nan=False, ser_json_inf_nan="constants")
 #: itself (`RowRules._plain_type`).
 _PLAIN_KINDS: dict[str, type] = {"int": int, "text": str, "float": float, "bool": bool}
 
+#: The model config keys that change what a value validates or dumps to: a change is
+#: validated under them as the record is (`RowRules._adapter`).
+_VALUE_CONFIG = frozenset(
+    {
+        "str_to_lower",
+        "str_to_upper",
+        "str_strip_whitespace",
+        "str_min_length",
+        "str_max_length",
+        "strict",
+        "coerce_numbers_to_str",
+        "use_enum_values",
+        "arbitrary_types_allowed",
+        "regex_engine",
+        "val_json_bytes",
+        "ser_json_bytes",
+        "ser_json_timedelta",
+        "ser_json_temporal",
+        "val_temporal_unit",
+    }
+)
+#: Those of them that change a bare int, str, float or bool (`RowRules._plain_type`).
+_SCALAR_CONFIG = frozenset(
+    {
+        "str_to_lower",
+        "str_to_upper",
+        "str_strip_whitespace",
+        "str_min_length",
+        "str_max_length",
+        "strict",
+    }
+)
+
 #: What pydantic raises when a value cannot be dumped as JSON (bytes that are not UTF-8,
 #: nesting past its serialisation limit); PydanticSerializationError is a ValueError.
 _DUMP_ERRORS = (ValueError, RecursionError, OverflowError)
@@ -59,6 +92,14 @@ class RowRules:
             (f, f.storage, f.kind, f"{info.table}.{f.name}") for f in info.fields if f.name != "id"
         ]
         self._adapters: dict[str, TypeAdapter[Any]] = {}
+        own = info.model.model_config
+        # a change is validated as the model validates that field: its config's value
+        # rules (``str_max_length``…) under ours (finite numbers, NaN refused)
+        self._config = ConfigDict(**{k: v for k, v in own.items() if k in _VALUE_CONFIG}, **_CONFIG)  # type: ignore[typeddict-item]
+        self._scalar_config = bool(_SCALAR_CONFIG & own.keys())
+        #: Whether the model has validators of its own (``field_validator``,
+        #: ``model_validator``): a change can then only be checked on the whole record.
+        self.whole_record_rules = _has_validators(info.model)
         self._json_text = _json_text_plan(info)
         # an update's hot path: the fields whose values of one exact type pass unchanged
         self._plain_types = {f.name: self._plain_type(f) for f in info.fields}
@@ -68,7 +109,7 @@ class RowRules:
         adapter = self._adapters.get(spec.name)
         if adapter is None:
             try:
-                adapter = TypeAdapter(_bare(spec), config=_CONFIG)
+                adapter = TypeAdapter(_annotated(spec), config=self._config)
             except PydanticUserError:  # a model type carries its own config
                 adapter = spec.adapter
             self._adapters[spec.name] = adapter
@@ -218,7 +259,7 @@ class RowRules:
         """The exact type whose values the field's validation and JSON dump return
         unchanged (a bare ``int``, ``str``, ``float`` or ``bool``: no constraint), so a
         change of that type skips both; None for any other field."""
-        if spec.kind not in _PLAIN_KINDS:
+        if spec.kind not in _PLAIN_KINDS or spec.metadata or self._scalar_config:
             return None
         schema = self._adapter(spec).core_schema
         plain = _PLAIN_KINDS[spec.kind]
@@ -377,6 +418,22 @@ def _bare(spec: FieldSpec) -> Any:
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         return args[0] if len(args) == 1 else typing.Union[tuple(args)]  # noqa: UP007
     return annotation
+
+
+def _annotated(spec: FieldSpec) -> Any:
+    """The field's bare type with its own constraints and validators (`_bare`)."""
+    bare = _bare(spec)
+    return Annotated[(bare, *spec.metadata)] if spec.metadata else bare
+
+
+def _has_validators(model: type[BaseModel]) -> bool:
+    decorators = model.__pydantic_decorators__
+    return bool(
+        decorators.field_validators
+        or decorators.model_validators
+        or decorators.validators
+        or decorators.root_validators
+    )
 
 
 def _reason(exc: BaseException) -> str:
