@@ -7,6 +7,7 @@ baseline (`compare`), except ``find_memory``, which reports peak memory.
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import random
 import time
@@ -21,20 +22,32 @@ from benchmarks._pg import line
 from repositories import connect
 from repositories.sql import SqlRepository
 
+#: Updates per timed round of the `update` section.
+UPDATE_ROUND = 500
 Compare = Callable[[int, Callable[[], Any], Callable[[], Any]], tuple[float, float]]
 ORDER = "ORDER BY amount DESC NULLS LAST, id"
 
 
 def update(repo: SqlRepository[Any], cur: Any, ids: Sequence[str], compare: Compare) -> None:
-    """``update(id, {"quantity": n})`` vs the same UPDATE … RETURNING on psycopg2."""
+    """``update(id, {"quantity": n})`` vs the same UPDATE … RETURNING on psycopg2.
+
+    Every update waits for its commit's flush, whose time drifts with the disk: short
+    rounds (`UPDATE_ROUND` updates, 20 of them each side, alternating) let both sides meet
+    the same drift, where five long ones gave whichever side ran into a slow spell a
+    whole round of it.
+    """
     counter = iter(range(10**9))
+    size = min(UPDATE_ROUND, len(ids))  # every round the same length
+    rounds = itertools.cycle([ids[i : i + size] for i in range(0, len(ids) - size + 1, size)])
+    batch: list[str] = []
 
     def ours() -> None:
-        for rid in ids:
+        batch[:] = next(rounds)
+        for rid in batch:
             repo.update(rid, {"quantity": next(counter) % 500})
 
     def raw() -> None:
-        for rid in ids:
+        for rid in batch:  # the ids `ours` has just changed
             cur.execute(
                 'UPDATE raw_items SET quantity = %s, "_modifiedAt" = %s, "_modifiedBy" = %s '
                 "WHERE id = %s RETURNING *",
@@ -42,8 +55,8 @@ def update(repo: SqlRepository[Any], cur: Any, ids: Sequence[str], compare: Comp
             )
             cur.fetchone()
 
-    ours_t, raw_t = compare(5, ours, raw)
-    print(line("update", len(ids) / ours_t, len(ids) / raw_t), flush=True)
+    ours_t, raw_t = compare(20, ours, raw)
+    print(line("update", size / ours_t, size / raw_t), flush=True)
 
 
 def find_ordered(repo: SqlRepository[Any], cur: Any, url: str, compare: Compare) -> None:

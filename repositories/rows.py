@@ -101,9 +101,13 @@ class RowRules:
         #: ``model_validator``): a change can then only be checked on the whole record.
         self.whole_record_rules = _has_validators(info.model)
         self._json_text = _json_text_plan(info)
-        # an update's hot path: the fields whose values of one exact type pass unchanged
-        self._plain_types = {f.name: self._plain_type(f) for f in info.fields}
-        self._wheres = {f.name: self._where(f) for f in info.fields}
+        # an update's hot path: each name a change may use (python or storage name) to
+        # its field, the exact type whose values pass unchanged, and its error prefix
+        self._changeable = {
+            name: (spec, self._plain_type(spec), self._where(spec))
+            for name, spec in info.by_name.items()
+            if spec.name != "id" and spec.name not in AUDIT_FIELDS
+        }
 
     def _adapter(self, spec: FieldSpec) -> TypeAdapter[Any]:
         adapter = self._adapters.get(spec.name)
@@ -236,34 +240,38 @@ class RowRules:
         if type(changes) is not dict and not isinstance(changes, Mapping):
             raise InvalidQuery(f"{self.info.table}: changes must be a mapping")
         values: dict[str, Any] = {}
+        changeable = self._changeable
         for key, value in changes.items():
-            spec = self.info.resolve(key) if isinstance(key, str) else None
-            if spec is None:
-                raise InvalidQuery(f"{self.info.table}: unknown field {short(key)} in changes")
-            if spec.name in AUDIT_FIELDS:
-                continue  # audit fields are set by the repository, never from input
-            if spec.name == "id":
-                if value != record_id:
-                    raise InvalidQuery(f"{self.info.table}: the id of a record cannot change")
+            entry = changeable.get(key)
+            if entry is None:
+                self._unchangeable(record_id, key, value)
                 continue
-            if type(value) is self._plain_types.get(spec.name) and (
-                type(value) is not float or math.isfinite(value)
-            ):
-                check_storable(spec, value, self._wheres[spec.name])
+            spec, plain, where = entry
+            if type(value) is plain and (type(value) is not float or math.isfinite(value)):
+                check_storable(spec, value, where)
                 values[spec.storage] = value
-                continue
-            values[spec.storage] = self._value(spec, value)
+            else:
+                values[spec.storage] = self._value(spec, value)
         return values
+
+    def _unchangeable(self, record_id: str, key: Any, value: Any) -> None:
+        """A change of a field no update sets: the audit fields are skipped (the
+        repository sets them, never input), the record's own id too; anything else is
+        refused."""
+        spec = self.info.resolve(key) if isinstance(key, str) else None
+        if spec is None:
+            raise InvalidQuery(f"{self.info.table}: unknown field {short(key)} in changes")
+        if spec.name == "id" and value != record_id:
+            raise InvalidQuery(f"{self.info.table}: the id of a record cannot change")
 
     def _plain_type(self, spec: FieldSpec) -> type | None:
         """The exact type whose values the field's validation and JSON dump return
         unchanged (a bare ``int``, ``str``, ``float`` or ``bool``: no constraint), so a
         change of that type skips both; None for any other field."""
-        if spec.kind not in _PLAIN_KINDS or spec.metadata or self._scalar_config:
+        plain = _PLAIN_KINDS.get(spec.kind)
+        if plain is None or spec.metadata or self._scalar_config:
             return None
-        schema = self._adapter(spec).core_schema
-        plain = _PLAIN_KINDS[spec.kind]
-        return plain if schema == {"type": plain.__name__} else None
+        return plain if _bare(spec) is plain else None
 
     def _value(self, spec: FieldSpec, value: Any) -> Any:
         where = self._where(spec)

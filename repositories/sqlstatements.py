@@ -60,6 +60,10 @@ _SQLITE_JSON_COLUMNS = 60
 Where = tuple[Callable[[], list[ColumnElement[bool]]], dict[str, Any], tuple[Any, ...]]
 
 
+#: The operators whose condition binds its value as it is (`Statements._bind`).
+_BOUND_AS_IS = frozenset(_COMPARISONS)
+
+
 class Statements:
     """Cached statements on `table` for one model, for PostgreSQL or SQLite."""
 
@@ -142,7 +146,11 @@ class Statements:
         """The parameters of these conditions and their part of a statement's cache key."""
         params, shape = {}, []
         for index, cond in enumerate(conditions):
-            value, key = self._bind(cond)
+            op = cond.op
+            if op in _BOUND_AS_IS:  # the common case, without a call
+                value, key = cond.value, op
+            else:
+                value, key = self._bind(cond)
             shape.append((cond.field.storage, key))
             if value is not _NO_PARAM:
                 params[f"p{index}"] = value
