@@ -253,7 +253,9 @@ class Statements:
 
         def build() -> Any:
             modified = self.columns["_modifiedAt"]
-            bump = func.coalesce(modified, 0.0) + MODIFIED_AT_STEP
+            # the constants in the text: nothing for the driver to bind on every update
+            zero, step = (cast(literal_column(repr(v)), Double()) for v in (0.0, MODIFIED_AT_STEP))
+            bump = func.coalesce(modified, zero) + step
             now: Any = bindparam("now", type_=Double())
             newest = func.greatest(now, bump) if self.postgres else func.max(now, bump)
             assignments = {n: bindparam(f"v_{n}", type_=self.columns[n].type) for n in names}
