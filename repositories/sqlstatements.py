@@ -254,7 +254,8 @@ class Statements:
         def build() -> Any:
             modified = self.columns["_modifiedAt"]
             # the constants in the text: nothing for the driver to bind on every update
-            zero, step = (cast(literal_column(repr(v)), Double()) for v in (0.0, MODIFIED_AT_STEP))
+            zero: Any = cast(literal_column(repr(0.0)), Double())
+            step: Any = cast(literal_column(repr(MODIFIED_AT_STEP)), Double())
             bump = func.coalesce(modified, zero) + step
             now: Any = bindparam("now", type_=Double())
             newest = func.greatest(now, bump) if self.postgres else func.max(now, bump)
