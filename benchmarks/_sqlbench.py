@@ -10,6 +10,7 @@ import gc
 import itertools
 import os
 import random
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,19 +25,23 @@ from repositories.sql import SqlRepository
 
 #: Updates per timed round of the `update` section.
 UPDATE_ROUND = 500
+#: Timed rounds of the `update` section, each side.
+UPDATE_ROUNDS = 24
 Compare = Callable[[int, Callable[[], Any], Callable[[], Any]], tuple[float, float]]
 ORDER = "ORDER BY amount DESC NULLS LAST, id"
 
 
-def update(repo: SqlRepository[Any], cur: Any, ids: Sequence[str], compare: Compare) -> None:
+def update(repo: SqlRepository[Any], cur: Any, ids: Sequence[str]) -> None:
     """``update(id, {"quantity": n})`` vs the same UPDATE … RETURNING on psycopg2.
 
-    Every update waits for its commit's flush, whose time drifts with the disk: short
-    rounds (`UPDATE_ROUND` updates, 20 of them each side, alternating) let both sides meet
-    the same drift, where five long ones gave whichever side ran into a slow spell a
-    whole round of it. Both tables start vacuumed and are not vacuumed meanwhile: the
-    updates leave dead rows past autovacuum's threshold, and where its run fell (on one
-    table, during one side's round) decided the figure.
+    Every update waits for its commit's flush, whose time drifts with the disk (within
+    one run, 500 to 1,200 µs an update, on both sides alike) and spikes where a GIN
+    pending list is flushed or a checkpoint writes. So: short rounds (`UPDATE_ROUND`
+    updates, the same ids on both sides), `UPDATE_ROUNDS` of them each side, alternating
+    which side goes first, and each side's median round, where five long rounds and the
+    best of each gave 0.82 to 1.02 on the same code. Both tables start vacuumed and are
+    not vacuumed meanwhile: where autovacuum's run fell (on one table, during one
+    side's round) decided the figure too.
     """
     for table in ('"BenchItem"', "raw_items"):
         cur.execute(f"VACUUM ANALYZE {table}")
@@ -47,12 +52,11 @@ def update(repo: SqlRepository[Any], cur: Any, ids: Sequence[str], compare: Comp
     batch: list[str] = []
 
     def ours() -> None:
-        batch[:] = next(rounds)
         for rid in batch:
             repo.update(rid, {"quantity": next(counter) % 500})
 
     def raw() -> None:
-        for rid in batch:  # the ids `ours` has just changed
+        for rid in batch:
             cur.execute(
                 'UPDATE raw_items SET quantity = %s, "_modifiedAt" = %s, "_modifiedBy" = %s '
                 "WHERE id = %s RETURNING *",
@@ -60,7 +64,15 @@ def update(repo: SqlRepository[Any], cur: Any, ids: Sequence[str], compare: Comp
             )
             cur.fetchone()
 
-    ours_t, raw_t = compare(20, ours, raw)
+    times: dict[Callable[[], None], list[float]] = {ours: [], raw: []}
+    for index in range(UPDATE_ROUNDS):
+        batch[:] = next(rounds)
+        for side in (ours, raw) if index % 2 == 0 else (raw, ours):
+            gc.collect()
+            start = time.perf_counter()
+            side()
+            times[side].append(time.perf_counter() - start)
+    ours_t, raw_t = statistics.median(times[ours]), statistics.median(times[raw])
     print(line("update", size / ours_t, size / raw_t), flush=True)
     for table in ('"BenchItem"', "raw_items"):
         cur.execute(f"ALTER TABLE {table} RESET (autovacuum_enabled)")

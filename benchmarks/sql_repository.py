@@ -5,8 +5,9 @@
 
 Prints ``name: ours X/s, baseline Y/s, ratio R`` lines (R = ours / baseline throughput),
 rounds alternating ours and the baseline: ``create_many`` (vs psycopg2
-``execute_values``), ``find_all``, ``get``, ``update`` (vs raw ``UPDATE … RETURNING``),
-``create_many_copy3`` (on the psycopg 3 driver vs psycopg 3's binary ``COPY``);
+``execute_values``), ``find_all``, ``get``, ``update`` (vs raw ``UPDATE … RETURNING``;
+median rounds, see `benchmarks._sqlbench.update`), ``create_many_copy3`` (on the
+psycopg 3 driver vs psycopg 3's binary ``COPY``);
 then, with the table grown to ``--page-rows``: ``find_ordered`` (filtered, ordered,
 limit 50; vs the raw query and vs advanced-alchemy, the ``bench`` extra),
 ``find_offset`` (a page at 90% depth vs raw ``OFFSET``) and ``find_memory`` (peak memory
@@ -225,7 +226,7 @@ def main() -> None:
 
         # --- update, create_many on psycopg 3 -----------------------------------------
         if "update" in wanted:
-            _sqlbench.update(repo, cur, _sqlbench.shuffled(ids, 2000), compare)
+            _sqlbench.update(repo, cur, _sqlbench.shuffled(ids, 2000))
         dsn = raw_dsn(url)
         if "create_many_copy3" in wanted:
             db3 = connect(url.replace("+psycopg2", "+psycopg"))
