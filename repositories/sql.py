@@ -285,7 +285,7 @@ class SqlRepository(RepositoryBase[T]):
         if not rows:
             return None
         try:
-            return self.model.model_validate_json(rows[0][0])
+            return self.model.__pydantic_validator__.validate_json(rows[0][0])  # type: ignore[no-any-return]
         except ValidationError as exc:
             raise self._unreadable(record_id, exc) from exc
 
