@@ -543,9 +543,8 @@ class RepositoryBase(Generic[T], abc.ABC):
         conditions = [self._by_id(record_id), *self.scope.write, *cas]
         values = self._changes(record_id, changes)
         if self.rows.whole_record_rules:
-            return again_if_lost(
-                self, lambda: self._checked_update(record_id, conditions, values, cas)
-            )
+            apply = functools.partial(self._apply_update, record_id, conditions, values, cas)
+            return again_if_lost(self, lambda: self._checked_update(record_id, apply))
         return self._apply_update(record_id, conditions, values, cas)
 
     def _apply_update(
@@ -556,29 +555,23 @@ class RepositoryBase(Generic[T], abc.ABC):
         cas: tuple[Condition, ...],
     ) -> T:
         now = time.time()
+        expected = cas[0].value if cas else None
         try:
             record = self._update_record(record_id, conditions, values, now)
         except OutcomeUnknown:
-            expected = cas[0].value if cas else None
             row = settle_update(self, record_id, conditions, values, now, expected)
             record = None if row is None else self._load(row)
         if record is None:
-            raise self._explain_miss(record_id, cas[0].value if cas else None)
+            raise self._explain_miss(record_id, expected)
         return record
 
-    def _checked_update(
-        self,
-        record_id: str,
-        conditions: list[Condition],
-        values: dict[str, Any],
-        cas: tuple[Condition, ...],
-    ) -> T:
-        """`_apply_update` for a model with validators of its own: each field's change was
-        checked alone, these see the whole record, so the changed record is validated
-        before it is kept, and one they refuse is not."""
+    def _checked_update(self, record_id: str, apply: Callable[[], T]) -> T:
+        """`apply` (`_apply_update`) for a model with validators of its own: each field's
+        change was checked alone, these see the whole record, so the changed record is
+        validated before it is kept, and one they refuse is not."""
         with self.database.transaction():
             try:
-                return self._apply_update(record_id, conditions, values, cas)
+                return apply()
             except StoreCorrupted as exc:
                 cause = exc.__cause__
                 reason = _problems(cause) if isinstance(cause, ValidationError) else str(exc)

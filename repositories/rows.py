@@ -43,9 +43,9 @@ _CONFIG = ConfigDict(allow_inf_nan=False, ser_json_inf_nan="constants")
 #: itself (`RowRules._plain_type`).
 _PLAIN_KINDS: dict[str, type] = {"int": int, "text": str, "float": float, "bool": bool}
 
-#: The model config keys that change what a value validates or dumps to: a change is
-#: validated under them as the record is (`RowRules._adapter`).
-_VALUE_CONFIG = frozenset(
+#: The model config keys that change what a bare int, str, float or bool validates to
+#: (`RowRules._plain_type`).
+_SCALAR_CONFIG = frozenset(
     {
         "str_to_lower",
         "str_to_upper",
@@ -53,6 +53,12 @@ _VALUE_CONFIG = frozenset(
         "str_min_length",
         "str_max_length",
         "strict",
+    }
+)
+#: Every model config key that changes what a value validates or dumps to: a change is
+#: validated under them as the record is (`RowRules._adapter`).
+_VALUE_CONFIG = _SCALAR_CONFIG | frozenset(
+    {
         "coerce_numbers_to_str",
         "use_enum_values",
         "arbitrary_types_allowed",
@@ -62,17 +68,6 @@ _VALUE_CONFIG = frozenset(
         "ser_json_timedelta",
         "ser_json_temporal",
         "val_temporal_unit",
-    }
-)
-#: Those of them that change a bare int, str, float or bool (`RowRules._plain_type`).
-_SCALAR_CONFIG = frozenset(
-    {
-        "str_to_lower",
-        "str_to_upper",
-        "str_strip_whitespace",
-        "str_min_length",
-        "str_max_length",
-        "strict",
     }
 )
 
@@ -95,7 +90,8 @@ class RowRules:
         own = info.model.model_config
         # a change is validated as the model validates that field: its config's value
         # rules (``str_max_length``…) under ours (finite numbers, NaN refused)
-        self._config = ConfigDict(**{k: v for k, v in own.items() if k in _VALUE_CONFIG}, **_CONFIG)  # type: ignore[typeddict-item]
+        value_rules = {k: v for k, v in own.items() if k in _VALUE_CONFIG}
+        self._config = ConfigDict(**value_rules, **_CONFIG)  # type: ignore[typeddict-item]
         self._scalar_config = bool(_SCALAR_CONFIG & own.keys())
         #: Whether the model has validators of its own (``field_validator``,
         #: ``model_validator``): a change can then only be checked on the whole record.

@@ -140,7 +140,7 @@ class Statements:
         def clauses() -> list[ColumnElement[bool]]:
             return [self._clause(c, f"p{i}") for i, c in enumerate(conditions)]
 
-        return clauses, params, tuple(shape)
+        return clauses, params, shape
 
     def bound(self, conditions: Sequence[Condition]) -> tuple[dict[str, Any], tuple[Any, ...]]:
         """The parameters of these conditions and their part of a statement's cache key."""

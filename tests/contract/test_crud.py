@@ -97,6 +97,26 @@ def test_update_is_partial_and_accepts_either_name(db: Database) -> None:
     assert users.get(user.id) == again
 
 
+def test_update_skips_audit_fields_and_the_records_own_id(db: Database) -> None:
+    users = db.repository(User)
+    user = users.create(User(username="ada", mandate_id="m1"))
+    changed = users.update(
+        user.id,
+        {
+            "id": user.id,
+            "created_by": "mallory",
+            "_createdAt": 0.0,
+            "modified_by": "mallory",
+            "_modifiedAt": 0.0,
+            "age": 36,
+        },
+    )
+    assert changed.age == 36 and changed.created_by == user.created_by
+    assert changed.created_at == user.created_at and changed.modified_at > user.modified_at
+    assert changed.modified_by == db.context.user_id
+    assert users.get(user.id) == changed
+
+
 def test_update_stamps_modified_and_keeps_created(db: Database) -> None:
     users = db.repository(User)
     user = users.create(User(username="ada", mandate_id="m1"))
