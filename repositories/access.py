@@ -43,10 +43,6 @@ class Scope:
         """Refuse deleting what this context could not create (a Mandate record)."""
         self._check_mandates("deletes")
 
-    def stamp_mandate(self, row: dict[str, Any]) -> None:
-        """Fill or check the mandate of a record about to be created."""
-        self.stamp_mandates((row,))
-
     def stamp_mandates(self, rows: Sequence[dict[str, Any]]) -> None:
         """Fill or check the mandate of each record about to be created."""
         self._check_mandates("creates")

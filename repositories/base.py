@@ -542,7 +542,7 @@ class RepositoryBase(Generic[T], abc.ABC):
         changes: Mapping[str, Any],
         expected_modified_at: float | None = None,
     ) -> T:
-        cas = () if expected_modified_at is None else self._expected(expected_modified_at)
+        cas = self._expected(expected_modified_at)
         conditions = [self._by_id(record_id), *self.scope.write, *cas]
         values = self._changes(record_id, changes)
         if self.rows.whole_record_rules:

@@ -107,7 +107,7 @@ def fetch(
     Driver errors are wrapped as SQLAlchemy would (disconnects invalidate the
     connection), so the backend translates them at its one boundary.
     """
-    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = _cursor(conn)
     try:  # the errors wrapped inline: this is every point read's and update's path
         cursor.execute(sql, params)
         rows = cursor.fetchall()

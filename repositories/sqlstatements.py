@@ -274,11 +274,10 @@ class Statements:
         """`update` as SQL text for the driver cursor, its parameters (constants included)
         ready: one cache lookup on the hot path of every update."""
         params, shape = self.bound(conditions)
-        key = ("update_text", shape, names, as_json)
-        entry = self._cache.get(key)
-        if entry is None:
-            entry = self.cached(key, lambda: self.text(self.update(conditions, names, as_json)[0]))
-        sql, constants = entry
+        sql, constants = self.cached(
+            ("update_text", shape, names, as_json),
+            lambda: self.text(self.update(conditions, names, as_json)[0]),
+        )
         params.update(constants)
         return sql, params
 
